@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Weft build driver for Linux (cross-build with MinGW-w64, run under Wine).
+# Usage: ./build.sh {deps|build|test|bench|demo} [args...]
+#   deps   install what a fresh Debian machine lacks (apt-get + Criterion for MinGW)
+#   build  configure and build into ./build (runs deps first if anything is missing)
+#   test   build, then run every Criterion test through ctest under Wine
+#   bench  build, then run the benchmarks; JSON lands in build/bench/
+#   demo   build, then run the demo (samples/hello for now)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DEPS=$ROOT/.deps
+BUILD=${WEFT_BUILD_DIR:-$ROOT/build}
+CRITERION_PREFIX=$DEPS/criterion
+export WINEPREFIX=${WINEPREFIX:-$DEPS/wineprefix}
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
+APT_PACKAGES="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 cmake ninja-build \
+meson pkgconf python3 patch ca-certificates"
+
+log() { printf '== %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# True when every tool and library the other verbs need is present.
+deps_ok() {
+  command -v x86_64-w64-mingw32-gcc >/dev/null &&
+    command -v wine >/dev/null && command -v cmake >/dev/null &&
+    command -v ninja >/dev/null &&
+    [ -f "$CRITERION_PREFIX/bin/libcriterion-3.dll" ] &&
+    [ -f "$WINEPREFIX/system.reg" ]
+}
+
+cmd_deps() {
+  log "installing Debian packages: $APT_PACKAGES"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  # shellcheck disable=SC2086
+  as_root apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
+  if [ ! -f "$CRITERION_PREFIX/bin/libcriterion-3.dll" ]; then
+    log "building Criterion for MinGW from Debian sources into $CRITERION_PREFIX"
+    (cd "$ROOT" && as_root env PREFIX="$CRITERION_PREFIX" WORK="$DEPS/criterion-build" \
+      TARBALLS="$DEPS/src" WINEPREFIX="$WINEPREFIX" bash scripts/build-criterion-mingw.sh)
+  fi
+  wine_prefix
+  log "dependencies ready"
+}
+
+# Create the Wine prefix once; wineboot returns before the prefix is written.
+wine_prefix() {
+  if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    log "initialising Wine prefix $WINEPREFIX"
+    wineboot -i >/dev/null 2>&1 || true
+    wineserver -w || true
+  fi
+}
+
+ensure_deps() { deps_ok || cmd_deps; }
+
+cmd_build() {
+  ensure_deps
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja \
+    -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
+    -DCMAKE_BUILD_TYPE="${WEFT_BUILD_TYPE:-RelWithDebInfo}" \
+    -DCMAKE_PREFIX_PATH="$CRITERION_PREFIX" >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)"
+}
+
+cmd_test() {
+  cmd_build
+  wine_prefix
+  log "running tests under Wine"
+  ctest --test-dir "$BUILD" -j2 --output-on-failure "$@"
+}
+
+cmd_bench() {
+  cmd_build
+  mkdir -p "$BUILD/bench"
+  for b in "$BUILD"/bin/bench_*.exe; do
+    log "running $(basename "$b")"
+    (cd "$BUILD/bench" && wine "$b" "$@")
+  done
+}
+
+cmd_demo() {
+  cmd_build
+  log "running samples/hello on 2 workers"
+  (cd "$BUILD" && wine "$BUILD/bin/hello.exe" "$@")
+}
+
+verb=${1:-}
+[ $# -gt 0 ] && shift
+case "$verb" in
+  deps) cmd_deps ;;
+  build) cmd_build ;;
+  test) cmd_test "$@" ;;
+  bench) cmd_bench "$@" ;;
+  demo) cmd_demo "$@" ;;
+  *) echo "usage: $0 {deps|build|test|bench|demo}" >&2; exit 2 ;;
+esac

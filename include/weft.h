@@ -1,0 +1,314 @@
+/* weft.h - the public API of Weft, a transaction-processing runtime for Windows.
+ *
+ * Every transaction runs as a task on a Win32 fiber, dispatched cooperatively
+ * over a few worker threads of a *region*. See docs/api.md for a guided tour.
+ *
+ * Conventions:
+ * - Functions that can fail return int: 0 on success or a negative WEFT_E*
+ *   code; weft_strerror() and weft_err_name() describe every code.
+ * - Each function says where it may be called from:
+ *     "any thread"   a host thread, an offload function, or a task;
+ *     "host thread"  a thread that is not running a task of the region
+ *                    (calling it from a task returns WEFT_ESTATE);
+ *     "task"         only from the task itself, on its own fiber; anywhere
+ *                    else it returns WEFT_ESTATE.
+ * - Names of programs and transactions are 1-8 printable ASCII characters
+ *   without spaces; they are case-sensitive.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Export macro: CMake defines WEFT_BUILDING_DLL when building weft.dll, and
+ * gives users of the shared library WEFT_SHARED (an INTERFACE definition, like
+ * libuv's USING_UV_SHARED). The static library needs neither. */
+#if defined(_WIN32) && defined(WEFT_BUILDING_DLL)
+#define WEFT_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(WEFT_SHARED)
+#define WEFT_API __declspec(dllimport)
+#else
+#define WEFT_API
+#endif
+
+#if defined(__GNUC__)
+#define WEFT_NORETURN __attribute__((noreturn))
+#elif defined(_MSC_VER)
+#define WEFT_NORETURN __declspec(noreturn)
+#else
+#define WEFT_NORETURN
+#endif
+
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* X(name, value, message): the one table behind the codes, weft_strerror()
+ * and weft_err_name(). */
+#define WEFT_ERRNO_MAP(X)                                                      \
+  X(EINVAL, -1, "invalid argument")                                            \
+  X(ENOMEM, -2, "out of memory")                                               \
+  X(ESTATE, -3, "call not allowed in this context or state")                   \
+  X(EBADNAME, -4, "name is empty, longer than 8 characters or not printable")  \
+  X(EEXIST, -5, "a definition with this name already exists")                 \
+  X(ENOPROG, -6, "no such program")                                            \
+  X(ENOTRAN, -7, "no such transaction")                                        \
+  X(ENOTFOUND, -8, "no such resource")                                         \
+  X(ERANGE, -9, "value out of range")                                          \
+  X(EBUSY, -10, "resource busy or queue full")                                 \
+  X(ETIMEDOUT, -11, "timed out")                                               \
+  X(ESHUTDOWN, -12, "region is shutting down")                                 \
+  X(ELIMIT, -13, "a configured limit was reached")                             \
+  X(ESYS, -14, "operating system call failed")                                 \
+  X(ENOTSUP, -15, "not supported")                                             \
+  X(EDEADLOCK, -16, "deadlock detected")                                       \
+  X(ECORRUPT, -17, "data is corrupt")
+
+enum {
+  WEFT_OK = 0,
+#define WEFT__ERR_ENUM(name, value, msg) WEFT_##name = (value),
+  WEFT_ERRNO_MAP(WEFT__ERR_ENUM)
+#undef WEFT__ERR_ENUM
+};
+
+/* A sentence for the code ("invalid argument"); "unknown error" otherwise.
+ * Any thread. */
+WEFT_API const char *weft_strerror(int err);
+/* The code's name ("WEFT_EINVAL", "WEFT_OK"); "WEFT_E?" otherwise. Any thread. */
+WEFT_API const char *weft_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct weft_region weft_region; /* one dispatcher instance */
+typedef struct weft_task weft_task;     /* one running transaction */
+typedef struct weft_event weft_event;   /* a postable event (ECB-like) */
+
+/* A program: the entry point of a transaction or of a LINK. */
+typedef void (*weft_program_fn)(weft_task *t);
+/* An abend handler: runs on the abending task's fiber, newest first. */
+typedef void (*weft_abend_fn)(weft_task *t, const char *code, void *arg);
+/* A region message (runaway reports, shutdown progress). level: 'I','W','E'. */
+typedef void (*weft_log_fn)(void *ctx, char level, const char *msg);
+
+#define WEFT_NAME_MAX 8          /* longest program / transaction name */
+#define WEFT_PRIORITY_MAX 255    /* priorities are 0 (lowest) .. 255 */
+#define WEFT_PRIORITY_DEFAULT -1 /* in weft_start_opts: use the tranid's */
+#define WEFT_MAX_WORKERS 64
+#define WEFT_WAIT_FOREVER 0xFFFFFFFFu /* a timeout that never expires */
+#define WEFT_MAX_LINK_DEPTH 32        /* nested weft_link levels per task */
+
+/* ------------------------------------------------------------------------ */
+/* Region                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct weft_region_config {
+  unsigned workers;       /* worker threads (1..64); default: CPU count */
+  unsigned max_tasks;     /* live tasks at most (MXT); default 1024 */
+  unsigned max_queued;    /* starts waiting for admission at most; past it
+                             weft_start returns WEFT_EBUSY; default 65536 */
+  size_t stack_size;      /* fiber stack reserve in bytes; default 256 KiB */
+  size_t stack_commit;    /* fiber stack initially committed; default 16 KiB */
+  unsigned fiber_cache;   /* idle fibers kept for reuse, region-wide;
+                             0 disables pooling; default 256 */
+  unsigned runaway_ms;    /* a task running this long without suspending is
+                             reported and abended AICA; 0 = off; default 5000 */
+  unsigned offload_threads; /* offload pool size at most; default 8 */
+  weft_log_fn log_fn;     /* region messages; default: stderr */
+  void *log_ctx;          /* passed to log_fn */
+} weft_region_config;
+
+/* Fill cfg with the defaults above. Any thread. */
+WEFT_API void weft_region_config_init(weft_region_config *cfg);
+
+/* Create a region and start its workers. cfg NULL means the defaults.
+ * Returns WEFT_EINVAL / WEFT_ERANGE for a bad configuration. Host thread. */
+WEFT_API int weft_region_create(const weft_region_config *cfg, weft_region **out);
+
+#define WEFT_SHUTDOWN_NORMAL 0    /* drain running and queued tasks */
+#define WEFT_SHUTDOWN_IMMEDIATE 1 /* purge every task with abend AEXZ */
+
+/* Shut the region down. From the call on, weft_start returns WEFT_ESHUTDOWN
+ * and pending delayed starts are cancelled. NORMAL lets running and queued
+ * tasks finish; if they have not after timeout_ms, it escalates to IMMEDIATE
+ * and returns WEFT_ETIMEDOUT once the purge is done. IMMEDIATE abends every
+ * task AEXZ at its next suspension point (a task inside weft_offload is purged
+ * when its offloaded call returns; a task that never suspends cannot be
+ * purged, see runaway_ms). Returns WEFT_ETIMEDOUT if tasks remain after the
+ * purge had timeout_ms to work. Stops the workers when no task is left.
+ * Calling it again returns WEFT_ESTATE. Host thread. */
+WEFT_API int weft_region_shutdown(weft_region *r, int mode, unsigned timeout_ms);
+
+/* Free the region and everything it owns. If it was not shut down, does an
+ * immediate shutdown first, waiting as long as it takes. Host thread. */
+WEFT_API void weft_region_destroy(weft_region *r);
+
+/* ------------------------------------------------------------------------ */
+/* Definitions                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Define program `name` as the C function fn. Errors: WEFT_EBADNAME,
+ * WEFT_EINVAL (fn NULL), WEFT_EEXIST. Any thread. */
+WEFT_API int weft_program_define(weft_region *r, const char *name, weft_program_fn fn);
+
+typedef struct weft_transaction_def {
+  const char *tranid;  /* 1-8 characters */
+  const char *program; /* an already defined program */
+  int priority;        /* 0..255; higher runs first */
+  unsigned runaway_ms; /* 0: the region's runaway_ms */
+} weft_transaction_def;
+
+/* Define a transaction. Errors: WEFT_EBADNAME (tranid), WEFT_ENOPROG,
+ * WEFT_ERANGE (priority), WEFT_EEXIST. Any thread. */
+WEFT_API int weft_transaction_define(weft_region *r, const weft_transaction_def *def);
+
+/* ------------------------------------------------------------------------ */
+/* Starting work                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct weft_start_opts {
+  unsigned delay_ms; /* start no earlier than this from now; 0 = now */
+  int priority;      /* 0..255, or WEFT_PRIORITY_DEFAULT */
+} weft_start_opts;
+
+/* Fill opts with "now, the transaction's priority". Any thread. */
+WEFT_API void weft_start_opts_init(weft_start_opts *opts);
+
+/* Start a task of transaction `tranid` with a copy of data (len bytes; data
+ * may be NULL when len is 0). opts may be NULL. On success *task_no (if not
+ * NULL) receives the task number. A start that finds max_tasks live tasks
+ * waits in the admission queue in priority order; past max_queued it fails
+ * with WEFT_EBUSY. Errors: WEFT_EINVAL, WEFT_ENOTRAN, WEFT_ERANGE,
+ * WEFT_EBUSY, WEFT_ESHUTDOWN, WEFT_ENOMEM. Any thread. */
+WEFT_API int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
+                        const weft_start_opts *opts, uint64_t *task_no);
+
+/* ------------------------------------------------------------------------ */
+/* Inside a task (all: "task" context)                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The data passed to weft_start (NULL, 0 when none). It stays valid until
+ * the task ends. */
+WEFT_API int weft_retrieve(weft_task *t, const void **data, size_t *len);
+
+/* The COMMAREA of the current LINK level (NULL, 0 at the top level). */
+WEFT_API int weft_commarea(weft_task *t, void **data, size_t *len);
+
+/* Facts about the task. Any thread may read them while the task lives. */
+WEFT_API uint64_t weft_task_number(const weft_task *t);
+WEFT_API const char *weft_task_tranid(const weft_task *t);
+WEFT_API weft_region *weft_task_region(const weft_task *t);
+/* The worker (0-based) the task runs on now; it may change at any
+ * suspension point. */
+WEFT_API unsigned weft_task_worker(const weft_task *t);
+
+/* Let other ready tasks of equal or higher priority run. */
+WEFT_API int weft_yield(weft_task *t);
+
+/* Suspend the task for at least ms milliseconds (never less). */
+WEFT_API int weft_delay(weft_task *t, unsigned ms);
+
+/* Call program `program` in this task, passing commarea (may be NULL) by
+ * reference; returns when it returns. Errors: WEFT_ENOPROG, WEFT_ELIMIT
+ * (deeper than WEFT_MAX_LINK_DEPTH). */
+WEFT_API int weft_link(weft_task *t, const char *program, void *commarea, size_t len);
+
+/* Named resources (ENQ/DEQ). The resource is len bytes at res (1..255), or
+ * the address res itself when len is 0. An ENQ held by the task is nested
+ * (each ENQ needs a DEQ); all are released when the task ends. timeout_ms 0
+ * never waits (WEFT_EBUSY), WEFT_WAIT_FOREVER never times out; otherwise
+ * WEFT_ETIMEDOUT. weft_deq of a resource not held: WEFT_ENOTFOUND. */
+WEFT_API int weft_enq(weft_task *t, const void *res, size_t len, unsigned timeout_ms);
+WEFT_API int weft_deq(weft_task *t, const void *res, size_t len);
+
+/* Run fn(arg) on an offload thread while this task waits; the worker runs
+ * other tasks meanwhile. *result (if not NULL) receives fn's return. Use it
+ * for blocking calls (file or network I/O, Sleep, foreign locks). */
+WEFT_API int weft_offload(weft_task *t, int (*fn)(void *arg), void *arg, int *result);
+
+/* size bytes of zeroed task storage, 16-byte aligned, freed when the task
+ * ends (normally or by abend). NULL if t is not the calling task or on
+ * exhaustion. */
+WEFT_API void *weft_getmain(weft_task *t, size_t size);
+/* Free storage from weft_getmain early. WEFT_ENOTFOUND if p is not the
+ * task's. */
+WEFT_API int weft_freemain(weft_task *t, void *p);
+
+/* End the task abnormally with a 1-4 character code: the abend handlers run
+ * (newest first), the task's storage and ENQs are released and the task
+ * counts as abended. Called from the wrong context, returns nothing and
+ * ends nothing: it logs an error and aborts the process (misuse). */
+WEFT_NORETURN WEFT_API void weft_abend(weft_task *t, const char *code);
+
+/* Register fn(t, code, arg) to run if the task abends while the current
+ * LINK level is active (CICS HANDLE ABEND). fn NULL cancels the handlers of
+ * the current level. Handlers of a level are dropped when it returns. */
+WEFT_API int weft_handle_abend(weft_task *t, weft_abend_fn fn, void *arg);
+
+/* Events: posted from any thread, waited on by tasks. An event stays posted
+ * until reset (like a CICS ECB). */
+WEFT_API int weft_event_create(weft_event **out);               /* any thread */
+WEFT_API void weft_event_destroy(weft_event *ev);               /* no waiters left */
+WEFT_API int weft_event_post(weft_event *ev);                   /* any thread */
+WEFT_API int weft_event_reset(weft_event *ev);                  /* any thread */
+WEFT_API int weft_event_is_posted(const weft_event *ev);        /* any thread */
+/* Wait until ev is posted: 0, or WEFT_ETIMEDOUT (timeout_ms 0 polls). */
+WEFT_API int weft_event_wait(weft_task *t, weft_event *ev, unsigned timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Observing                                                                 */
+/* ------------------------------------------------------------------------ */
+
+struct weft_worker_stats {
+  uint64_t dispatches;  /* task dispatches (switches into a task) */
+  uint64_t busy_ns;     /* time spent running tasks */
+  uint64_t idle_ns;     /* time spent asleep with nothing to run */
+  uint64_t steals;      /* ready tasks this worker took from others */
+  uint32_t ready;       /* tasks in its ready queues now */
+};
+
+/* The struct keeps its tag only: the function below has the same name. */
+struct weft_region_stats {
+  uint64_t tasks_started;   /* tasks that began to run */
+  uint64_t tasks_completed; /* ended normally */
+  uint64_t tasks_abended;   /* ended by an abend (purges included) */
+  uint64_t starts_rejected; /* weft_start refused (EBUSY, ESHUTDOWN) */
+  uint64_t starts_cancelled;/* delayed or queued starts dropped at shutdown */
+  uint32_t active;          /* live tasks (admitted, not ended) */
+  uint32_t queued;          /* starts waiting for admission */
+  uint32_t delayed;         /* delayed starts not yet due */
+  uint32_t peak_active;     /* highest `active` seen */
+  uint32_t fibers_idle;     /* pooled fibers ready for reuse */
+  uint32_t workers;         /* entries used in worker[] */
+  struct weft_worker_stats worker[WEFT_MAX_WORKERS];
+};
+
+/* A snapshot of the region's counters (each is exact; the set is not taken
+ * atomically). Any thread. */
+WEFT_API int weft_region_stats(weft_region *r, struct weft_region_stats *out);
+
+/* Process-wide counters, for leak checks: fibers and threads Weft has
+ * created and not yet deleted, regions alive, and task structs allocated
+ * (pooled ones included). Any thread. */
+typedef struct weft_runtime_counters {
+  int64_t fibers;
+  int64_t threads;
+  int64_t regions;
+  int64_t tasks;
+} weft_runtime_counters;
+WEFT_API void weft_runtime_counters_get(weft_runtime_counters *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_H */

@@ -1,0 +1,187 @@
+/* enq.c - ENQ/DEQ: named resources held by one task at a time.
+ *
+ * Ownership: r_enq_lock guards the whole table, every entry, each task's
+ * tk_enqs list and the wait-queue fields of tasks waiting here. A releaser
+ * hands the resource straight to the first waiter it can claim, so a
+ * resource is never free while a task still waits for it. */
+#include <stdlib.h>
+
+#include "runtime/internal.h"
+
+#define ENQ_BUCKETS 1024
+#define ENQ_KEY_MAX 255
+
+struct weft__enq {
+  weft__enq *e_next;          /* hash chain */
+  weft__enq *e_tnext;         /* owner's list of held ENQs */
+  weft_task *e_owner;         /* holder, or NULL */
+  uint32_t e_count;           /* nesting depth of the holder */
+  weft__waitq e_waiters;      /* FIFO */
+  uint32_t e_hash;
+  uint16_t e_len;             /* key length in bytes */
+  unsigned char e_key[];      /* the name, or the address (len 0 ENQs) */
+};
+
+int weft__enq_init(weft_region *r) {
+  r->r_enq_buckets = calloc(ENQ_BUCKETS, sizeof *r->r_enq_buckets);
+  r->r_enq_mask = ENQ_BUCKETS - 1;
+  weft__lock_init(&r->r_enq_lock);
+  return r->r_enq_buckets ? 0 : WEFT_ENOMEM;
+}
+
+void weft__enq_free(weft_region *r) {
+  for (uint32_t i = 0; r->r_enq_buckets != NULL && i <= r->r_enq_mask; i++) {
+    while (r->r_enq_buckets[i] != NULL) {
+      weft__enq *e = r->r_enq_buckets[i];
+      r->r_enq_buckets[i] = e->e_next;
+      free(e);
+    }
+  }
+  free(r->r_enq_buckets);
+  r->r_enq_buckets = NULL;
+}
+
+/* The key of an ENQ request: len bytes at res, or the address itself. */
+typedef struct enq_key {
+  const void *k_bytes;
+  uint16_t k_len;
+  uint32_t k_hash;
+} enq_key;
+
+static int key_make(enq_key *k, const void *const *res, size_t len) {
+  if (*res == NULL || len > ENQ_KEY_MAX)
+    return WEFT_EINVAL;
+  k->k_bytes = len ? *res : (const void *)res;
+  k->k_len = (uint16_t)(len ? len : sizeof(void *));
+  uint32_t h = 2166136261u; /* FNV-1a, address keys marked apart */
+  for (uint16_t i = 0; i < k->k_len; i++)
+    h = (h ^ ((const unsigned char *)k->k_bytes)[i]) * 16777619u;
+  k->k_hash = len ? h : ~h;
+  return 0;
+}
+
+static weft__enq **lookup(weft_region *r, const enq_key *k) {
+  weft__enq **pp = &r->r_enq_buckets[k->k_hash & r->r_enq_mask];
+  while (*pp != NULL && ((*pp)->e_hash != k->k_hash || (*pp)->e_len != k->k_len ||
+                         memcmp((*pp)->e_key, k->k_bytes, k->k_len) != 0))
+    pp = &(*pp)->e_next;
+  return pp;
+}
+
+static weft__enq *entry_new(const enq_key *k) {
+  weft__enq *e = calloc(1, sizeof *e + k->k_len);
+  if (e == NULL)
+    return NULL;
+  e->e_hash = k->k_hash;
+  e->e_len = k->k_len;
+  memcpy(e->e_key, k->k_bytes, k->k_len);
+  return e;
+}
+
+/* Delete e if nobody holds or wants it. */
+static void entry_gc(weft_region *r, weft__enq *e) {
+  if (e->e_owner != NULL || e->e_waiters.wq_head != NULL)
+    return;
+  weft__enq **pp = &r->r_enq_buckets[e->e_hash & r->r_enq_mask];
+  while (*pp != e)
+    pp = &(*pp)->e_next;
+  *pp = e->e_next;
+  free(e);
+}
+
+static void grant(weft__enq *e, weft_task *t) {
+  e->e_owner = t;
+  e->e_count = 1;
+  e->e_tnext = t->tk_enqs;
+  t->tk_enqs = e;
+}
+
+/* The holder lets go entirely: pass e to the first claimable waiter. */
+static void release(weft_region *r, weft__enq *e) {
+  weft_task *owner = e->e_owner;
+  weft__enq **pp = &owner->tk_enqs;
+  while (*pp != e)
+    pp = &(*pp)->e_tnext;
+  *pp = e->e_tnext;
+  e->e_owner = NULL;
+  weft_task *w;
+  while ((w = weft__waitq_pop(&e->e_waiters)) != NULL) {
+    if (weft__task_claim(w)) {
+      grant(e, w);
+      weft__task_wake(w, 0);
+      return;
+    }
+  }
+  entry_gc(r, e);
+}
+
+/* After a timeout or purge: leave the waiter queue if still on it. Task. */
+void weft__enq_detach(weft_task *t) {
+  weft_region *r = t->tk_region;
+  weft__enq *e = t->tk_wait_obj;
+  weft__lock_acquire(&r->r_enq_lock);
+  if (t->tk_wlinked) {
+    weft__waitq_remove(&e->e_waiters, t);
+    entry_gc(r, e);
+  }
+  weft__lock_release(&r->r_enq_lock);
+}
+
+/* r_enq_lock held by the caller; released here. Task. */
+static int enq_wait(weft_task *t, weft__enq *e, unsigned timeout_ms) {
+  atomic_store_explicit(&t->tk_wait, WEFT__W_WAIT, memory_order_relaxed);
+  weft__waitq_push(&e->e_waiters, t);
+  t->tk_wait_obj = e;
+  t->tk_detach = weft__enq_detach;
+  weft__lock_release(&t->tk_region->r_enq_lock);
+  return weft__task_wait(t, timeout_ms);
+}
+
+int weft_enq(weft_task *t, const void *res, size_t len, unsigned timeout_ms) {
+  int rc = weft__task_check(t);
+  enq_key k;
+  if (rc != 0 || (rc = key_make(&k, &res, len)) != 0)
+    return rc;
+  weft_region *r = t->tk_region;
+  weft__lock_acquire(&r->r_enq_lock);
+  weft__enq **pp = lookup(r, &k), *e = *pp;
+  if (e == NULL && (e = *pp = entry_new(&k)) == NULL)
+    rc = WEFT_ENOMEM;
+  else if (e->e_owner == NULL)
+    grant(e, t);
+  else if (e->e_owner == t)
+    e->e_count++;
+  else if (timeout_ms == 0)
+    rc = WEFT_EBUSY;
+  else
+    return enq_wait(t, e, timeout_ms);
+  weft__lock_release(&r->r_enq_lock);
+  return rc;
+}
+
+int weft_deq(weft_task *t, const void *res, size_t len) {
+  int rc = weft__task_check(t);
+  enq_key k;
+  if (rc != 0 || (rc = key_make(&k, &res, len)) != 0)
+    return rc;
+  weft_region *r = t->tk_region;
+  weft__lock_acquire(&r->r_enq_lock);
+  weft__enq *e = *lookup(r, &k);
+  if (e == NULL || e->e_owner != t)
+    rc = WEFT_ENOTFOUND;
+  else if (--e->e_count == 0)
+    release(r, e);
+  weft__lock_release(&r->r_enq_lock);
+  return rc;
+}
+
+/* At task end: let go of everything still held. Task. */
+void weft__enq_release_all(weft_task *t) {
+  if (t->tk_enqs == NULL)
+    return;
+  weft_region *r = t->tk_region;
+  weft__lock_acquire(&r->r_enq_lock);
+  while (t->tk_enqs != NULL)
+    release(r, t->tk_enqs);
+  weft__lock_release(&r->r_enq_lock);
+}

@@ -1,0 +1,433 @@
+/* internal.h - the runtime's private structures, shared by the runtime sources.
+ *
+ * Ownership (after DragonFly's LWKT): a ready, running or waiting task
+ * belongs to exactly one worker, its owner, which touches it without locks.
+ * Other threads (host threads, offload threads, other workers) hand a task to
+ * its owner through the owner's inbox, a lock-free MPSC queue, and never edit
+ * a worker's queues. A waiting task may be claimed by exactly one waker, which
+ * wins the CAS on tk_wait; only the winner may touch it, and only to hand it
+ * back to its owner. Each struct's comment states the rule for its fields.
+ */
+#ifndef WEFT_INTERNAL_H
+#define WEFT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "include/weft.h"
+#include "runtime/prim.h"
+
+/* ---- Assertions (mimalloc style) ----------------------------------------
+ * WEFT_DEBUG 0: none; 1: weft_assert (cheap, always worth it); 2: adds
+ * weft_assert_internal; 3: adds weft_assert_expensive. The failure routine
+ * never allocates: it may run on a small fiber stack. */
+#ifndef WEFT_DEBUG
+#define WEFT_DEBUG 1
+#endif
+WEFT_NORETURN void weft__assert_fail(const char *expr, const char *file, int line);
+#define weft__assert_do(e) ((e) ? (void)0 : weft__assert_fail(#e, __FILE__, __LINE__))
+#if WEFT_DEBUG >= 1
+#define weft_assert(e) weft__assert_do(e)
+#else
+#define weft_assert(e) ((void)0)
+#endif
+#if WEFT_DEBUG >= 2
+#define weft_assert_internal(e) weft__assert_do(e)
+#else
+#define weft_assert_internal(e) ((void)0)
+#endif
+#if WEFT_DEBUG >= 3
+#define weft_assert_expensive(e) weft__assert_do(e)
+#else
+#define weft_assert_expensive(e) ((void)0)
+#endif
+/* Defensive checks (SQLite style): true in release, asserted in debug. */
+#define ALWAYS(x) (weft__likely(x) ? 1 : (weft_assert_internal(0), 0))
+#define NEVER(x) (weft__unlikely(x) ? (weft_assert_internal(0), 1) : 0)
+
+#define weft__likely(x) __builtin_expect(!!(x), 1)
+#define weft__unlikely(x) __builtin_expect(!!(x), 0)
+#define WEFT__CACHELINE 64
+#define WEFT__ALIGNED __attribute__((aligned(WEFT__CACHELINE)))
+
+/* Relaxed counters written by one thread, read by any (plain moves). */
+#define WEFT__STAT_ADD(field, n)                                                   \
+  atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
+                        memory_order_relaxed)
+#define WEFT__LOAD(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+/* Process-wide counters behind weft_runtime_counters_get. */
+extern _Atomic int64_t weft__count_fibers, weft__count_threads, weft__count_regions,
+    weft__count_tasks;
+
+/* ---- Names --------------------------------------------------------------- */
+
+/* Names of 1-8 printable characters are packed into a uint64 (little endian,
+ * zero padded) so tables compare integers. Returns 0 for a bad name. */
+uint64_t weft__name_pack(const char *name);
+
+/* ---- Lock-free MPSC queue (Vyukov, intrusive) ---------------------------- */
+
+enum weft__node_kind {
+  WEFT__N_ADOPT = 1, /* a task this worker now owns (new, stolen) */
+  WEFT__N_WAKE,      /* a waiting task of this worker was woken */
+  WEFT__N_DELAYED,   /* a start to run after a delay: arm its timer */
+  WEFT__N_CTL,       /* control requests: see wk_ctl */
+};
+
+typedef struct weft__node {
+  struct weft__node *_Atomic n_next; /* next in the queue (producers, consumer) */
+  int n_kind;                        /* enum weft__node_kind, set by the pusher */
+} weft__node;
+
+typedef struct weft__mpsc {
+  weft__node *_Atomic q_head WEFT__ALIGNED; /* newest; producers exchange it */
+  weft__node *q_tail WEFT__ALIGNED;         /* oldest; consumer only */
+  weft__node q_stub;                        /* keeps the queue non-empty */
+} weft__mpsc;
+
+void weft__mpsc_init(weft__mpsc *q);
+/* Any thread. */
+void weft__mpsc_push(weft__mpsc *q, weft__node *n);
+/* Consumer only. NULL when empty or when a producer is mid-push. */
+weft__node *weft__mpsc_pop(weft__mpsc *q);
+/* Consumer only: false when certainly empty. */
+static inline bool weft__mpsc_maybe_nonempty(weft__mpsc *q) {
+  return q->q_tail != &q->q_stub ||
+         atomic_load_explicit(&q->q_head, memory_order_acquire) != &q->q_stub;
+}
+
+/* ---- Timers (per worker, owner only) ------------------------------------- */
+
+typedef struct weft__timer {
+  uint64_t tm_due_ns; /* never fire before weft__clock_ns() >= this */
+  uint64_t tm_due_tsc; /* cheap early gate: check the clock from this TSC on */
+  int32_t tm_index;    /* position in the owner's heap, -1 when not armed */
+} weft__timer;
+
+typedef struct weft__timer_heap {
+  struct weft_task **th_items; /* min-heap by tm_due_ns */
+  uint32_t th_count, th_cap;
+} weft__timer_heap;
+
+/* ---- Definitions ---------------------------------------------------------- */
+
+typedef struct weft__prog {
+  uint64_t pg_key;          /* packed name */
+  char pg_name[WEFT_NAME_MAX + 1];
+  weft_program_fn pg_fn;    /* entry point; immutable */
+} weft__prog;
+
+typedef struct weft__tran {
+  uint64_t tr_key;          /* packed tranid */
+  char tr_id[WEFT_NAME_MAX + 1];
+  const weft__prog *tr_prog; /* immutable once defined */
+  uint8_t tr_prio;
+  unsigned tr_runaway_ms;   /* 0: region default */
+} weft__tran;
+
+/* An open-addressing table of immutable definitions. Readers (any thread)
+ * need no lock: they load t_cur with acquire and probe; writers hold
+ * r_def_lock and publish entries key-last. A full table is replaced by a
+ * bigger copy; retired tables are freed with the region. */
+typedef struct weft__dtab_arr {
+  uint32_t da_mask;                  /* capacity - 1 */
+  uint32_t da_count;                 /* entries used (writers only) */
+  struct weft__dtab_arr *da_retired; /* older arrays to free at destroy */
+  struct {
+    _Atomic uint64_t e_key;          /* 0 = empty slot */
+    void *_Atomic e_val;
+  } da_e[];
+} weft__dtab_arr;
+
+typedef struct weft__dtab {
+  weft__dtab_arr *_Atomic t_cur;
+} weft__dtab;
+
+int weft__dtab_init(weft__dtab *t);
+void weft__dtab_free(weft__dtab *t, void (*free_val)(void *));
+void *weft__dtab_find(weft__dtab *t, uint64_t key);        /* any thread */
+int weft__dtab_insert(weft__dtab *t, uint64_t key, void *val); /* r_def_lock held */
+
+/* ---- Tasks ---------------------------------------------------------------- */
+
+/* tk_req: what a task asked its dispatcher when it switched out. */
+enum { WEFT__REQ_YIELD = 1, WEFT__REQ_WAIT, WEFT__REQ_END };
+
+/* tk_wait: claimed across threads by CAS. */
+enum {
+  WEFT__W_NONE = 0,  /* not waiting */
+  WEFT__W_WAIT = 1,  /* waiting; timer, purge or the awaited object may wake */
+  WEFT__W_HARD = 2,  /* waiting for an offloaded call; only its end wakes */
+  WEFT__W_WOKEN = 3, /* claimed by a waker, on its way back to the owner */
+};
+
+/* tk_flags (owner-only word). */
+#define WEFT__TF_ABENDING 0x0001u /* abend handlers ran / are running */
+#define WEFT__TF_PURGE 0x0002u    /* abend AEXZ at the next suspension point */
+#define WEFT__TF_RUNAWAY 0x0004u  /* abend AICA at the next suspension point */
+#define WEFT__TF_FAULTED 0x0008u  /* ended by a program check: drop the fiber */
+#define WEFT__TF_ABENDED 0x0010u  /* counts as abended */
+#define WEFT__TF_DELAYED 0x0020u  /* a delayed start, not yet admitted */
+
+/* Every task fiber reserves WEFT__FAULT_PAD bytes under its base frames
+ * before running programs; a program check restarts the fiber at
+ * WEFT__FAULT_FRAME below the stack base, inside that pad. */
+#define WEFT__FAULT_PAD 8192
+#define WEFT__FAULT_FRAME 4096
+
+#define WEFT__INLINE_DATA 64 /* start data up to this size lives in the task */
+#define WEFT__MAX_HANDLERS 16
+
+typedef struct weft__fctx weft__fctx;
+typedef struct weft__worker weft__worker;
+typedef struct weft__enq weft__enq;
+
+typedef struct weft__handler {
+  weft_abend_fn h_fn;
+  void *h_arg;
+  int h_depth; /* the LINK level that registered it */
+} weft__handler;
+
+typedef struct weft__link {
+  void *l_ca;   /* COMMAREA of this level */
+  size_t l_len;
+} weft__link;
+
+typedef struct weft__storage {
+  struct weft__storage *s_next, *s_prev; /* the task's getmain list */
+} weft__storage;
+
+struct weft_task {
+  /* -- Identity: set at start, immutable while the task lives ------------ */
+  uint32_t tk_magic;             /* WEFT__TASK_MAGIC while allocated */
+  uint8_t tk_prio;               /* dispatch priority 0..255 */
+  uint64_t tk_no;                /* task number */
+  weft_region *tk_region;
+  const weft__tran *tk_tran;
+  uint64_t tk_runaway_ticks;     /* TSC ticks; 0 = no limit */
+
+  /* -- Owner-only: the owning worker, or the task itself while running -- */
+  weft__worker *tk_worker;       /* owner; changes only while ready (steal) */
+  weft__fctx *tk_fc;             /* its fiber, NULL before the first dispatch */
+  struct weft_task *tk_rnext;    /* ready queue / admission / free-list link */
+  struct weft_task *tk_onext, *tk_oprev; /* owner's list of its tasks */
+  uint32_t tk_flags;             /* WEFT__TF_* */
+  uint8_t tk_req;                /* WEFT__REQ_* when switching out */
+  char tk_abcode[5];             /* abend code, NUL-terminated */
+  unsigned tk_mxcsr;             /* saved FP state while switched out */
+  unsigned short tk_x87cw;
+  uint64_t tk_dispatch_tsc;      /* when the current dispatch began */
+  uint64_t tk_seq;               /* admission order (FIFO within priority) */
+  void *tk_data;                 /* start data (tk_inline or heap) */
+  size_t tk_len;
+  int tk_depth;                  /* current LINK level, 0 = top */
+  int tk_nhandlers;
+  weft__handler tk_handlers[WEFT__MAX_HANDLERS];
+  weft__link tk_link[WEFT_MAX_LINK_DEPTH + 1];
+  weft__storage tk_storage;      /* getmain list head (circular) */
+  weft__enq *tk_enqs;            /* ENQs held (under the ENQ lock) */
+  weft__timer tk_timer;          /* wait timeout or delayed start */
+
+  /* -- Waiting: tk_wait is claimed by CAS; the winner sets the result ---- */
+  _Atomic int tk_wait;           /* WEFT__W_* */
+  int tk_wait_result;            /* 0 or WEFT_E*, written by the claimer */
+  void *tk_wait_obj;             /* event or ENQ waited on (owner) */
+  void (*tk_detach)(weft_task *t); /* unlinks it from tk_wait_obj after a timeout */
+  struct weft_task *tk_wnext;    /* waiter list link (under the object's lock) */
+  bool tk_wlinked;               /* on the object's list (under its lock) */
+  int (*tk_off_fn)(void *);      /* offload job (task, then offload thread) */
+  void *tk_off_arg;
+  int tk_off_result;
+
+  weft__node tk_node;            /* inbox link */
+  char tk_inline[WEFT__INLINE_DATA];
+};
+#define WEFT__TASK_MAGIC 0x5446454Bu /* "KEFT" */
+
+/* A pooled fiber and the state it needs to run tasks one after another. */
+struct weft__fctx {
+  weft__fiber fc_fiber;
+  weft_task *fc_task;      /* task to run / running (owner worker) */
+  weft__fctx *fc_next;     /* pool link */
+  void *fc_jmp[5];         /* __builtin_setjmp buffer: where abends land */
+};
+
+/* ---- Workers -------------------------------------------------------------- */
+
+/* wk_ctl bits: requests from other threads, delivered through wk_ctl_node. */
+#define WEFT__CTL_STEAL 0x1u  /* hand ready tasks to the worker in wk_thief */
+#define WEFT__CTL_DRAIN 0x2u  /* shutdown began: cancel delayed starts */
+#define WEFT__CTL_PURGE 0x4u  /* abend every owned task AEXZ */
+#define WEFT__CTL_STOP 0x8u   /* leave the dispatch loop (no tasks left) */
+
+struct weft__worker {
+  /* -- Owner-only (the worker's thread, dispatcher or task fiber) -------- */
+  weft_region *wk_region;
+  unsigned wk_id;
+  weft__fiber wk_fiber;          /* the dispatcher fiber */
+  weft_task *wk_current;         /* task running now, or NULL */
+  weft_task *wk_rq_head[256];    /* ready queues, one FIFO per priority */
+  weft_task *wk_rq_tail[256];
+  uint64_t wk_rq_bits[4];        /* non-empty priorities */
+  weft_task *wk_tasks;           /* every task this worker owns */
+  weft__fctx *wk_fibers;         /* idle fiber pool */
+  uint32_t wk_nfibers, wk_fiber_cap;
+  weft_task *wk_free;            /* recycled task structs */
+  uint32_t wk_nfree;
+  weft__timer_heap wk_timers;
+  bool wk_purging;               /* PURGE seen: flag every task adopted */
+  bool wk_draining;              /* DRAIN seen: cancel delayed starts */
+  bool wk_stop;
+  unsigned wk_mxcsr;             /* FP defaults for new tasks */
+  unsigned short wk_x87cw;
+  weft__thread wk_thread;
+
+  /* -- Statistics: written by the owner, read by any thread -------------- */
+  _Atomic uint64_t wk_dispatches, wk_busy_ticks, wk_idle_ns, wk_steals;
+  _Atomic uint64_t wk_started, wk_completed, wk_abended;
+  _Atomic uint32_t wk_nready;    /* also read by thieves */
+  _Atomic uint32_t wk_nidle_fibers;
+
+  /* -- Cross-thread ----------------------------------------------------- */
+  weft__mpsc wk_inbox;           /* work handed to this worker */
+  _Atomic uint32_t wk_ctl WEFT__ALIGNED; /* WEFT__CTL_* pending */
+  _Atomic uint32_t wk_thief;     /* 1 + id of the worker asking to steal */
+  weft__node wk_ctl_node;        /* pushed when wk_ctl goes from 0 */
+  _Atomic uint32_t wk_sleeping WEFT__ALIGNED; /* 1 while it may sleep */
+  _Atomic uint32_t wk_wake_seq;  /* the address it sleeps on */
+};
+
+/* ---- Region --------------------------------------------------------------- */
+
+enum { WEFT__R_RUNNING = 0, WEFT__R_DRAINING, WEFT__R_PURGING, WEFT__R_DOWN };
+
+struct weft_region {
+  weft_region_config r_cfg;      /* immutable after create */
+  unsigned r_nworkers;
+  weft__worker **r_workers;
+  weft__dtab r_progs, r_trans;   /* definitions (lock-free readers) */
+  weft__lock r_def_lock;         /* writers of r_progs / r_trans */
+
+  /* Admission: r_live is the admitted count; the queue is under r_adm_lock. */
+  _Atomic uint32_t r_live WEFT__ALIGNED;
+  _Atomic uint32_t r_nqueued;
+  _Atomic uint32_t r_peak;
+  _Atomic uint64_t r_next_no WEFT__ALIGNED; /* task numbers */
+  _Atomic uint64_t r_seq;        /* admission order */
+  _Atomic uint32_t r_rr;         /* round robin for host starts */
+  weft__lock r_adm_lock;
+  weft_task **r_adm;             /* heap by (priority desc, seq asc) */
+  uint32_t r_adm_cap;
+
+  /* Lifecycle: r_state changes under r_life_lock; read by any thread. */
+  _Atomic int r_state WEFT__ALIGNED; /* WEFT__R_* */
+  weft__lock r_life_lock;
+  weft__cond r_life_cond;        /* signalled when the region drains */
+  bool r_shutdown_called;
+  _Atomic uint32_t r_delayed;    /* delayed starts not yet due */
+  _Atomic uint64_t r_rejected, r_cancelled;
+
+  /* ENQ table: under r_enq_lock. */
+  weft__lock r_enq_lock;
+  weft__enq **r_enq_buckets;
+  uint32_t r_enq_mask;
+
+  /* Offload pool: under r_off_lock. */
+  weft__lock r_off_lock;
+  weft__cond r_off_cond;
+  weft_task *r_off_head, *r_off_tail; /* jobs waiting for a thread */
+  unsigned r_off_threads, r_off_idle;
+  bool r_off_stop;
+  weft__thread *r_off_handles;
+
+  double r_tsc_per_ns;
+};
+
+/* ---- Wait queues ------------------------------------------------------------ */
+
+/* A FIFO of waiting tasks, guarded by the lock of the object it belongs to
+ * (event, ENQ), which also guards the tasks' tk_wnext and tk_wlinked. */
+typedef struct weft__waitq {
+  weft_task *wq_head, *wq_tail;
+} weft__waitq;
+
+void weft__waitq_push(weft__waitq *q, weft_task *t);
+weft_task *weft__waitq_pop(weft__waitq *q);           /* NULL when empty */
+void weft__waitq_remove(weft__waitq *q, weft_task *t); /* t must be linked */
+
+/* ---- Cross-file internal functions --------------------------------------- */
+
+/* errors.c */
+void weft__log(weft_region *r, char level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* worker.c */
+int weft__workers_start(weft_region *r);
+void weft__workers_join(weft_region *r);
+void weft__workers_free(weft_region *r);
+weft__worker *weft__worker_self(void); /* the worker this thread is, or NULL */
+void weft__worker_post(weft__worker *w, weft__node *n, int kind); /* any thread */
+void weft__worker_ctl(weft__worker *w, uint32_t bits);            /* any thread */
+void weft__ready_push(weft__worker *w, weft_task *t);             /* owner */
+void weft__adopt(weft__worker *w, weft_task *t);                  /* owner */
+
+/* task.c */
+weft_task *weft__task_alloc(weft__worker *w);      /* w NULL on a host thread */
+void weft__task_free(weft__worker *w, weft_task *t); /* owner */
+int weft__task_check(weft_task *t);                /* 0 if t is the caller */
+void weft__task_switch_out(weft_task *t, int req); /* task */
+int weft__task_wait(weft_task *t, unsigned timeout_ms); /* task; tk_wait set */
+bool weft__task_claim(weft_task *t);               /* any thread: win the wake */
+void weft__task_wake(weft_task *t, int result);    /* the claimer */
+void weft__task_resume_checks(weft_task *t);       /* task: purge, runaway */
+void weft__task_run(weft__fctx *fc);               /* the fiber body */
+WEFT_NORETURN void weft__task_abend(weft_task *t, const char *code);
+WEFT_NORETURN void weft__task_fault_entry(weft_task *t, int kind);
+weft_task *weft__fault_task(void);                 /* VEH: task of this fiber */
+void weft__task_end_dispatch(weft__worker *w, weft_task *t); /* dispatcher */
+int weft__fiber_assign(weft__worker *w, weft_task *t); /* dispatcher */
+void weft__fibers_free(weft__worker *w);
+void weft__handlers_drop(weft_task *t, int depth);
+
+/* start.c */
+void weft__admit_pump(weft_region *r, weft__worker *w); /* after live-- */
+void weft__start_delayed_arm(weft__worker *w, weft_task *t);  /* owner */
+void weft__start_delayed_fire(weft__worker *w, weft_task *t); /* owner */
+void weft__start_cancel(weft_task *t, weft__worker *w);       /* owner */
+void weft__region_check_drained(weft_region *r);
+void weft__adm_cancel_all(weft_region *r);
+
+/* timer.c */
+void weft__timer_arm(weft__worker *w, weft_task *t, uint64_t due_ns, uint64_t now_ns); /* owner */
+void weft__timer_cancel(weft__worker *w, weft_task *t);              /* owner */
+void weft__timers_fire(weft__worker *w, uint64_t tsc);               /* owner */
+unsigned weft__timers_sleep_ms(weft__worker *w);                     /* owner */
+static inline bool weft__timers_due(weft__worker *w, uint64_t tsc) {
+  return w->wk_timers.th_count && w->wk_timers.th_items[0]->tk_timer.tm_due_tsc <= tsc;
+}
+void weft__timers_cancel_delayed(weft__worker *w);                   /* owner */
+void weft__timers_free(weft__worker *w);
+uint64_t weft__ns_to_tsc(weft_region *r, uint64_t ns);
+
+/* enq.c */
+int weft__enq_init(weft_region *r);
+void weft__enq_release_all(weft_task *t);
+void weft__enq_free(weft_region *r);
+void weft__enq_detach(weft_task *t);
+
+/* event.c */
+void weft__event_detach(weft_task *t);
+
+/* offload.c */
+void weft__offload_stop(weft_region *r);
+
+/* defs.c */
+const weft__tran *weft__tran_find(weft_region *r, const char *tranid);
+const weft__prog *weft__prog_find(weft_region *r, const char *name);
+void weft__defs_free(weft_region *r);
+
+#endif /* WEFT_INTERNAL_H */

@@ -1,0 +1,129 @@
+/* prim.h - the small contract between the portable runtime and the platform.
+ *
+ * Everything that talks to Win32 (fibers, threads, locks, address waits,
+ * clocks, thread-local storage, exception handling) is implemented in
+ * runtime/win/ behind these declarations. Functions that can fail return 0
+ * or a negative WEFT_E* code (Win32 errors are translated in one place,
+ * weft__err_from_sys). Preconditions are stated per function; breaking one
+ * is a bug in the caller, checked by weft_assert where cheap.
+ */
+#ifndef WEFT_PRIM_H
+#define WEFT_PRIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <x86intrin.h>
+
+/* ---- Fibers ------------------------------------------------------------- */
+
+typedef void *weft__fiber;                 /* an OS fiber */
+typedef void (*weft__fiber_fn)(void *arg); /* must never return */
+
+/* Turn the calling thread into a fiber; *out is its fiber. Thread must not
+ * be a fiber yet. */
+int weft__fiber_convert_thread(weft__fiber *out);
+/* Undo weft__fiber_convert_thread on the same thread. */
+void weft__fiber_unconvert_thread(void);
+/* A new fiber with `reserve` bytes of stack (`commit` committed up front). */
+int weft__fiber_create(size_t commit, size_t reserve, weft__fiber_fn fn, void *arg,
+                       weft__fiber *out);
+/* Delete a fiber that is not running on any thread. */
+void weft__fiber_delete(weft__fiber f);
+/* Switch the calling thread (which is a fiber) to fiber `to`. Hot path. */
+void weft__fiber_switch(weft__fiber to);
+/* The fiber the calling thread runs now; garbage (but never a fiber of
+ * ours) on a thread that is not a fiber. */
+weft__fiber weft__fiber_current(void);
+
+/* ---- Threads ------------------------------------------------------------ */
+
+typedef void *weft__thread; /* a joinable thread */
+
+int weft__thread_create(void (*fn)(void *arg), void *arg, weft__thread *out);
+/* Wait for the thread to end and release it. */
+void weft__thread_join(weft__thread th);
+unsigned weft__cpu_count(void);
+void weft__sleep_ms(unsigned ms);
+
+/* One slot of thread-local storage for the runtime: the worker the calling
+ * thread is, or NULL. Cheap (a TEB read). */
+void *weft__tls_get(void);
+void weft__tls_set(void *p);
+
+/* ---- Locks, condition variables, address waits ------------------------- */
+
+/* A slim reader/writer lock (SRWLOCK): user mode when uncontended. */
+typedef struct weft__lock {
+  void *l_opaque;
+} weft__lock;
+#define WEFT__LOCK_INIT {0}
+void weft__lock_init(weft__lock *l);
+void weft__lock_acquire(weft__lock *l);
+void weft__lock_release(weft__lock *l);
+void weft__lock_acquire_shared(weft__lock *l);
+void weft__lock_release_shared(weft__lock *l);
+
+typedef struct weft__cond {
+  void *c_opaque;
+} weft__cond;
+void weft__cond_init(weft__cond *c);
+/* Wait on c with l held (exclusive); 0, or WEFT_ETIMEDOUT after ms
+ * (0xFFFFFFFF = forever). May wake spuriously. */
+int weft__cond_wait(weft__cond *c, weft__lock *l, unsigned ms);
+void weft__cond_signal(weft__cond *c);
+void weft__cond_broadcast(weft__cond *c);
+
+/* Sleep while *addr == *expected (size 1, 2, 4 or 8), at most ms
+ * (0xFFFFFFFF = forever). May wake spuriously. */
+void weft__addr_wait(volatile void *addr, const void *expected, size_t size, unsigned ms);
+void weft__addr_wake_one(void *addr);
+void weft__addr_wake_all(void *addr);
+
+/* ---- Clocks ------------------------------------------------------------- */
+
+/* Monotonic nanoseconds (QueryPerformanceCounter). ~80 ns under Wine:
+ * keep it off hot paths. */
+uint64_t weft__clock_ns(void);
+
+/* The time-stamp counter: cheap (~10 ns), monotonic on invariant-TSC
+ * machines, used for accounting and runaway detection only. */
+static inline uint64_t weft__tsc(void) { return __rdtsc(); }
+/* Calibrated once per process against weft__clock_ns. Any thread. */
+double weft__tsc_per_ns(void);
+
+/* ---- Floating-point control state --------------------------------------- */
+
+/* Wine ignores FIBER_FLAG_FLOAT_SWITCH, so the dispatcher keeps MXCSR and
+ * the x87 control word per task itself. */
+static inline unsigned weft__fp_get_mxcsr(void) { return _mm_getcsr(); }
+static inline void weft__fp_set_mxcsr(unsigned v) { _mm_setcsr(v); }
+static inline unsigned short weft__fp_get_x87cw(void) {
+  unsigned short cw;
+  __asm__ __volatile__("fnstcw %0" : "=m"(cw));
+  return cw;
+}
+static inline void weft__fp_set_x87cw(unsigned short cw) {
+  __asm__ __volatile__("fldcw %0" : : "m"(cw));
+}
+
+static inline void weft__cpu_relax(void) { _mm_pause(); }
+
+/* ---- Program checks ----------------------------------------------------- */
+
+/* Install (first call) or count (later calls) the process-wide vectored
+ * exception handler that turns a program check inside a task fiber into an
+ * abend of that task. Host thread. */
+int weft__fault_install(void);
+/* Drop one reference; the last removes the handler. Host thread. */
+void weft__fault_remove(void);
+
+/* ---- Errors and environment --------------------------------------------- */
+
+/* The calling thread's last Win32 error as a WEFT_E* code. */
+int weft__err_from_sys(void);
+/* Write a message to the standard error handle without allocating. */
+void weft__write_stderr(const char *msg);
+/* Non-zero when running under Wine. */
+int weft__is_wine(void);
+
+#endif /* WEFT_PRIM_H */

@@ -1,0 +1,262 @@
+/* start.c - weft_start, admission (max_tasks, the priority-ordered admission
+ * queue) and delayed starts.
+ *
+ * r_live counts admitted tasks. A start takes a slot with a CAS while
+ * r_live < max_tasks; otherwise it joins the admission queue (a heap by
+ * priority, then arrival) under r_adm_lock. An ending task gives its slot
+ * back and, if starts are queued, admits the first. Both sides change their
+ * own counter first and then look at the other's (seq_cst), so a queued
+ * start is never stranded while a slot is free. */
+#include <stdlib.h>
+
+#include "runtime/internal.h"
+
+/* ---- Admission --------------------------------------------------------------- */
+
+static bool live_take(weft_region *r) {
+  uint32_t cur = atomic_load_explicit(&r->r_live, memory_order_seq_cst);
+  while (cur < r->r_cfg.max_tasks) {
+    if (atomic_compare_exchange_weak_explicit(&r->r_live, &cur, cur + 1, memory_order_seq_cst,
+                                              memory_order_seq_cst)) {
+      uint32_t peak = atomic_load_explicit(&r->r_peak, memory_order_relaxed);
+      while (cur + 1 > peak &&
+             !atomic_compare_exchange_weak_explicit(&r->r_peak, &peak, cur + 1,
+                                                    memory_order_relaxed, memory_order_relaxed))
+        ;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Hand an admitted task to a worker: the calling worker if there is one
+ * (it owns its queues), otherwise the next worker round robin. */
+static void dispatch_new(weft_region *r, weft__worker *w, weft_task *t) {
+  if (w != NULL) {
+    weft__adopt(w, t);
+    return;
+  }
+  uint32_t i = atomic_fetch_add_explicit(&r->r_rr, 1, memory_order_relaxed) % r->r_nworkers;
+  weft__worker_post(r->r_workers[i], &t->tk_node, WEFT__N_ADOPT);
+}
+
+/* Heap order: higher priority first, then earlier arrival. */
+static bool adm_before(const weft_task *a, const weft_task *b) {
+  return a->tk_prio != b->tk_prio ? a->tk_prio > b->tk_prio : a->tk_seq < b->tk_seq;
+}
+
+/* r_adm_lock held. */
+static int adm_push(weft_region *r, weft_task *t) {
+  uint32_t n = atomic_load_explicit(&r->r_nqueued, memory_order_relaxed);
+  if (n == r->r_adm_cap) {
+    uint32_t cap = r->r_adm_cap ? r->r_adm_cap * 2 : 64;
+    weft_task **a = realloc(r->r_adm, cap * sizeof *a);
+    if (a == NULL)
+      return WEFT_ENOMEM;
+    r->r_adm = a;
+    r->r_adm_cap = cap;
+  }
+  uint32_t i = n;
+  while (i > 0 && adm_before(t, r->r_adm[(i - 1) / 2])) {
+    r->r_adm[i] = r->r_adm[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  r->r_adm[i] = t;
+  atomic_fetch_add_explicit(&r->r_nqueued, 1, memory_order_seq_cst);
+  return 0;
+}
+
+/* r_adm_lock held, queue not empty. */
+static weft_task *adm_pop(weft_region *r) {
+  uint32_t n = atomic_load_explicit(&r->r_nqueued, memory_order_relaxed) - 1;
+  weft_task *top = r->r_adm[0], *last = r->r_adm[n];
+  uint32_t i = 0;
+  for (;;) {
+    uint32_t c = 2 * i + 1;
+    if (c >= n)
+      break;
+    if (c + 1 < n && adm_before(r->r_adm[c + 1], r->r_adm[c]))
+      c++;
+    if (!adm_before(r->r_adm[c], last))
+      break;
+    r->r_adm[i] = r->r_adm[c];
+    i = c;
+  }
+  r->r_adm[i] = last;
+  atomic_store_explicit(&r->r_nqueued, n, memory_order_seq_cst);
+  return top;
+}
+
+/* Admit queued starts while slots are free. w: the calling worker or NULL. */
+void weft__admit_pump(weft_region *r, weft__worker *w) {
+  while (atomic_load_explicit(&r->r_nqueued, memory_order_seq_cst) != 0) {
+    weft_task *t = NULL;
+    weft__lock_acquire(&r->r_adm_lock);
+    if (atomic_load_explicit(&r->r_nqueued, memory_order_relaxed) != 0 && live_take(r))
+      t = adm_pop(r);
+    weft__lock_release(&r->r_adm_lock);
+    if (t == NULL)
+      return;
+    dispatch_new(r, w, t);
+  }
+}
+
+/* Admit t now or queue it. bounded: refuse with WEFT_EBUSY past max_queued. */
+static int admit(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
+  if (live_take(r)) {
+    dispatch_new(r, w, t);
+    return 0;
+  }
+  weft__lock_acquire(&r->r_adm_lock);
+  int rc = 0;
+  if (bounded && atomic_load_explicit(&r->r_nqueued, memory_order_relaxed) >= r->r_cfg.max_queued)
+    rc = WEFT_EBUSY;
+  else {
+    t->tk_seq = atomic_fetch_add_explicit(&r->r_seq, 1, memory_order_relaxed);
+    rc = adm_push(r, t);
+  }
+  weft__lock_release(&r->r_adm_lock);
+  if (rc == 0)
+    weft__admit_pump(r, w);
+  return rc;
+}
+
+/* Immediate shutdown: drop every queued start. */
+void weft__adm_cancel_all(weft_region *r) {
+  weft__lock_acquire(&r->r_adm_lock);
+  while (atomic_load_explicit(&r->r_nqueued, memory_order_relaxed) != 0) {
+    weft_task *t = adm_pop(r);
+    weft__task_free(NULL, t);
+    atomic_fetch_add_explicit(&r->r_cancelled, 1, memory_order_relaxed);
+  }
+  weft__lock_release(&r->r_adm_lock);
+  weft__region_check_drained(r);
+}
+
+/* ---- Delayed starts ------------------------------------------------------------- */
+
+/* A delayed start reached its worker: arm its timer. Owner. */
+void weft__start_delayed_arm(weft__worker *w, weft_task *t) {
+  if (w->wk_draining) {
+    weft__start_cancel(t, w);
+    return;
+  }
+  weft__timer_arm(w, t, t->tk_timer.tm_due_ns, weft__clock_ns());
+}
+
+/* Its time came: admit it (the queue bound does not apply: the start was
+ * accepted long ago). Owner. */
+void weft__start_delayed_fire(weft__worker *w, weft_task *t) {
+  weft_region *r = t->tk_region;
+  if (atomic_load(&r->r_state) != WEFT__R_RUNNING) {
+    weft__start_cancel(t, w);
+    return;
+  }
+  t->tk_flags &= ~WEFT__TF_DELAYED;
+  admit(r, w, t, false); /* counted live or queued before no longer delayed */
+  atomic_fetch_sub(&r->r_delayed, 1);
+}
+
+/* Drop a start that will never run (shutdown). Owner or host. */
+void weft__start_cancel(weft_task *t, weft__worker *w) {
+  weft_region *r = t->tk_region;
+  if (t->tk_flags & WEFT__TF_DELAYED)
+    atomic_fetch_sub(&r->r_delayed, 1);
+  weft__task_free(w, t);
+  atomic_fetch_add_explicit(&r->r_cancelled, 1, memory_order_relaxed);
+  weft__region_check_drained(r);
+}
+
+static void start_delayed(weft_region *r, weft__worker *w, weft_task *t, unsigned ms) {
+  t->tk_flags |= WEFT__TF_DELAYED;
+  atomic_fetch_add(&r->r_delayed, 1);
+  uint64_t now = weft__clock_ns();
+  t->tk_timer.tm_due_ns = now + (uint64_t)ms * 1000000u;
+  if (w != NULL) {
+    weft__start_delayed_arm(w, t);
+    return;
+  }
+  uint32_t i = atomic_fetch_add_explicit(&r->r_rr, 1, memory_order_relaxed) % r->r_nworkers;
+  weft__worker_post(r->r_workers[i], &t->tk_node, WEFT__N_DELAYED);
+}
+
+/* ---- weft_start -------------------------------------------------------------------- */
+
+/* Copy the start data into the task (inline when small). */
+static int task_set_data(weft_task *t, const void *data, size_t len) {
+  if (len > sizeof t->tk_inline) {
+    void *p = malloc(len);
+    if (p == NULL)
+      return WEFT_ENOMEM;
+    t->tk_data = p;
+  }
+  if (len != 0)
+    memcpy(t->tk_data, data, len);
+  t->tk_len = len;
+  return 0;
+}
+
+static int start_refused(weft_region *r, int rc) {
+  atomic_fetch_add_explicit(&r->r_rejected, 1, memory_order_relaxed);
+  return rc;
+}
+
+int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
+               const weft_start_opts *opts, uint64_t *task_no) {
+  if (r == NULL || tranid == NULL || (data == NULL && len != 0))
+    return WEFT_EINVAL;
+  const weft__tran *tr = weft__tran_find(r, tranid);
+  if (tr == NULL)
+    return weft__name_pack(tranid) ? WEFT_ENOTRAN : WEFT_EBADNAME;
+  int prio = tr->tr_prio;
+  if (opts != NULL && opts->priority != WEFT_PRIORITY_DEFAULT) {
+    if (opts->priority < 0 || opts->priority > WEFT_PRIORITY_MAX)
+      return WEFT_ERANGE;
+    prio = opts->priority;
+  }
+  if (atomic_load_explicit(&r->r_state, memory_order_acquire) != WEFT__R_RUNNING)
+    return start_refused(r, WEFT_ESHUTDOWN);
+  weft__worker *w = weft__worker_self();
+  if (w != NULL && w->wk_region != r)
+    w = NULL; /* a task of another region starts here like a host thread */
+  weft_task *t = weft__task_alloc(w);
+  if (t == NULL)
+    return WEFT_ENOMEM;
+  int rc = task_set_data(t, data, len);
+  if (rc != 0) {
+    weft__task_free(w, t);
+    return rc;
+  }
+  t->tk_region = r;
+  t->tk_tran = tr;
+  t->tk_prio = (uint8_t)prio;
+  t->tk_no = atomic_fetch_add_explicit(&r->r_next_no, 1, memory_order_relaxed) + 1;
+  unsigned runaway = tr->tr_runaway_ms ? tr->tr_runaway_ms : r->r_cfg.runaway_ms;
+  t->tk_runaway_ticks = runaway ? weft__ns_to_tsc(r, (uint64_t)runaway * 1000000u) : 0;
+  uint64_t no = t->tk_no; /* t may be gone once handed over */
+  if (opts != NULL && opts->delay_ms != 0)
+    start_delayed(r, w, t, opts->delay_ms);
+  else if ((rc = admit(r, w, t, true)) != 0) {
+    weft__task_free(w, t);
+    return start_refused(r, rc);
+  }
+  if (task_no != NULL)
+    *task_no = no;
+  return 0;
+}
+
+void weft_start_opts_init(weft_start_opts *opts) {
+  if (opts == NULL)
+    return;
+  opts->delay_ms = 0;
+  opts->priority = WEFT_PRIORITY_DEFAULT;
+}
+
+/* Wake a shutdown waiting for the region to drain. Any thread. */
+void weft__region_check_drained(weft_region *r) {
+  if (atomic_load(&r->r_state) == WEFT__R_RUNNING)
+    return;
+  weft__lock_acquire(&r->r_life_lock);
+  weft__cond_broadcast(&r->r_life_cond);
+  weft__lock_release(&r->r_life_lock);
+}

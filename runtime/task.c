@@ -1,0 +1,477 @@
+/* task.c - tasks: their fibers, suspension and wake-up, abends and the calls
+ * a program makes about itself (retrieve, yield, delay, link, getmain).
+ *
+ * Life of a task: weft_start allocates it (start.c); a worker adopts it and
+ * gives it a pooled fiber at its first dispatch; the fiber body runs the
+ * transaction's program; at the end (normal or abend) the task releases its
+ * ENQs and storage on its own fiber, then switches back with WEFT__REQ_END
+ * and the dispatcher recycles the fiber and the task struct. */
+#include <stdlib.h>
+
+#include "runtime/internal.h"
+
+#define TASK_FREE_MAX 256 /* recycled task structs kept per worker */
+
+/* ---- Allocation ------------------------------------------------------------ */
+
+/* A fresh task struct; w is the calling worker (its free list) or NULL. */
+weft_task *weft__task_alloc(weft__worker *w) {
+  weft_task *t;
+  if (w != NULL && w->wk_free != NULL) {
+    t = w->wk_free;
+    w->wk_free = t->tk_rnext;
+    w->wk_nfree--;
+  } else {
+    t = malloc(sizeof *t);
+    if (t == NULL)
+      return NULL;
+    atomic_fetch_add_explicit(&weft__count_tasks, 1, memory_order_relaxed);
+  }
+  t->tk_magic = WEFT__TASK_MAGIC;
+  t->tk_fc = NULL;
+  t->tk_flags = 0;
+  t->tk_abcode[0] = '\0';
+  t->tk_depth = 0;
+  t->tk_nhandlers = 0;
+  t->tk_link[0].l_ca = NULL;
+  t->tk_link[0].l_len = 0;
+  t->tk_storage.s_next = t->tk_storage.s_prev = &t->tk_storage;
+  t->tk_enqs = NULL;
+  t->tk_timer.tm_index = -1;
+  atomic_store_explicit(&t->tk_wait, WEFT__W_NONE, memory_order_relaxed);
+  t->tk_wait_obj = NULL;
+  t->tk_detach = NULL;
+  t->tk_wlinked = false;
+  t->tk_data = t->tk_inline;
+  t->tk_len = 0;
+  return t;
+}
+
+/* Owner (or the starter, before the task was handed over). */
+void weft__task_free(weft__worker *w, weft_task *t) {
+  if (t->tk_data != t->tk_inline)
+    free(t->tk_data);
+  t->tk_magic = 0;
+  if (w != NULL && w->wk_nfree < TASK_FREE_MAX) {
+    t->tk_rnext = w->wk_free;
+    w->wk_free = t;
+    w->wk_nfree++;
+    return;
+  }
+  free(t);
+  atomic_fetch_sub_explicit(&weft__count_tasks, 1, memory_order_relaxed);
+}
+
+/* 0 when t is the task running on the calling fiber. Hot path. */
+int weft__task_check(weft_task *t) {
+  if (weft__unlikely(t == NULL || t->tk_magic != WEFT__TASK_MAGIC))
+    return WEFT_EINVAL;
+  if (weft__unlikely(t->tk_fc == NULL || t->tk_fc->fc_fiber != weft__fiber_current()))
+    return WEFT_ESTATE;
+  return 0;
+}
+
+/* ---- Switching ------------------------------------------------------------- */
+
+/* Back to the dispatcher, asking for req; returns when dispatched again
+ * (perhaps on another worker). Keeps the task's own FP control state, which
+ * Wine does not switch. Task context, hot path. */
+void weft__task_switch_out(weft_task *t, int req) {
+  t->tk_req = (uint8_t)req;
+  t->tk_mxcsr = weft__fp_get_mxcsr();
+  t->tk_x87cw = weft__fp_get_x87cw();
+  weft__fiber_switch(t->tk_worker->wk_fiber);
+  if (weft__unlikely(weft__fp_get_mxcsr() != t->tk_mxcsr))
+    weft__fp_set_mxcsr(t->tk_mxcsr);
+  if (weft__unlikely(weft__fp_get_x87cw() != t->tk_x87cw))
+    weft__fp_set_x87cw(t->tk_x87cw);
+}
+
+/* At every suspension point, after resuming: purge and runaway abends. */
+void weft__task_resume_checks(weft_task *t) {
+  if (weft__likely(!(t->tk_flags & (WEFT__TF_PURGE | WEFT__TF_RUNAWAY))))
+    return;
+  if (t->tk_flags & WEFT__TF_PURGE)
+    weft__task_abend(t, "AEXZ");
+  t->tk_flags &= ~WEFT__TF_RUNAWAY;
+  weft__task_abend(t, "AICA");
+}
+
+/* Any thread: take the right to wake a task waiting in WEFT__W_WAIT. */
+bool weft__task_claim(weft_task *t) {
+  int expect = WEFT__W_WAIT;
+  return atomic_compare_exchange_strong_explicit(&t->tk_wait, &expect, WEFT__W_WOKEN,
+                                                 memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* The claimer: hand the task back to its owner with a result. */
+void weft__task_wake(weft_task *t, int result) {
+  t->tk_wait_result = result;
+  weft__worker_post(t->tk_worker, &t->tk_node, WEFT__N_WAKE);
+}
+
+/* Suspend until woken (0 or the waker's result) or until timeout_ms pass
+ * (WEFT_ETIMEDOUT). The caller has set tk_wait (and published the task on
+ * the awaited object, with tk_detach to unlink it). Task context. */
+int weft__task_wait(weft_task *t, unsigned timeout_ms) {
+  if (timeout_ms != WEFT_WAIT_FOREVER) {
+    uint64_t now = weft__clock_ns();
+    weft__timer_arm(t->tk_worker, t, now + (uint64_t)timeout_ms * 1000000u, now);
+  }
+  weft__task_switch_out(t, WEFT__REQ_WAIT);
+  int rc = t->tk_wait_result;
+  atomic_store_explicit(&t->tk_wait, WEFT__W_NONE, memory_order_relaxed);
+  if (rc != 0 && t->tk_detach != NULL)
+    t->tk_detach(t);
+  t->tk_detach = NULL;
+  t->tk_wait_obj = NULL;
+  weft__task_resume_checks(t);
+  return rc;
+}
+
+/* ---- Wait queues (under the owning object's lock) ---------------------------- */
+
+void weft__waitq_push(weft__waitq *q, weft_task *t) {
+  t->tk_wnext = NULL;
+  t->tk_wlinked = true;
+  if (q->wq_tail != NULL)
+    q->wq_tail->tk_wnext = t;
+  else
+    q->wq_head = t;
+  q->wq_tail = t;
+}
+
+weft_task *weft__waitq_pop(weft__waitq *q) {
+  weft_task *t = q->wq_head;
+  if (t == NULL)
+    return NULL;
+  if ((q->wq_head = t->tk_wnext) == NULL)
+    q->wq_tail = NULL;
+  t->tk_wlinked = false;
+  return t;
+}
+
+void weft__waitq_remove(weft__waitq *q, weft_task *t) {
+  weft_task **pp = &q->wq_head, *prev = NULL;
+  while (*pp != t) {
+    prev = *pp;
+    pp = &prev->tk_wnext;
+  }
+  *pp = t->tk_wnext;
+  if (q->wq_tail == t)
+    q->wq_tail = prev;
+  t->tk_wlinked = false;
+}
+
+/* ---- Fibers -------------------------------------------------------------------- */
+
+static void fiber_body(void *arg);
+
+/* Give t a fiber from w's pool, or a new one. Dispatcher. On failure the
+ * task ends abended AFIB and 1 is returned. */
+int weft__fiber_assign(weft__worker *w, weft_task *t) {
+  weft__fctx *fc = w->wk_fibers;
+  if (fc != NULL) {
+    w->wk_fibers = fc->fc_next;
+    w->wk_nfibers--;
+    WEFT__STAT_ADD(w->wk_nidle_fibers, -1);
+  } else {
+    weft_region_config *cfg = &t->tk_region->r_cfg;
+    fc = malloc(sizeof *fc);
+    if (fc == NULL || weft__fiber_create(cfg->stack_commit, cfg->stack_size, fiber_body, fc,
+                                         &fc->fc_fiber) != 0) {
+      free(fc);
+      weft__log(t->tk_region, 'E', "task %llu (%s): no fiber could be created: abend AFIB",
+                (unsigned long long)t->tk_no, t->tk_tran->tr_id);
+      memcpy(t->tk_abcode, "AFIB", 5);
+      t->tk_flags |= WEFT__TF_ABENDED;
+      t->tk_req = WEFT__REQ_END;
+      WEFT__STAT_ADD(w->wk_started, 1);
+      weft__task_end_dispatch(w, t);
+      return 1;
+    }
+  }
+  fc->fc_task = t;
+  t->tk_fc = fc;
+  WEFT__STAT_ADD(w->wk_started, 1);
+  return 0;
+}
+
+/* Free the idle fibers of a stopping worker. Its own thread. */
+void weft__fibers_free(weft__worker *w) {
+  while (w->wk_fibers != NULL) {
+    weft__fctx *fc = w->wk_fibers;
+    w->wk_fibers = fc->fc_next;
+    weft__fiber_delete(fc->fc_fiber);
+    free(fc);
+  }
+  w->wk_nfibers = 0;
+  atomic_store(&w->wk_nidle_fibers, 0);
+}
+
+/* Release what the task holds: ENQs, then task storage. Task context. */
+static void task_release(weft_task *t) {
+  weft__enq_release_all(t);
+  while (t->tk_storage.s_next != &t->tk_storage) {
+    weft__storage *s = t->tk_storage.s_next;
+    t->tk_storage.s_next = s->s_next;
+    free(s);
+  }
+  t->tk_storage.s_prev = &t->tk_storage;
+}
+
+/* Leave the ended task for good. The dispatcher frees t at once; when the
+ * fiber is reused, this returns into the fiber body for the next task and
+ * must not touch t again (so no FP state is restored from it). */
+static void task_leave(weft_task *t) {
+  t->tk_req = WEFT__REQ_END;
+  weft__fiber_switch(t->tk_worker->wk_fiber);
+}
+
+/* End a task whose fiber is discarded (program check). Task context. */
+static WEFT_NORETURN void task_finish_faulted(weft_task *t) {
+  task_release(t);
+  task_leave(t);
+  weft__assert_fail("a faulted fiber was resumed", __FILE__, __LINE__);
+}
+
+/* One task on this fiber: program, then end. Returns when the fiber is
+ * reused. An abend lands at the setjmp with the handlers already run. */
+static void __attribute__((noinline)) run_one(weft__fctx *fc) {
+  weft__fctx *volatile vfc = fc;
+  weft_task *t = fc->fc_task;
+  weft__fp_set_mxcsr(t->tk_worker->wk_mxcsr);
+  weft__fp_set_x87cw(t->tk_worker->wk_x87cw);
+  if (__builtin_setjmp(fc->fc_jmp) == 0) {
+    if (t->tk_flags & WEFT__TF_PURGE)
+      weft__task_abend(t, "AEXZ");
+    t->tk_tran->tr_prog->pg_fn(t);
+  }
+  t = vfc->fc_task;
+  task_release(t);
+  task_leave(t);
+}
+
+/* The body of every pooled fiber. The pad keeps room below the base frames
+ * for the fault handler's restart frame (see fault_win.c). */
+static void fiber_body(void *arg) {
+  weft__fctx *fc = arg;
+  void *pad = __builtin_alloca(WEFT__FAULT_PAD);
+  __asm__ __volatile__("" : : "r"(pad) : "memory");
+  for (;;)
+    run_one(fc);
+}
+
+/* After WEFT__REQ_END: recycle fiber and struct, free the admission slot.
+ * Dispatcher. */
+void weft__task_end_dispatch(weft__worker *w, weft_task *t) {
+  weft_region *r = t->tk_region;
+  weft__fctx *fc = t->tk_fc;
+  if (fc != NULL) {
+    if ((t->tk_flags & WEFT__TF_FAULTED) || w->wk_nfibers >= w->wk_fiber_cap) {
+      weft__fiber_delete(fc->fc_fiber);
+      free(fc);
+    } else {
+      fc->fc_next = w->wk_fibers;
+      w->wk_fibers = fc;
+      w->wk_nfibers++;
+      WEFT__STAT_ADD(w->wk_nidle_fibers, 1);
+    }
+  }
+  if (t->tk_flags & WEFT__TF_ABENDED)
+    WEFT__STAT_ADD(w->wk_abended, 1);
+  else
+    WEFT__STAT_ADD(w->wk_completed, 1);
+  weft__task_free(w, t);
+  atomic_fetch_sub_explicit(&r->r_live, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&r->r_nqueued, memory_order_seq_cst) != 0)
+    weft__admit_pump(r, w);
+  if (weft__unlikely(atomic_load_explicit(&r->r_state, memory_order_relaxed) != WEFT__R_RUNNING))
+    weft__region_check_drained(r);
+}
+
+/* ---- Abends ------------------------------------------------------------------- */
+
+/* Copy a 1-4 character code; anything else becomes "AINV". */
+static void set_code(weft_task *t, const char *code) {
+  size_t n = 0;
+  while (code != NULL && n < 5 && code[n] > 0x20 && code[n] < 0x7F)
+    n++;
+  if (n == 0 || n > 4 || code[n] != '\0') {
+    memcpy(t->tk_abcode, "AINV", 5);
+    return;
+  }
+  memcpy(t->tk_abcode, code, n);
+  t->tk_abcode[n] = '\0';
+}
+
+/* Run the abend handlers newest first, once. Task context. */
+static void run_handlers(weft_task *t, const char *code) {
+  t->tk_flags |= WEFT__TF_ABENDING | WEFT__TF_ABENDED;
+  set_code(t, code);
+  while (t->tk_nhandlers > 0) {
+    weft__handler h = t->tk_handlers[--t->tk_nhandlers];
+    h.h_fn(t, t->tk_abcode, h.h_arg);
+  }
+}
+
+/* End the running task abnormally: handlers, then back to the fiber body.
+ * An abend inside a handler skips the remaining handlers. Task context. */
+void weft__task_abend(weft_task *t, const char *code) {
+  if (!(t->tk_flags & WEFT__TF_ABENDING))
+    run_handlers(t, code);
+  __builtin_longjmp(t->tk_fc->fc_jmp, 1);
+}
+
+/* Where a program check restarts the faulting task (fault_win.c): on a new
+ * frame of the same fiber, whose old frames are abandoned. The fiber is
+ * deleted afterwards. kind: 1 ASRA, 2 ASRS. */
+void weft__task_fault_entry(weft_task *t, int kind) {
+  const char *code = kind == 2 ? "ASRS" : "ASRA";
+  t->tk_flags |= WEFT__TF_FAULTED;
+  weft__fp_set_mxcsr(t->tk_worker->wk_mxcsr);
+  weft__fp_set_x87cw(t->tk_worker->wk_x87cw);
+  weft__log(t->tk_region, 'E', "task %llu (%s) abended %s: %s", (unsigned long long)t->tk_no,
+            t->tk_tran->tr_id, code, kind == 2 ? "stack overflow" : "program check");
+  if (!(t->tk_flags & WEFT__TF_ABENDING))
+    run_handlers(t, code);
+  task_finish_faulted(t);
+}
+
+/* The task running on this thread's current fiber, if the thread is a
+ * worker and the fiber a task's; NULL otherwise. Exception handler. */
+weft_task *weft__fault_task(void) {
+  weft__worker *w = weft__worker_self();
+  weft_task *t = w != NULL ? w->wk_current : NULL;
+  if (t == NULL || t->tk_fc == NULL || t->tk_fc->fc_fiber != weft__fiber_current())
+    return NULL;
+  return t;
+}
+
+void weft_abend(weft_task *t, const char *code) {
+  if (weft__task_check(t) != 0) {
+    weft__write_stderr("weft: weft_abend called outside its task\n");
+    abort();
+  }
+  weft__task_abend(t, code);
+}
+
+int weft_handle_abend(weft_task *t, weft_abend_fn fn, void *arg) {
+  int rc = weft__task_check(t);
+  if (rc != 0)
+    return rc;
+  if (fn == NULL) {
+    weft__handlers_drop(t, t->tk_depth);
+    return 0;
+  }
+  if (t->tk_nhandlers == WEFT__MAX_HANDLERS)
+    return WEFT_ELIMIT;
+  t->tk_handlers[t->tk_nhandlers++] = (weft__handler){fn, arg, t->tk_depth};
+  return 0;
+}
+
+/* Forget the handlers registered at LINK level `depth` or deeper. */
+void weft__handlers_drop(weft_task *t, int depth) {
+  while (t->tk_nhandlers > 0 && t->tk_handlers[t->tk_nhandlers - 1].h_depth >= depth)
+    t->tk_nhandlers--;
+}
+
+/* ---- Calls a program makes about itself ------------------------------------ */
+
+int weft_retrieve(weft_task *t, const void **data, size_t *len) {
+  int rc = weft__task_check(t);
+  if (rc != 0)
+    return rc;
+  if (data == NULL || len == NULL)
+    return WEFT_EINVAL;
+  *data = t->tk_len ? t->tk_data : NULL;
+  *len = t->tk_len;
+  return 0;
+}
+
+int weft_commarea(weft_task *t, void **data, size_t *len) {
+  int rc = weft__task_check(t);
+  if (rc != 0)
+    return rc;
+  if (data == NULL || len == NULL)
+    return WEFT_EINVAL;
+  *data = t->tk_link[t->tk_depth].l_ca;
+  *len = t->tk_link[t->tk_depth].l_len;
+  return 0;
+}
+
+uint64_t weft_task_number(const weft_task *t) { return t != NULL ? t->tk_no : 0; }
+const char *weft_task_tranid(const weft_task *t) { return t != NULL ? t->tk_tran->tr_id : NULL; }
+weft_region *weft_task_region(const weft_task *t) { return t != NULL ? t->tk_region : NULL; }
+unsigned weft_task_worker(const weft_task *t) { return t != NULL ? t->tk_worker->wk_id : 0; }
+
+int weft_yield(weft_task *t) {
+  int rc = weft__task_check(t);
+  if (weft__unlikely(rc != 0))
+    return rc;
+  weft__task_switch_out(t, WEFT__REQ_YIELD);
+  weft__task_resume_checks(t);
+  return 0;
+}
+
+int weft_delay(weft_task *t, unsigned ms) {
+  int rc = weft__task_check(t);
+  if (rc != 0)
+    return rc;
+  if (ms == 0)
+    return weft_yield(t);
+  if (ms == WEFT_WAIT_FOREVER)
+    return WEFT_ERANGE;
+  atomic_store_explicit(&t->tk_wait, WEFT__W_WAIT, memory_order_relaxed);
+  rc = weft__task_wait(t, ms);
+  return rc == WEFT_ETIMEDOUT ? 0 : rc;
+}
+
+int weft_link(weft_task *t, const char *program, void *commarea, size_t len) {
+  int rc = weft__task_check(t);
+  if (rc != 0)
+    return rc;
+  if (program == NULL || (commarea == NULL && len != 0))
+    return WEFT_EINVAL;
+  const weft__prog *p = weft__prog_find(t->tk_region, program);
+  if (p == NULL)
+    return WEFT_ENOPROG;
+  if (t->tk_depth == WEFT_MAX_LINK_DEPTH)
+    return WEFT_ELIMIT;
+  int depth = ++t->tk_depth;
+  t->tk_link[depth] = (weft__link){commarea, len};
+  p->pg_fn(t);
+  weft__handlers_drop(t, depth);
+  t->tk_depth = depth - 1;
+  return 0;
+}
+
+void *weft_getmain(weft_task *t, size_t size) {
+  if (weft__task_check(t) != 0 || size > SIZE_MAX - sizeof(weft__storage))
+    return NULL;
+  weft__storage *s = calloc(1, sizeof *s + size);
+  if (s == NULL)
+    return NULL;
+  s->s_next = t->tk_storage.s_next;
+  s->s_prev = &t->tk_storage;
+  s->s_next->s_prev = s;
+  t->tk_storage.s_next = s;
+  return s + 1;
+}
+
+int weft_freemain(weft_task *t, void *p) {
+  int rc = weft__task_check(t);
+  if (rc != 0)
+    return rc;
+  if (p == NULL)
+    return WEFT_EINVAL;
+  for (weft__storage *s = t->tk_storage.s_next; s != &t->tk_storage; s = s->s_next) {
+    if (s + 1 == p) {
+      s->s_prev->s_next = s->s_next;
+      s->s_next->s_prev = s->s_prev;
+      free(s);
+      return 0;
+    }
+  }
+  return WEFT_ENOTFOUND;
+}

@@ -1,0 +1,217 @@
+/* prim_win.c - the Win32 side of runtime/prim.h: fibers, threads, locks,
+ * address waits, clocks, TLS, errors. The only file (with fault_win.c) that
+ * includes <windows.h>. */
+/* GCC 12 misreads MinGW's __readgsqword (NtCurrentTeb, GetCurrentFiber) as
+ * an out-of-bounds access: a known false positive. */
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include <stdio.h>
+
+#include "runtime/internal.h"
+
+/* ---- Errors --------------------------------------------------------------- */
+
+/* The one place Win32 error codes become WEFT_E* codes. */
+static int err_from_win32(DWORD e) {
+  switch (e) {
+  case ERROR_SUCCESS: return 0;
+  case ERROR_NOT_ENOUGH_MEMORY:
+  case ERROR_OUTOFMEMORY:
+  case ERROR_COMMITMENT_LIMIT: return WEFT_ENOMEM;
+  case ERROR_INVALID_PARAMETER: return WEFT_EINVAL;
+  case ERROR_TIMEOUT: return WEFT_ETIMEDOUT;
+  case ERROR_MOD_NOT_FOUND:
+  case ERROR_PROC_NOT_FOUND:
+  case ERROR_FILE_NOT_FOUND:
+  case ERROR_PATH_NOT_FOUND: return WEFT_ENOTFOUND;
+  case ERROR_NOT_SUPPORTED:
+  case ERROR_CALL_NOT_IMPLEMENTED: return WEFT_ENOTSUP;
+  case ERROR_ALREADY_FIBER:
+  case ERROR_ALREADY_THREAD: return WEFT_ESTATE;
+  default: return WEFT_ESYS;
+  }
+}
+
+int weft__err_from_sys(void) {
+  int e = err_from_win32(GetLastError());
+  return e ? e : WEFT_ESYS;
+}
+
+void weft__write_stderr(const char *msg) {
+  HANDLE h = GetStdHandle(STD_ERROR_HANDLE);
+  DWORD n;
+  if (h != NULL && h != INVALID_HANDLE_VALUE)
+    WriteFile(h, msg, (DWORD)strlen(msg), &n, NULL);
+}
+
+int weft__is_wine(void) {
+  HMODULE nt = GetModuleHandleA("ntdll.dll");
+  return nt != NULL && GetProcAddress(nt, "wine_get_version") != NULL;
+}
+
+/* ---- Fibers --------------------------------------------------------------- */
+
+int weft__fiber_convert_thread(weft__fiber *out) {
+  void *f = ConvertThreadToFiberEx(NULL, FIBER_FLAG_FLOAT_SWITCH);
+  if (f == NULL)
+    return weft__err_from_sys();
+  *out = f;
+  return 0;
+}
+
+void weft__fiber_unconvert_thread(void) { ConvertFiberToThread(); }
+
+int weft__fiber_create(size_t commit, size_t reserve, weft__fiber_fn fn, void *arg,
+                       weft__fiber *out) {
+  void *f = CreateFiberEx(commit, reserve, FIBER_FLAG_FLOAT_SWITCH, (LPFIBER_START_ROUTINE)fn,
+                          arg);
+  if (f == NULL)
+    return weft__err_from_sys();
+  atomic_fetch_add_explicit(&weft__count_fibers, 1, memory_order_relaxed);
+  *out = f;
+  return 0;
+}
+
+void weft__fiber_delete(weft__fiber f) {
+  DeleteFiber(f);
+  atomic_fetch_sub_explicit(&weft__count_fibers, 1, memory_order_relaxed);
+}
+
+void weft__fiber_switch(weft__fiber to) { SwitchToFiber(to); }
+
+weft__fiber weft__fiber_current(void) { return GetCurrentFiber(); }
+
+/* ---- Threads -------------------------------------------------------------- */
+
+struct thread_start {
+  void (*fn)(void *);
+  void *arg;
+};
+
+static DWORD WINAPI thread_main(LPVOID p) {
+  struct thread_start s = *(struct thread_start *)p;
+  free(p);
+  s.fn(s.arg);
+  return 0;
+}
+
+int weft__thread_create(void (*fn)(void *arg), void *arg, weft__thread *out) {
+  struct thread_start *s = malloc(sizeof *s);
+  if (s == NULL)
+    return WEFT_ENOMEM;
+  s->fn = fn;
+  s->arg = arg;
+  HANDLE h = CreateThread(NULL, 0, thread_main, s, 0, NULL);
+  if (h == NULL) {
+    int e = weft__err_from_sys();
+    free(s);
+    return e;
+  }
+  atomic_fetch_add_explicit(&weft__count_threads, 1, memory_order_relaxed);
+  *out = h;
+  return 0;
+}
+
+void weft__thread_join(weft__thread th) {
+  WaitForSingleObject(th, INFINITE);
+  CloseHandle(th);
+  atomic_fetch_sub_explicit(&weft__count_threads, 1, memory_order_relaxed);
+}
+
+unsigned weft__cpu_count(void) {
+  SYSTEM_INFO si;
+  GetSystemInfo(&si);
+  return si.dwNumberOfProcessors ? si.dwNumberOfProcessors : 1;
+}
+
+void weft__sleep_ms(unsigned ms) { Sleep(ms); }
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+static DWORD tls_slot = TLS_OUT_OF_INDEXES;
+static INIT_ONCE tls_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK tls_init(PINIT_ONCE once, PVOID p, PVOID *ctx) {
+  tls_slot = TlsAlloc();
+  return tls_slot != TLS_OUT_OF_INDEXES;
+}
+
+void *weft__tls_get(void) {
+  return tls_slot == TLS_OUT_OF_INDEXES ? NULL : TlsGetValue(tls_slot);
+}
+
+void weft__tls_set(void *p) {
+  InitOnceExecuteOnce(&tls_once, tls_init, NULL, NULL);
+  TlsSetValue(tls_slot, p);
+}
+
+/* ---- Locks ---------------------------------------------------------------- */
+
+_Static_assert(sizeof(weft__lock) == sizeof(SRWLOCK), "weft__lock is an SRWLOCK");
+_Static_assert(sizeof(weft__cond) == sizeof(CONDITION_VARIABLE), "weft__cond is a CV");
+
+void weft__lock_init(weft__lock *l) { InitializeSRWLock((PSRWLOCK)l); }
+void weft__lock_acquire(weft__lock *l) { AcquireSRWLockExclusive((PSRWLOCK)l); }
+void weft__lock_release(weft__lock *l) { ReleaseSRWLockExclusive((PSRWLOCK)l); }
+void weft__lock_acquire_shared(weft__lock *l) { AcquireSRWLockShared((PSRWLOCK)l); }
+void weft__lock_release_shared(weft__lock *l) { ReleaseSRWLockShared((PSRWLOCK)l); }
+
+void weft__cond_init(weft__cond *c) { InitializeConditionVariable((PCONDITION_VARIABLE)c); }
+
+int weft__cond_wait(weft__cond *c, weft__lock *l, unsigned ms) {
+  if (SleepConditionVariableSRW((PCONDITION_VARIABLE)c, (PSRWLOCK)l, ms, 0))
+    return 0;
+  return GetLastError() == ERROR_TIMEOUT ? WEFT_ETIMEDOUT : weft__err_from_sys();
+}
+
+void weft__cond_signal(weft__cond *c) { WakeConditionVariable((PCONDITION_VARIABLE)c); }
+void weft__cond_broadcast(weft__cond *c) { WakeAllConditionVariable((PCONDITION_VARIABLE)c); }
+
+void weft__addr_wait(volatile void *addr, const void *expected, size_t size, unsigned ms) {
+  WaitOnAddress(addr, (PVOID)expected, size, ms);
+}
+void weft__addr_wake_one(void *addr) { WakeByAddressSingle(addr); }
+void weft__addr_wake_all(void *addr) { WakeByAddressAll(addr); }
+
+/* ---- Clocks --------------------------------------------------------------- */
+
+static uint64_t qpc_freq;
+static double qpc_ns_per_tick;
+static double tsc_per_ns;
+static INIT_ONCE clock_once = INIT_ONCE_STATIC_INIT;
+
+static uint64_t qpc_now(void) {
+  LARGE_INTEGER c;
+  QueryPerformanceCounter(&c);
+  return (uint64_t)c.QuadPart;
+}
+
+/* Calibrate the TSC against QPC over ~2 ms, once per process. */
+static BOOL CALLBACK clock_init(PINIT_ONCE once, PVOID p, PVOID *ctx) {
+  LARGE_INTEGER f;
+  QueryPerformanceFrequency(&f);
+  qpc_freq = (uint64_t)f.QuadPart;
+  qpc_ns_per_tick = 1e9 / (double)f.QuadPart;
+  uint64_t q0 = qpc_now(), t0 = __rdtsc(), q1, t1;
+  do {
+    q1 = qpc_now();
+    t1 = __rdtsc();
+  } while ((double)(q1 - q0) * qpc_ns_per_tick < 2e6);
+  tsc_per_ns = (double)(t1 - t0) / ((double)(q1 - q0) * qpc_ns_per_tick);
+  if (!(tsc_per_ns > 0.01))
+    tsc_per_ns = 1.0; /* no usable TSC: runaway limits become approximate */
+  return TRUE;
+}
+
+uint64_t weft__clock_ns(void) {
+  InitOnceExecuteOnce(&clock_once, clock_init, NULL, NULL);
+  uint64_t c = qpc_now();
+  return c / qpc_freq * 1000000000u + c % qpc_freq * 1000000000u / qpc_freq;
+}
+
+double weft__tsc_per_ns(void) {
+  InitOnceExecuteOnce(&clock_once, clock_init, NULL, NULL);
+  return tsc_per_ns;
+}

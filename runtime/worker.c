@@ -1,0 +1,376 @@
+/* worker.c - workers: the dispatch loop, ready queues, inboxes, idle sleep
+ * and work stealing.
+ *
+ * A worker is an OS thread converted to a fiber; that fiber, the dispatcher,
+ * owns the loop below. A task fiber only ever switches back to its worker's
+ * dispatcher, which alone decides what runs next. */
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "runtime/internal.h"
+
+/* ---- The inbox: Vyukov's intrusive MPSC queue ---------------------------- */
+
+void weft__mpsc_init(weft__mpsc *q) {
+  atomic_store(&q->q_stub.n_next, NULL);
+  atomic_store(&q->q_head, &q->q_stub);
+  q->q_tail = &q->q_stub;
+}
+
+/* Any thread. The exchange is the linearization point. */
+void weft__mpsc_push(weft__mpsc *q, weft__node *n) {
+  atomic_store_explicit(&n->n_next, NULL, memory_order_relaxed);
+  weft__node *prev = atomic_exchange_explicit(&q->q_head, n, memory_order_seq_cst);
+  atomic_store_explicit(&prev->n_next, n, memory_order_release);
+}
+
+/* Consumer only. */
+weft__node *weft__mpsc_pop(weft__mpsc *q) {
+  weft__node *tail = q->q_tail;
+  weft__node *next = atomic_load_explicit(&tail->n_next, memory_order_acquire);
+  if (tail == &q->q_stub) {
+    if (next == NULL)
+      return NULL;
+    q->q_tail = tail = next;
+    next = atomic_load_explicit(&next->n_next, memory_order_acquire);
+  }
+  if (next != NULL) {
+    q->q_tail = next;
+    return tail;
+  }
+  if (tail != atomic_load_explicit(&q->q_head, memory_order_acquire))
+    return NULL; /* a producer is between its exchange and its link */
+  weft__mpsc_push(q, &q->q_stub);
+  next = atomic_load_explicit(&tail->n_next, memory_order_acquire);
+  if (next == NULL)
+    return NULL;
+  q->q_tail = next;
+  return tail;
+}
+
+/* ---- Handing work to a worker (any thread) ------------------------------ */
+
+static void worker_kick(weft__worker *w) {
+  if (atomic_load_explicit(&w->wk_sleeping, memory_order_seq_cst)) {
+    atomic_fetch_add_explicit(&w->wk_wake_seq, 1, memory_order_seq_cst);
+    weft__addr_wake_one((void *)&w->wk_wake_seq);
+  }
+}
+
+void weft__worker_post(weft__worker *w, weft__node *n, int kind) {
+  n->n_kind = kind;
+  weft__mpsc_push(&w->wk_inbox, n);
+  worker_kick(w);
+}
+
+/* Ask w for something (WEFT__CTL_*); its control node is queued at most once. */
+void weft__worker_ctl(weft__worker *w, uint32_t bits) {
+  if (atomic_fetch_or_explicit(&w->wk_ctl, bits, memory_order_acq_rel) == 0)
+    weft__worker_post(w, &w->wk_ctl_node, WEFT__N_CTL);
+  else
+    worker_kick(w);
+}
+
+weft__worker *weft__worker_self(void) { return weft__tls_get(); }
+
+/* ---- Ready queues (owner only) ------------------------------------------ */
+
+void weft__ready_push(weft__worker *w, weft_task *t) {
+  unsigned p = t->tk_prio;
+  t->tk_rnext = NULL;
+  if (w->wk_rq_head[p] == NULL) {
+    w->wk_rq_head[p] = t;
+    w->wk_rq_bits[p >> 6] |= 1ull << (p & 63);
+  } else {
+    w->wk_rq_tail[p]->tk_rnext = t;
+  }
+  w->wk_rq_tail[p] = t;
+  WEFT__STAT_ADD(w->wk_nready, 1);
+}
+
+/* The first task of the highest non-empty priority, or NULL. Hot path. */
+static weft_task *ready_pop(weft__worker *w) {
+  for (int i = 3; i >= 0; i--) {
+    uint64_t bits = w->wk_rq_bits[i];
+    if (bits == 0)
+      continue;
+    unsigned p = (unsigned)i * 64 + 63 - (unsigned)__builtin_clzll(bits);
+    weft_task *t = w->wk_rq_head[p];
+    if ((w->wk_rq_head[p] = t->tk_rnext) == NULL)
+      w->wk_rq_bits[i] &= ~(1ull << (p & 63));
+    WEFT__STAT_ADD(w->wk_nready, -1);
+    return t;
+  }
+  return NULL;
+}
+
+/* Take t into w's list of owned tasks and make it ready. */
+void weft__adopt(weft__worker *w, weft_task *t) {
+  t->tk_worker = w;
+  t->tk_oprev = NULL;
+  t->tk_onext = w->wk_tasks;
+  if (w->wk_tasks != NULL)
+    w->wk_tasks->tk_oprev = t;
+  w->wk_tasks = t;
+  if (w->wk_purging)
+    t->tk_flags |= WEFT__TF_PURGE;
+  weft__ready_push(w, t);
+}
+
+/* Remove t from w's owned list (it ended or moves to another worker). */
+static void disown(weft__worker *w, weft_task *t) {
+  if (t->tk_oprev != NULL)
+    t->tk_oprev->tk_onext = t->tk_onext;
+  else
+    w->wk_tasks = t->tk_onext;
+  if (t->tk_onext != NULL)
+    t->tk_onext->tk_oprev = t->tk_oprev;
+}
+
+/* ---- Control requests ---------------------------------------------------- */
+
+/* Give about half the ready tasks to the worker that asked (CTL_STEAL). */
+static void give_to_thief(weft__worker *w) {
+  uint32_t id = atomic_exchange(&w->wk_thief, 0);
+  uint32_t n = (WEFT__LOAD(w->wk_nready) + 1) / 2;
+  if (id == 0 || id - 1 == w->wk_id)
+    return;
+  weft__worker *thief = w->wk_region->r_workers[id - 1];
+  while (n-- > 0) {
+    weft_task *t = ready_pop(w);
+    if (t == NULL)
+      break;
+    disown(w, t);
+    WEFT__STAT_ADD(thief->wk_steals, 1);
+    weft__worker_post(thief, &t->tk_node, WEFT__N_ADOPT);
+  }
+}
+
+/* Flag every owned task for abend AEXZ and wake those that wait. */
+static void purge_owned(weft__worker *w) {
+  w->wk_purging = true;
+  for (weft_task *t = w->wk_tasks; t != NULL; t = t->tk_onext) {
+    t->tk_flags |= WEFT__TF_PURGE;
+    if (weft__task_claim(t)) {
+      weft__timer_cancel(w, t);
+      t->tk_wait_result = WEFT_ESHUTDOWN;
+      weft__ready_push(w, t);
+    }
+  }
+}
+
+static void handle_ctl(weft__worker *w) {
+  uint32_t bits = atomic_exchange_explicit(&w->wk_ctl, 0, memory_order_acq_rel);
+  if (bits & WEFT__CTL_STEAL)
+    give_to_thief(w);
+  if (bits & WEFT__CTL_DRAIN)
+    w->wk_draining = true;
+  if (bits & (WEFT__CTL_DRAIN | WEFT__CTL_PURGE))
+    weft__timers_cancel_delayed(w);
+  if (bits & WEFT__CTL_PURGE)
+    purge_owned(w);
+  if (bits & WEFT__CTL_STOP)
+    w->wk_stop = true;
+}
+
+/* ---- The dispatch loop ---------------------------------------------------- */
+
+/* Everything other threads handed over since the last look. */
+static void drain_inbox(weft__worker *w) {
+  weft__node *n;
+  while ((n = weft__mpsc_pop(&w->wk_inbox)) != NULL) {
+    if (n->n_kind == WEFT__N_CTL) {
+      handle_ctl(w);
+      continue;
+    }
+    weft_task *t = (weft_task *)((char *)n - offsetof(weft_task, tk_node));
+    switch (n->n_kind) {
+    case WEFT__N_ADOPT: weft__adopt(w, t); break;
+    case WEFT__N_WAKE:
+      weft__timer_cancel(w, t);
+      weft__ready_push(w, t);
+      break;
+    case WEFT__N_DELAYED: weft__start_delayed_arm(w, t); break;
+    default: weft_assert(!"bad inbox node");
+    }
+  }
+}
+
+/* What the dispatcher does after a task switched back to it. */
+static void after_switch(weft__worker *w, weft_task *t, uint64_t ran) {
+  if (weft__unlikely(t->tk_runaway_ticks && ran > t->tk_runaway_ticks) &&
+      t->tk_req != WEFT__REQ_END && !(t->tk_flags & WEFT__TF_RUNAWAY)) {
+    t->tk_flags |= WEFT__TF_RUNAWAY;
+    weft__log(w->wk_region, 'W', "task %llu (%s) ran %.0f ms without suspending: runaway",
+              (unsigned long long)t->tk_no, t->tk_tran->tr_id,
+              (double)ran / w->wk_region->r_tsc_per_ns / 1e6);
+    if (t->tk_req == WEFT__REQ_WAIT && weft__task_claim(t)) {
+      weft__timer_cancel(w, t);
+      t->tk_wait_result = WEFT_ETIMEDOUT;
+      weft__ready_push(w, t); /* resume it so it abends now */
+    }
+  }
+  switch (t->tk_req) {
+  case WEFT__REQ_YIELD: weft__ready_push(w, t); break;
+  case WEFT__REQ_WAIT: break; /* a waker will hand it back */
+  case WEFT__REQ_END:
+    disown(w, t);
+    weft__task_end_dispatch(w, t);
+    break;
+  default: weft_assert(!"bad task request");
+  }
+}
+
+/* Run t until it switches back; returns the TSC at its return. Hot path. */
+static uint64_t run_task(weft__worker *w, weft_task *t, uint64_t now) {
+  if (weft__unlikely(t->tk_fc == NULL) && weft__fiber_assign(w, t) != 0)
+    return now; /* no fiber: the task was ended with an abend */
+  w->wk_current = t;
+  t->tk_dispatch_tsc = now;
+  weft__fiber_switch(t->tk_fc->fc_fiber);
+  uint64_t end = weft__tsc();
+  w->wk_current = NULL;
+  WEFT__STAT_ADD(w->wk_dispatches, 1);
+  WEFT__STAT_ADD(w->wk_busy_ticks, end - now);
+  after_switch(w, t, end - now);
+  return end;
+}
+
+/* Ask the busiest other worker for ready tasks. */
+static void request_steal(weft__worker *w) {
+  weft_region *r = w->wk_region;
+  weft__worker *victim = NULL;
+  uint32_t most = 0;
+  for (unsigned i = 0; i < r->r_nworkers; i++) {
+    uint32_t n = WEFT__LOAD(r->r_workers[i]->wk_nready);
+    if (i != w->wk_id && n > most) {
+      most = n;
+      victim = r->r_workers[i];
+    }
+  }
+  if (victim == NULL)
+    return;
+  uint32_t none = 0;
+  if (atomic_compare_exchange_strong(&victim->wk_thief, &none, w->wk_id + 1))
+    weft__worker_ctl(victim, WEFT__CTL_STEAL);
+}
+
+/* Nothing ready: ask for work, then sleep until the inbox or a timer needs
+ * attention. Cold path. */
+static void worker_idle(weft__worker *w) {
+  if (w->wk_region->r_nworkers > 1 && !w->wk_stop)
+    request_steal(w);
+  uint32_t seen = atomic_load_explicit(&w->wk_wake_seq, memory_order_seq_cst);
+  atomic_store_explicit(&w->wk_sleeping, 1, memory_order_seq_cst);
+  if (!weft__mpsc_maybe_nonempty(&w->wk_inbox) && !w->wk_stop) {
+    unsigned ms = weft__timers_sleep_ms(w);
+    if (ms == 0) {
+      weft__timers_fire(w, weft__tsc()); /* due by the clock, not yet by the TSC */
+    } else {
+      uint64_t t0 = weft__clock_ns();
+      weft__addr_wait(&w->wk_wake_seq, &seen, sizeof seen, ms);
+      WEFT__STAT_ADD(w->wk_idle_ns, weft__clock_ns() - t0);
+    }
+  }
+  atomic_store_explicit(&w->wk_sleeping, 0, memory_order_relaxed);
+}
+
+/* The loop, on the dispatcher fiber. Sections: inbox, timers, pick, idle. */
+static void dispatch_loop(weft__worker *w) {
+  uint64_t now = weft__tsc();
+  for (;;) {
+    /* Work handed over by other threads. */
+    if (weft__mpsc_maybe_nonempty(&w->wk_inbox))
+      drain_inbox(w);
+    /* Delays, wait timeouts and delayed starts that are due. */
+    if (weft__unlikely(weft__timers_due(w, now)))
+      weft__timers_fire(w, now);
+    /* The highest-priority ready task. */
+    weft_task *t = ready_pop(w);
+    if (weft__likely(t != NULL)) {
+      now = run_task(w, t, now);
+      continue;
+    }
+    if (w->wk_stop && w->wk_tasks == NULL)
+      return;
+    worker_idle(w);
+    now = weft__tsc();
+  }
+}
+
+/* ---- Worker threads -------------------------------------------------------- */
+
+static void worker_main(void *arg) {
+  weft__worker *w = arg;
+  weft__tls_set(w);
+  w->wk_mxcsr = weft__fp_get_mxcsr();
+  w->wk_x87cw = weft__fp_get_x87cw();
+  if (weft__fiber_convert_thread(&w->wk_fiber) != 0) {
+    weft__log(w->wk_region, 'E', "worker %u: cannot become a fiber", w->wk_id);
+    abort();
+  }
+  dispatch_loop(w);
+  weft__fibers_free(w);
+  weft__timers_free(w);
+  while (w->wk_free != NULL) {
+    weft_task *t = w->wk_free;
+    w->wk_free = t->tk_rnext;
+    free(t);
+    atomic_fetch_sub_explicit(&weft__count_tasks, 1, memory_order_relaxed);
+  }
+  weft__fiber_unconvert_thread();
+  weft__tls_set(NULL);
+}
+
+static weft__worker *worker_new(weft_region *r, unsigned id) {
+  weft__worker *w = _aligned_malloc(sizeof *w, WEFT__CACHELINE);
+  if (w == NULL)
+    return NULL;
+  memset(w, 0, sizeof *w);
+  w->wk_region = r;
+  w->wk_id = id;
+  weft__mpsc_init(&w->wk_inbox);
+  unsigned cache = r->r_cfg.fiber_cache;
+  w->wk_fiber_cap = cache ? (cache + r->r_nworkers - 1) / r->r_nworkers : 0;
+  return w;
+}
+
+int weft__workers_start(weft_region *r) {
+  r->r_workers = calloc(r->r_nworkers, sizeof *r->r_workers);
+  if (r->r_workers == NULL)
+    return WEFT_ENOMEM;
+  for (unsigned i = 0; i < r->r_nworkers; i++)
+    if ((r->r_workers[i] = worker_new(r, i)) == NULL)
+      return WEFT_ENOMEM;
+  for (unsigned i = 0; i < r->r_nworkers; i++) {
+    weft__worker *w = r->r_workers[i];
+    int rc = weft__thread_create(worker_main, w, &w->wk_thread);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Stop every worker (the region has no tasks left) and join its thread.
+ * The structs stay (statistics remain readable) until weft__workers_free.
+ * Safe on a partly started set and when called twice. */
+void weft__workers_join(weft_region *r) {
+  for (unsigned i = 0; r->r_workers != NULL && i < r->r_nworkers; i++)
+    if (r->r_workers[i] != NULL && r->r_workers[i]->wk_thread != NULL)
+      weft__worker_ctl(r->r_workers[i], WEFT__CTL_STOP);
+  for (unsigned i = 0; r->r_workers != NULL && i < r->r_nworkers; i++) {
+    weft__worker *w = r->r_workers[i];
+    if (w != NULL && w->wk_thread != NULL) {
+      weft__thread_join(w->wk_thread);
+      w->wk_thread = NULL;
+    }
+  }
+}
+
+void weft__workers_free(weft_region *r) {
+  weft__workers_join(r);
+  for (unsigned i = 0; r->r_workers != NULL && i < r->r_nworkers; i++)
+    _aligned_free(r->r_workers[i]);
+  free(r->r_workers);
+  r->r_workers = NULL;
+}
