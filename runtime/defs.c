@@ -168,7 +168,10 @@ int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
   tr->tr_prog = prog;
   tr->tr_prio = (uint8_t)def->priority;
   tr->tr_runaway_ms = def->runaway_ms;
-  return def_install(r, &r->r_trans, key, tr);
+  int rc = def_install(r, &r->r_trans, key, tr);
+  if (rc == 0)
+    weft__monitor_limit(r, def->runaway_ms);
+  return rc;
 }
 
 void weft__defs_free(weft_region *r) {

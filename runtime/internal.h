@@ -208,7 +208,7 @@ struct weft_task {
   uint64_t tk_no;                /* task number */
   weft_region *tk_region;
   const weft__tran *tk_tran;
-  uint64_t tk_runaway_ticks;     /* TSC ticks; 0 = no limit */
+  uint32_t tk_runaway_ms;        /* 0 = no limit */
 
   /* -- Owner-only: the owning worker, or the task itself while running -- */
   weft__worker *tk_worker;       /* owner; changes only while ready (steal) */
@@ -220,7 +220,6 @@ struct weft_task {
   char tk_abcode[5];             /* abend code, NUL-terminated */
   unsigned tk_mxcsr;             /* saved FP state while switched out */
   unsigned short tk_x87cw;
-  uint64_t tk_dispatch_tsc;      /* when the current dispatch began */
   uint64_t tk_seq;               /* admission order (FIFO within priority) */
   void *tk_data;                 /* start data (tk_inline or heap) */
   size_t tk_len;
@@ -282,21 +281,29 @@ struct weft__worker {
   bool wk_purging;               /* PURGE seen: flag every task adopted */
   bool wk_draining;              /* DRAIN seen: cancel delayed starts */
   bool wk_stop;
+  uint64_t wk_no_next, wk_no_end; /* block of task numbers to hand out */
   unsigned wk_mxcsr;             /* FP defaults for new tasks */
   unsigned short wk_x87cw;
   weft__thread wk_thread;
 
   /* -- Statistics: written by the owner, read by any thread -------------- */
-  _Atomic uint64_t wk_dispatches, wk_busy_ticks, wk_idle_ns, wk_steals;
+  _Atomic uint64_t wk_dispatches; /* bumped as each dispatch begins */
+  _Atomic uint64_t wk_run_no;    /* task number of that dispatch */
+  _Atomic uint64_t wk_idle_ns, wk_steals;
+  uint64_t wk_start_ns, wk_stop_ns; /* thread life, for busy time */
   _Atomic uint64_t wk_started, wk_completed, wk_abended;
   _Atomic uint32_t wk_nready;    /* also read by thieves */
   _Atomic uint32_t wk_nidle_fibers;
+  _Atomic uint32_t wk_credits;   /* admission slots reserved, not yet used */
 
   /* -- Cross-thread ----------------------------------------------------- */
   weft__mpsc wk_inbox;           /* work handed to this worker */
   _Atomic uint32_t wk_ctl WEFT__ALIGNED; /* WEFT__CTL_* pending */
   _Atomic uint32_t wk_thief;     /* 1 + id of the worker asking to steal */
   weft__node wk_ctl_node;        /* pushed when wk_ctl goes from 0 */
+  /* Written by the region monitor: (dispatch number << 20) | how many ms
+   * that dispatch has lasted so far, as the monitor saw it (never more). */
+  _Atomic uint64_t wk_runword;
   _Atomic uint32_t wk_sleeping WEFT__ALIGNED; /* 1 while it may sleep */
   _Atomic uint32_t wk_wake_seq;  /* the address it sleeps on */
 };
@@ -312,13 +319,17 @@ struct weft_region {
   weft__dtab r_progs, r_trans;   /* definitions (lock-free readers) */
   weft__lock r_def_lock;         /* writers of r_progs / r_trans */
 
-  /* Admission: r_live is the admitted count; the queue is under r_adm_lock. */
+  /* Admission: r_live counts admitted tasks plus the slots workers hold in
+   * reserve (wk_credits, at most r_credit_keep each); the queue is
+   * under r_adm_lock. */
   _Atomic uint32_t r_live WEFT__ALIGNED;
   _Atomic uint32_t r_nqueued;
   _Atomic uint32_t r_peak;
   _Atomic uint64_t r_next_no WEFT__ALIGNED; /* task numbers */
   _Atomic uint64_t r_seq;        /* admission order */
   _Atomic uint32_t r_rr;         /* round robin for host starts */
+  uint32_t r_credit_batch;       /* slots a worker reserves at once */
+  uint32_t r_credit_keep;        /* most it keeps after tasks end (0: none) */
   weft__lock r_adm_lock;
   weft_task **r_adm;             /* heap by (priority desc, seq asc) */
   uint32_t r_adm_cap;
@@ -345,7 +356,17 @@ struct weft_region {
   weft__thread *r_off_handles;
 
   double r_tsc_per_ns;
+
+  /* Monitor thread: runaway detection and reports (r_mon_lock). */
+  weft__lock r_mon_lock;
+  weft__cond r_mon_cond;
+  bool r_mon_stop;
+  weft__thread r_mon_thread;
+  _Atomic uint32_t r_mon_period_ms; /* sampling period */
 };
+
+#define WEFT__RUNWORD_MS_BITS 20
+#define WEFT__RUNWORD_MS_MAX ((1u << WEFT__RUNWORD_MS_BITS) - 1)
 
 /* ---- Wait queues ------------------------------------------------------------ */
 
@@ -395,6 +416,9 @@ void weft__handlers_drop(weft_task *t, int depth);
 
 /* start.c */
 void weft__admit_pump(weft_region *r, weft__worker *w); /* after live-- */
+void weft__slot_release(weft_region *r, weft__worker *w); /* owner: a task ended */
+void weft__credits_return(weft_region *r, weft__worker *w); /* owner: all back */
+uint64_t weft__task_no_next(weft_region *r, weft__worker *w);
 void weft__start_delayed_arm(weft__worker *w, weft_task *t);  /* owner */
 void weft__start_delayed_fire(weft__worker *w, weft_task *t); /* owner */
 void weft__start_cancel(weft_task *t, weft__worker *w);       /* owner */
@@ -404,14 +428,15 @@ void weft__adm_cancel_all(weft_region *r);
 /* timer.c */
 void weft__timer_arm(weft__worker *w, weft_task *t, uint64_t due_ns, uint64_t now_ns); /* owner */
 void weft__timer_cancel(weft__worker *w, weft_task *t);              /* owner */
-void weft__timers_fire(weft__worker *w, uint64_t tsc);               /* owner */
+void weft__timers_fire(weft__worker *w);                             /* owner */
 unsigned weft__timers_sleep_ms(weft__worker *w);                     /* owner */
-static inline bool weft__timers_due(weft__worker *w, uint64_t tsc) {
-  return w->wk_timers.th_count && w->wk_timers.th_items[0]->tk_timer.tm_due_tsc <= tsc;
+/* Any timer armed whose cheap TSC gate has passed? Reads the TSC only when
+ * a timer is armed. */
+static inline bool weft__timers_due(weft__worker *w) {
+  return w->wk_timers.th_count && w->wk_timers.th_items[0]->tk_timer.tm_due_tsc <= weft__tsc();
 }
 void weft__timers_cancel_delayed(weft__worker *w);                   /* owner */
 void weft__timers_free(weft__worker *w);
-uint64_t weft__ns_to_tsc(weft_region *r, uint64_t ns);
 
 /* enq.c */
 int weft__enq_init(weft_region *r);
@@ -421,6 +446,11 @@ void weft__enq_detach(weft_task *t);
 
 /* event.c */
 void weft__event_detach(weft_task *t);
+
+/* monitor.c */
+int weft__monitor_start(weft_region *r);
+void weft__monitor_stop(weft_region *r);
+void weft__monitor_limit(weft_region *r, unsigned runaway_ms); /* a limit exists */
 
 /* offload.c */
 void weft__offload_stop(weft_region *r);

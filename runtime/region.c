@@ -28,11 +28,8 @@ static int config_check(const weft_region_config *c) {
   return 0;
 }
 
-uint64_t weft__ns_to_tsc(weft_region *r, uint64_t ns) {
-  return (uint64_t)((double)ns * r->r_tsc_per_ns);
-}
-
 static void region_free(weft_region *r) {
+  weft__monitor_stop(r);
   weft__workers_free(r);
   weft__offload_stop(r);
   weft__defs_free(r);
@@ -50,6 +47,9 @@ static weft_region *region_alloc(const weft_region_config *cfg) {
   atomic_fetch_add(&weft__count_regions, 1);
   r->r_cfg = *cfg;
   r->r_nworkers = cfg->workers;
+  r->r_credit_batch = cfg->max_tasks / (8 * cfg->workers);
+  r->r_credit_batch = r->r_credit_batch < 1 ? 1 : r->r_credit_batch > 16 ? 16 : r->r_credit_batch;
+  r->r_credit_keep = r->r_credit_batch > 1 ? 2 * r->r_credit_batch : 0;
   r->r_tsc_per_ns = weft__tsc_per_ns();
   weft__lock_init(&r->r_def_lock);
   weft__lock_init(&r->r_adm_lock);
@@ -80,7 +80,7 @@ int weft_region_create(const weft_region_config *cfg, weft_region **out) {
     region_free(r);
     return rc;
   }
-  if ((rc = weft__workers_start(r)) != 0) {
+  if ((rc = weft__workers_start(r)) != 0 || (rc = weft__monitor_start(r)) != 0) {
     region_free(r);
     weft__fault_remove();
     return rc;
@@ -131,6 +131,7 @@ static void begin_purge(weft_region *r) {
 
 /* Stop the workers and offload threads of a drained region. */
 static void region_down(weft_region *r) {
+  weft__monitor_stop(r);
   weft__workers_join(r);
   weft__offload_stop(r);
   atomic_store(&r->r_state, WEFT__R_DOWN);

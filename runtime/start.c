@@ -13,20 +13,73 @@
 
 /* ---- Admission --------------------------------------------------------------- */
 
-static bool live_take(weft_region *r) {
+#define TASK_NO_BLOCK 256 /* task numbers a worker takes at once */
+
+static void peak_update(weft_region *r, uint32_t live) {
+  uint32_t peak = atomic_load_explicit(&r->r_peak, memory_order_relaxed);
+  while (live > peak && !atomic_compare_exchange_weak_explicit(
+                            &r->r_peak, &peak, live, memory_order_relaxed, memory_order_relaxed))
+    ;
+}
+
+/* Take up to want slots from r_live; how many were taken (0: full). */
+static uint32_t live_reserve(weft_region *r, uint32_t want) {
   uint32_t cur = atomic_load_explicit(&r->r_live, memory_order_seq_cst);
   while (cur < r->r_cfg.max_tasks) {
-    if (atomic_compare_exchange_weak_explicit(&r->r_live, &cur, cur + 1, memory_order_seq_cst,
+    uint32_t take = r->r_cfg.max_tasks - cur < want ? r->r_cfg.max_tasks - cur : want;
+    if (atomic_compare_exchange_weak_explicit(&r->r_live, &cur, cur + take, memory_order_seq_cst,
                                               memory_order_seq_cst)) {
-      uint32_t peak = atomic_load_explicit(&r->r_peak, memory_order_relaxed);
-      while (cur + 1 > peak &&
-             !atomic_compare_exchange_weak_explicit(&r->r_peak, &peak, cur + 1,
-                                                    memory_order_relaxed, memory_order_relaxed))
-        ;
-      return true;
+      peak_update(r, cur + take);
+      return take;
     }
   }
-  return false;
+  return 0;
+}
+
+/* One admission slot for a new task. A worker first uses its reserve and
+ * refills it in batches, so most starts touch no shared cache line. */
+static bool live_take(weft_region *r, weft__worker *w) {
+  if (w == NULL)
+    return live_reserve(r, 1) == 1;
+  uint32_t credits = WEFT__LOAD(w->wk_credits);
+  if (credits == 0 && (credits = live_reserve(r, r->r_credit_batch)) == 0)
+    return false;
+  atomic_store_explicit(&w->wk_credits, credits - 1, memory_order_relaxed);
+  return true;
+}
+
+/* Give every reserved slot back, then admit queued starts. Owner. */
+void weft__credits_return(weft_region *r, weft__worker *w) {
+  uint32_t credits = WEFT__LOAD(w->wk_credits);
+  if (credits != 0) {
+    atomic_store_explicit(&w->wk_credits, 0, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&r->r_live, credits, memory_order_seq_cst);
+  }
+  if (atomic_load_explicit(&r->r_nqueued, memory_order_seq_cst) != 0)
+    weft__admit_pump(r, w);
+}
+
+/* A task of w ended: keep its slot in reserve unless starts are queued,
+ * the reserve is large, or the region is shutting down. Owner. */
+void weft__slot_release(weft_region *r, weft__worker *w) {
+  uint32_t credits = WEFT__LOAD(w->wk_credits) + 1;
+  atomic_store_explicit(&w->wk_credits, credits, memory_order_relaxed);
+  if (atomic_load_explicit(&r->r_nqueued, memory_order_seq_cst) != 0 ||
+      credits > r->r_credit_keep ||
+      atomic_load_explicit(&r->r_state, memory_order_relaxed) != WEFT__R_RUNNING)
+    weft__credits_return(r, w);
+}
+
+/* A task number: from the worker's block, or straight from the region. */
+uint64_t weft__task_no_next(weft_region *r, weft__worker *w) {
+  if (w == NULL)
+    return atomic_fetch_add_explicit(&r->r_next_no, 1, memory_order_relaxed) + 1;
+  if (w->wk_no_next == w->wk_no_end) {
+    w->wk_no_next =
+        atomic_fetch_add_explicit(&r->r_next_no, TASK_NO_BLOCK, memory_order_relaxed) + 1;
+    w->wk_no_end = w->wk_no_next + TASK_NO_BLOCK;
+  }
+  return w->wk_no_next++;
 }
 
 /* Hand an admitted task to a worker: the calling worker if there is one
@@ -92,7 +145,7 @@ void weft__admit_pump(weft_region *r, weft__worker *w) {
   while (atomic_load_explicit(&r->r_nqueued, memory_order_seq_cst) != 0) {
     weft_task *t = NULL;
     weft__lock_acquire(&r->r_adm_lock);
-    if (atomic_load_explicit(&r->r_nqueued, memory_order_relaxed) != 0 && live_take(r))
+    if (atomic_load_explicit(&r->r_nqueued, memory_order_relaxed) != 0 && live_take(r, w))
       t = adm_pop(r);
     weft__lock_release(&r->r_adm_lock);
     if (t == NULL)
@@ -103,7 +156,7 @@ void weft__admit_pump(weft_region *r, weft__worker *w) {
 
 /* Admit t now or queue it. bounded: refuse with WEFT_EBUSY past max_queued. */
 static int admit(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
-  if (live_take(r)) {
+  if (live_take(r, w)) {
     dispatch_new(r, w, t);
     return 0;
   }
@@ -230,9 +283,8 @@ int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
   t->tk_region = r;
   t->tk_tran = tr;
   t->tk_prio = (uint8_t)prio;
-  t->tk_no = atomic_fetch_add_explicit(&r->r_next_no, 1, memory_order_relaxed) + 1;
-  unsigned runaway = tr->tr_runaway_ms ? tr->tr_runaway_ms : r->r_cfg.runaway_ms;
-  t->tk_runaway_ticks = runaway ? weft__ns_to_tsc(r, (uint64_t)runaway * 1000000u) : 0;
+  t->tk_no = weft__task_no_next(r, w);
+  t->tk_runaway_ms = tr->tr_runaway_ms ? tr->tr_runaway_ms : r->r_cfg.runaway_ms;
   uint64_t no = t->tk_no; /* t may be gone once handed over */
   if (opts != NULL && opts->delay_ms != 0)
     start_delayed(r, w, t, opts->delay_ms);

@@ -4,11 +4,13 @@
 _Atomic int64_t weft__count_fibers, weft__count_threads, weft__count_regions,
     weft__count_tasks;
 
+/* busy_ns: the worker thread's life so far minus its idle sleeps. */
 static void worker_stats(weft__worker *w, struct weft_worker_stats *out) {
-  double per_ns = w->wk_region->r_tsc_per_ns;
+  uint64_t end = w->wk_stop_ns ? w->wk_stop_ns : weft__clock_ns();
+  uint64_t life = w->wk_start_ns && end > w->wk_start_ns ? end - w->wk_start_ns : 0;
   out->dispatches = WEFT__LOAD(w->wk_dispatches);
-  out->busy_ns = (uint64_t)((double)WEFT__LOAD(w->wk_busy_ticks) / per_ns);
   out->idle_ns = WEFT__LOAD(w->wk_idle_ns);
+  out->busy_ns = life > out->idle_ns ? life - out->idle_ns : 0;
   out->steals = WEFT__LOAD(w->wk_steals);
   out->ready = WEFT__LOAD(w->wk_nready);
 }
@@ -18,6 +20,7 @@ int weft_region_stats(weft_region *r, struct weft_region_stats *out) {
     return WEFT_EINVAL;
   memset(out, 0, sizeof *out);
   out->workers = r->r_nworkers;
+  uint32_t reserved = 0;
   for (unsigned i = 0; r->r_workers != NULL && i < r->r_nworkers; i++) {
     weft__worker *w = r->r_workers[i];
     worker_stats(w, &out->worker[i]);
@@ -25,10 +28,12 @@ int weft_region_stats(weft_region *r, struct weft_region_stats *out) {
     out->tasks_completed += WEFT__LOAD(w->wk_completed);
     out->tasks_abended += WEFT__LOAD(w->wk_abended);
     out->fibers_idle += WEFT__LOAD(w->wk_nidle_fibers);
+    reserved += WEFT__LOAD(w->wk_credits);
   }
   out->starts_rejected = WEFT__LOAD(r->r_rejected);
   out->starts_cancelled = WEFT__LOAD(r->r_cancelled);
-  out->active = WEFT__LOAD(r->r_live);
+  uint32_t live = WEFT__LOAD(r->r_live);
+  out->active = live > reserved ? live - reserved : 0;
   out->queued = WEFT__LOAD(r->r_nqueued);
   out->delayed = WEFT__LOAD(r->r_delayed);
   out->peak_active = WEFT__LOAD(r->r_peak);

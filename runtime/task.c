@@ -283,9 +283,7 @@ void weft__task_end_dispatch(weft__worker *w, weft_task *t) {
   else
     WEFT__STAT_ADD(w->wk_completed, 1);
   weft__task_free(w, t);
-  atomic_fetch_sub_explicit(&r->r_live, 1, memory_order_seq_cst);
-  if (atomic_load_explicit(&r->r_nqueued, memory_order_seq_cst) != 0)
-    weft__admit_pump(r, w);
+  weft__slot_release(r, w);
   if (weft__unlikely(atomic_load_explicit(&r->r_state, memory_order_relaxed) != WEFT__R_RUNNING))
     weft__region_check_drained(r);
 }

@@ -196,20 +196,29 @@ static void drain_inbox(weft__worker *w) {
   }
 }
 
-/* What the dispatcher does after a task switched back to it. */
-static void after_switch(weft__worker *w, weft_task *t, uint64_t ran) {
-  if (weft__unlikely(t->tk_runaway_ticks && ran > t->tk_runaway_ticks) &&
-      t->tk_req != WEFT__REQ_END && !(t->tk_flags & WEFT__TF_RUNAWAY)) {
-    t->tk_flags |= WEFT__TF_RUNAWAY;
-    weft__log(w->wk_region, 'W', "task %llu (%s) ran %.0f ms without suspending: runaway",
-              (unsigned long long)t->tk_no, t->tk_tran->tr_id,
-              (double)ran / w->wk_region->r_tsc_per_ns / 1e6);
-    if (t->tk_req == WEFT__REQ_WAIT && weft__task_claim(t)) {
-      weft__timer_cancel(w, t);
-      t->tk_wait_result = WEFT_ETIMEDOUT;
-      weft__ready_push(w, t); /* resume it so it abends now */
-    }
+/* Has dispatch number `disp` of t lasted longer than its runaway limit, as
+ * the monitor saw it? One relaxed load; the monitor only ever lags. */
+static bool ran_away(weft__worker *w, weft_task *t, uint64_t disp) {
+  uint64_t rw = atomic_load_explicit(&w->wk_runword, memory_order_relaxed);
+  return weft__unlikely(t->tk_runaway_ms != 0) &&
+         (rw >> WEFT__RUNWORD_MS_BITS) == (disp & (UINT64_MAX >> WEFT__RUNWORD_MS_BITS)) &&
+         (rw & WEFT__RUNWORD_MS_MAX) >= t->tk_runaway_ms;
+}
+
+/* Flag a runaway; a waiting one is resumed so that it abends now. */
+static void runaway(weft__worker *w, weft_task *t) {
+  t->tk_flags |= WEFT__TF_RUNAWAY;
+  if (t->tk_req == WEFT__REQ_WAIT && weft__task_claim(t)) {
+    weft__timer_cancel(w, t);
+    t->tk_wait_result = WEFT_ETIMEDOUT;
+    weft__ready_push(w, t);
   }
+}
+
+/* What the dispatcher does after a task switched back to it. */
+static void after_switch(weft__worker *w, weft_task *t, uint64_t disp) {
+  if (ran_away(w, t, disp) && t->tk_req != WEFT__REQ_END)
+    runaway(w, t);
   switch (t->tk_req) {
   case WEFT__REQ_YIELD: weft__ready_push(w, t); break;
   case WEFT__REQ_WAIT: break; /* a waker will hand it back */
@@ -221,19 +230,17 @@ static void after_switch(weft__worker *w, weft_task *t, uint64_t ran) {
   }
 }
 
-/* Run t until it switches back; returns the TSC at its return. Hot path. */
-static uint64_t run_task(weft__worker *w, weft_task *t, uint64_t now) {
+/* Run t until it switches back to the dispatcher. Hot path: no clock. */
+static void run_task(weft__worker *w, weft_task *t) {
   if (weft__unlikely(t->tk_fc == NULL) && weft__fiber_assign(w, t) != 0)
-    return now; /* no fiber: the task was ended with an abend */
+    return; /* no fiber: the task was ended with an abend */
+  uint64_t disp = WEFT__LOAD(w->wk_dispatches) + 1;
+  atomic_store_explicit(&w->wk_dispatches, disp, memory_order_relaxed);
+  atomic_store_explicit(&w->wk_run_no, t->tk_no, memory_order_relaxed);
   w->wk_current = t;
-  t->tk_dispatch_tsc = now;
   weft__fiber_switch(t->tk_fc->fc_fiber);
-  uint64_t end = weft__tsc();
   w->wk_current = NULL;
-  WEFT__STAT_ADD(w->wk_dispatches, 1);
-  WEFT__STAT_ADD(w->wk_busy_ticks, end - now);
-  after_switch(w, t, end - now);
-  return end;
+  after_switch(w, t, disp);
 }
 
 /* Ask the busiest other worker for ready tasks. */
@@ -258,14 +265,21 @@ static void request_steal(weft__worker *w) {
 /* Nothing ready: ask for work, then sleep until the inbox or a timer needs
  * attention. Cold path. */
 static void worker_idle(weft__worker *w) {
-  if (w->wk_region->r_nworkers > 1 && !w->wk_stop)
+  weft_region *r = w->wk_region;
+  if (WEFT__LOAD(w->wk_credits) != 0) { /* reserved slots go back while idle */
+    weft__credits_return(r, w);
+    weft__region_check_drained(r);
+    if (WEFT__LOAD(w->wk_nready) != 0)
+      return;
+  }
+  if (r->r_nworkers > 1 && !w->wk_stop)
     request_steal(w);
   uint32_t seen = atomic_load_explicit(&w->wk_wake_seq, memory_order_seq_cst);
   atomic_store_explicit(&w->wk_sleeping, 1, memory_order_seq_cst);
   if (!weft__mpsc_maybe_nonempty(&w->wk_inbox) && !w->wk_stop) {
     unsigned ms = weft__timers_sleep_ms(w);
     if (ms == 0) {
-      weft__timers_fire(w, weft__tsc()); /* due by the clock, not yet by the TSC */
+      weft__timers_fire(w); /* due by the clock, not yet by the TSC gate */
     } else {
       uint64_t t0 = weft__clock_ns();
       weft__addr_wait(&w->wk_wake_seq, &seen, sizeof seen, ms);
@@ -277,24 +291,22 @@ static void worker_idle(weft__worker *w) {
 
 /* The loop, on the dispatcher fiber. Sections: inbox, timers, pick, idle. */
 static void dispatch_loop(weft__worker *w) {
-  uint64_t now = weft__tsc();
   for (;;) {
     /* Work handed over by other threads. */
     if (weft__mpsc_maybe_nonempty(&w->wk_inbox))
       drain_inbox(w);
     /* Delays, wait timeouts and delayed starts that are due. */
-    if (weft__unlikely(weft__timers_due(w, now)))
-      weft__timers_fire(w, now);
+    if (weft__unlikely(weft__timers_due(w)))
+      weft__timers_fire(w);
     /* The highest-priority ready task. */
     weft_task *t = ready_pop(w);
     if (weft__likely(t != NULL)) {
-      now = run_task(w, t, now);
+      run_task(w, t);
       continue;
     }
     if (w->wk_stop && w->wk_tasks == NULL)
       return;
     worker_idle(w);
-    now = weft__tsc();
   }
 }
 
@@ -305,11 +317,13 @@ static void worker_main(void *arg) {
   weft__tls_set(w);
   w->wk_mxcsr = weft__fp_get_mxcsr();
   w->wk_x87cw = weft__fp_get_x87cw();
+  w->wk_start_ns = weft__clock_ns();
   if (weft__fiber_convert_thread(&w->wk_fiber) != 0) {
     weft__log(w->wk_region, 'E', "worker %u: cannot become a fiber", w->wk_id);
     abort();
   }
   dispatch_loop(w);
+  w->wk_stop_ns = weft__clock_ns();
   weft__fibers_free(w);
   weft__timers_free(w);
   while (w->wk_free != NULL) {
