@@ -283,7 +283,7 @@ struct weft_region_stats {
   uint64_t tasks_completed; /* ended normally */
   uint64_t tasks_abended;   /* ended by an abend (purges included) */
   uint64_t starts_rejected; /* weft_start refused (EBUSY, ESHUTDOWN) */
-  uint64_t starts_cancelled;/* delayed or queued starts dropped at shutdown */
+  uint64_t starts_cancelled; /* delayed or queued starts dropped at shutdown */
   uint32_t active;          /* live tasks (admitted, not ended) */
   uint32_t queued;          /* starts waiting for admission */
   uint32_t delayed;         /* delayed starts not yet due */

@@ -47,6 +47,8 @@ static void sample_worker(weft_region *r, weft__worker *w, mon_seen *s, uint64_t
 static void monitor_main(void *arg) {
   weft_region *r = arg;
   mon_seen *seen = calloc(r->r_nworkers, sizeof *seen);
+  for (unsigned i = 0; seen != NULL && i < r->r_nworkers; i++)
+    seen[i].ms_disp = UINT64_MAX; /* matches no dispatch: the first sample starts the clock */
   weft__lock_acquire(&r->r_mon_lock);
   while (!r->r_mon_stop) {
     weft__lock_release(&r->r_mon_lock);
