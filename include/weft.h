@@ -150,7 +150,8 @@ WEFT_API int weft_region_create(const weft_region_config *cfg, weft_region **out
 WEFT_API int weft_region_shutdown(weft_region *r, int mode, unsigned timeout_ms);
 
 /* Free the region and everything it owns. If it was not shut down, does an
- * immediate shutdown first, waiting as long as it takes. Host thread. */
+ * immediate shutdown first, waiting as long as it takes. Host thread (from
+ * a task it is refused with a logged error). */
 WEFT_API void weft_region_destroy(weft_region *r);
 
 /* ------------------------------------------------------------------------ */

@@ -202,31 +202,32 @@ typedef struct weft__storage {
 } weft__storage;
 
 struct weft_task {
+  /* -- Hot: what a yield touches, in the first cache line ----------------- */
+  uint32_t tk_magic;             /* WEFT__TASK_MAGIC while allocated (immutable) */
+  uint8_t tk_prio;               /* dispatch priority 0..255 (immutable) */
+  uint8_t tk_req;                /* WEFT__REQ_* when switching out (owner) */
+  unsigned short tk_x87cw;       /* saved FP state while switched out (owner) */
+  uint32_t tk_flags;             /* WEFT__TF_* (owner) */
+  unsigned tk_mxcsr;             /* saved FP state while switched out (owner) */
+  weft__worker *tk_worker;       /* owner; changes only while ready (steal) */
+  weft__fiber tk_fiber;          /* tk_fc->fc_fiber, NULL before the first dispatch */
+  struct weft_task *tk_rnext;    /* ready queue / free-list / offload link (owner) */
+  uint32_t tk_runaway_ms;        /* 0 = no limit (immutable) */
+  uint64_t tk_no;                /* task number (immutable) */
+
   /* -- Identity: set at start, immutable while the task lives ------------ */
-  uint32_t tk_magic;             /* WEFT__TASK_MAGIC while allocated */
-  uint8_t tk_prio;               /* dispatch priority 0..255 */
-  uint64_t tk_no;                /* task number */
   weft_region *tk_region;
   const weft__tran *tk_tran;
-  uint32_t tk_runaway_ms;        /* 0 = no limit */
 
   /* -- Owner-only: the owning worker, or the task itself while running -- */
-  weft__worker *tk_worker;       /* owner; changes only while ready (steal) */
   weft__fctx *tk_fc;             /* its fiber, NULL before the first dispatch */
-  struct weft_task *tk_rnext;    /* ready queue / admission / free-list link */
   struct weft_task *tk_onext, *tk_oprev; /* owner's list of its tasks */
-  uint32_t tk_flags;             /* WEFT__TF_* */
-  uint8_t tk_req;                /* WEFT__REQ_* when switching out */
   char tk_abcode[5];             /* abend code, NUL-terminated */
-  unsigned tk_mxcsr;             /* saved FP state while switched out */
-  unsigned short tk_x87cw;
   uint64_t tk_seq;               /* admission order (FIFO within priority) */
   void *tk_data;                 /* start data (tk_inline or heap) */
   size_t tk_len;
   int tk_depth;                  /* current LINK level, 0 = top */
   int tk_nhandlers;
-  weft__handler tk_handlers[WEFT__MAX_HANDLERS];
-  weft__link tk_link[WEFT_MAX_LINK_DEPTH + 1];
   weft__storage tk_storage;      /* getmain list head (circular) */
   weft__enq *tk_enqs;            /* ENQs held (under the ENQ lock) */
   weft__timer tk_timer;          /* wait timeout or delayed start */
@@ -244,6 +245,8 @@ struct weft_task {
 
   weft__node tk_node;            /* inbox link */
   char tk_inline[WEFT__INLINE_DATA];
+  weft__handler tk_handlers[WEFT__MAX_HANDLERS];
+  weft__link tk_link[WEFT_MAX_LINK_DEPTH + 1];
 };
 #define WEFT__TASK_MAGIC 0x5446454Bu /* "KEFT" */
 
@@ -284,6 +287,7 @@ struct weft__worker {
   uint64_t wk_no_next, wk_no_end; /* block of task numbers to hand out */
   unsigned wk_mxcsr;             /* FP defaults for new tasks */
   unsigned short wk_x87cw;
+  unsigned short wk_x87cw_now;   /* x87 control word this thread has now */
   weft__thread wk_thread;
 
   /* -- Statistics: written by the owner, read by any thread -------------- */

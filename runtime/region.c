@@ -66,6 +66,8 @@ int weft_region_create(const weft_region_config *cfg, weft_region **out) {
   if (out == NULL)
     return WEFT_EINVAL;
   *out = NULL;
+  if (weft__worker_self() != NULL)
+    return WEFT_ESTATE; /* regions are made and ended by host threads */
   if (cfg == NULL) {
     weft_region_config_init(&defaults);
     cfg = &defaults;
@@ -168,6 +170,10 @@ int weft_region_shutdown(weft_region *r, int mode, unsigned timeout_ms) {
 void weft_region_destroy(weft_region *r) {
   if (r == NULL)
     return;
+  if (weft__worker_self() != NULL) {
+    weft__log(r, 'E', "weft_region_destroy called from a task: ignored");
+    return;
+  }
   if (!r->r_shutdown_called) {
     weft_region_shutdown(r, WEFT_SHUTDOWN_IMMEDIATE, WEFT_WAIT_FOREVER);
   } else if (atomic_load(&r->r_state) != WEFT__R_DOWN) {

@@ -36,25 +36,45 @@ static uint32_t live_reserve(weft_region *r, uint32_t want) {
   return 0;
 }
 
+/* Take one slot from w's reserve. The owner and, when the region is full,
+ * any starter may do so, hence the CAS. */
+static bool credit_take(weft__worker *w) {
+  uint32_t c = atomic_load_explicit(&w->wk_credits, memory_order_relaxed);
+  while (c != 0)
+    if (atomic_compare_exchange_weak_explicit(&w->wk_credits, &c, c - 1, memory_order_acq_rel,
+                                              memory_order_relaxed))
+      return true;
+  return false;
+}
+
+/* The region looks full: a slot some worker holds in reserve is free. */
+static bool credit_take_any(weft_region *r) {
+  for (unsigned i = 0; i < r->r_nworkers; i++)
+    if (credit_take(r->r_workers[i]))
+      return true;
+  return false;
+}
+
 /* One admission slot for a new task. A worker first uses its reserve and
- * refills it in batches, so most starts touch no shared cache line. */
+ * refills it in batches, so most starts touch no shared cache line; when
+ * the region is full, a slot still reserved by any worker is used, so a
+ * start waits only when max_tasks tasks really live. */
 static bool live_take(weft_region *r, weft__worker *w) {
-  if (w == NULL)
-    return live_reserve(r, 1) == 1;
-  uint32_t credits = WEFT__LOAD(w->wk_credits);
-  if (credits == 0 && (credits = live_reserve(r, r->r_credit_batch)) == 0)
-    return false;
-  atomic_store_explicit(&w->wk_credits, credits - 1, memory_order_relaxed);
+  if (w != NULL && credit_take(w))
+    return true;
+  uint32_t got = live_reserve(r, w != NULL ? r->r_credit_batch : 1);
+  if (got == 0)
+    return credit_take_any(r);
+  if (got > 1)
+    atomic_fetch_add_explicit(&w->wk_credits, got - 1, memory_order_acq_rel);
   return true;
 }
 
 /* Give every reserved slot back, then admit queued starts. Owner. */
 void weft__credits_return(weft_region *r, weft__worker *w) {
-  uint32_t credits = WEFT__LOAD(w->wk_credits);
-  if (credits != 0) {
-    atomic_store_explicit(&w->wk_credits, 0, memory_order_relaxed);
+  uint32_t credits = atomic_exchange_explicit(&w->wk_credits, 0, memory_order_acq_rel);
+  if (credits != 0)
     atomic_fetch_sub_explicit(&r->r_live, credits, memory_order_seq_cst);
-  }
   if (atomic_load_explicit(&r->r_nqueued, memory_order_seq_cst) != 0)
     weft__admit_pump(r, w);
 }
@@ -62,8 +82,7 @@ void weft__credits_return(weft_region *r, weft__worker *w) {
 /* A task of w ended: keep its slot in reserve unless starts are queued,
  * the reserve is large, or the region is shutting down. Owner. */
 void weft__slot_release(weft_region *r, weft__worker *w) {
-  uint32_t credits = WEFT__LOAD(w->wk_credits) + 1;
-  atomic_store_explicit(&w->wk_credits, credits, memory_order_relaxed);
+  uint32_t credits = atomic_fetch_add_explicit(&w->wk_credits, 1, memory_order_acq_rel) + 1;
   if (atomic_load_explicit(&r->r_nqueued, memory_order_seq_cst) != 0 ||
       credits > r->r_credit_keep ||
       atomic_load_explicit(&r->r_state, memory_order_relaxed) != WEFT__R_RUNNING)

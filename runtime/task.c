@@ -29,6 +29,7 @@ weft_task *weft__task_alloc(weft__worker *w) {
   }
   t->tk_magic = WEFT__TASK_MAGIC;
   t->tk_fc = NULL;
+  t->tk_fiber = NULL;
   t->tk_flags = 0;
   t->tk_abcode[0] = '\0';
   t->tk_depth = 0;
@@ -66,25 +67,35 @@ void weft__task_free(weft__worker *w, weft_task *t) {
 int weft__task_check(weft_task *t) {
   if (weft__unlikely(t == NULL || t->tk_magic != WEFT__TASK_MAGIC))
     return WEFT_EINVAL;
-  if (weft__unlikely(t->tk_fc == NULL || t->tk_fc->fc_fiber != weft__fiber_current()))
+  if (weft__unlikely(t->tk_fiber == NULL || t->tk_fiber != weft__fiber_current()))
     return WEFT_ESTATE;
   return 0;
 }
 
 /* ---- Switching ------------------------------------------------------------- */
 
+/* Load the task's FP control state on the thread it resumes on. MXCSR is
+ * always reloaded (cheap; it also restores the task's own status flags);
+ * the x87 control word only when it differs from what the worker last
+ * loaded or saw, which the dispatcher itself never changes. */
+static inline void fp_restore(weft_task *t, weft__worker *w) {
+  weft__fp_set_mxcsr(t->tk_mxcsr);
+  if (weft__unlikely(t->tk_x87cw != w->wk_x87cw_now)) {
+    weft__fp_set_x87cw(t->tk_x87cw);
+    w->wk_x87cw_now = t->tk_x87cw;
+  }
+}
+
 /* Back to the dispatcher, asking for req; returns when dispatched again
  * (perhaps on another worker). Keeps the task's own FP control state, which
  * Wine does not switch. Task context, hot path. */
 void weft__task_switch_out(weft_task *t, int req) {
+  weft__worker *w = t->tk_worker;
   t->tk_req = (uint8_t)req;
   t->tk_mxcsr = weft__fp_get_mxcsr();
-  t->tk_x87cw = weft__fp_get_x87cw();
-  weft__fiber_switch(t->tk_worker->wk_fiber);
-  if (weft__unlikely(weft__fp_get_mxcsr() != t->tk_mxcsr))
-    weft__fp_set_mxcsr(t->tk_mxcsr);
-  if (weft__unlikely(weft__fp_get_x87cw() != t->tk_x87cw))
-    weft__fp_set_x87cw(t->tk_x87cw);
+  t->tk_x87cw = w->wk_x87cw_now = weft__fp_get_x87cw();
+  weft__fiber_switch(w->wk_fiber);
+  fp_restore(t, t->tk_worker);
 }
 
 /* At every suspension point, after resuming: purge and runaway abends. */
@@ -193,6 +204,7 @@ int weft__fiber_assign(weft__worker *w, weft_task *t) {
   }
   fc->fc_task = t;
   t->tk_fc = fc;
+  t->tk_fiber = fc->fc_fiber;
   WEFT__STAT_ADD(w->wk_started, 1);
   return 0;
 }
@@ -224,8 +236,10 @@ static void task_release(weft_task *t) {
  * fiber is reused, this returns into the fiber body for the next task and
  * must not touch t again (so no FP state is restored from it). */
 static void task_leave(weft_task *t) {
+  weft__worker *w = t->tk_worker;
   t->tk_req = WEFT__REQ_END;
-  weft__fiber_switch(t->tk_worker->wk_fiber);
+  w->wk_x87cw_now = weft__fp_get_x87cw(); /* what the next task must compare with */
+  weft__fiber_switch(w->wk_fiber);
 }
 
 /* End a task whose fiber is discarded (program check). Task context. */
@@ -240,8 +254,9 @@ static WEFT_NORETURN void task_finish_faulted(weft_task *t) {
 static void __attribute__((noinline)) run_one(weft__fctx *fc) {
   weft__fctx *volatile vfc = fc;
   weft_task *t = fc->fc_task;
-  weft__fp_set_mxcsr(t->tk_worker->wk_mxcsr);
-  weft__fp_set_x87cw(t->tk_worker->wk_x87cw);
+  t->tk_mxcsr = t->tk_worker->wk_mxcsr;
+  t->tk_x87cw = t->tk_worker->wk_x87cw;
+  fp_restore(t, t->tk_worker);
   if (__builtin_setjmp(fc->fc_jmp) == 0) {
     if (t->tk_flags & WEFT__TF_PURGE)
       weft__task_abend(t, "AEXZ");
@@ -327,8 +342,11 @@ void weft__task_abend(weft_task *t, const char *code) {
 void weft__task_fault_entry(weft_task *t, int kind) {
   const char *code = kind == 2 ? "ASRS" : "ASRA";
   t->tk_flags |= WEFT__TF_FAULTED;
-  weft__fp_set_mxcsr(t->tk_worker->wk_mxcsr);
-  weft__fp_set_x87cw(t->tk_worker->wk_x87cw);
+  t->tk_mxcsr = t->tk_worker->wk_mxcsr;
+  t->tk_x87cw = t->tk_worker->wk_x87cw;
+  weft__fp_set_x87cw(t->tk_x87cw); /* the fault may have left anything */
+  t->tk_worker->wk_x87cw_now = t->tk_x87cw;
+  fp_restore(t, t->tk_worker);
   weft__log(t->tk_region, 'E', "task %llu (%s) abended %s: %s", (unsigned long long)t->tk_no,
             t->tk_tran->tr_id, code, kind == 2 ? "stack overflow" : "program check");
   if (!(t->tk_flags & WEFT__TF_ABENDING))
@@ -341,7 +359,7 @@ void weft__task_fault_entry(weft_task *t, int kind) {
 weft_task *weft__fault_task(void) {
   weft__worker *w = weft__worker_self();
   weft_task *t = w != NULL ? w->wk_current : NULL;
-  if (t == NULL || t->tk_fc == NULL || t->tk_fc->fc_fiber != weft__fiber_current())
+  if (t == NULL || t->tk_fiber == NULL || t->tk_fiber != weft__fiber_current())
     return NULL;
   return t;
 }

@@ -232,13 +232,13 @@ static void after_switch(weft__worker *w, weft_task *t, uint64_t disp) {
 
 /* Run t until it switches back to the dispatcher. Hot path: no clock. */
 static void run_task(weft__worker *w, weft_task *t) {
-  if (weft__unlikely(t->tk_fc == NULL) && weft__fiber_assign(w, t) != 0)
+  if (weft__unlikely(t->tk_fiber == NULL) && weft__fiber_assign(w, t) != 0)
     return; /* no fiber: the task was ended with an abend */
   uint64_t disp = WEFT__LOAD(w->wk_dispatches) + 1;
   atomic_store_explicit(&w->wk_dispatches, disp, memory_order_relaxed);
   atomic_store_explicit(&w->wk_run_no, t->tk_no, memory_order_relaxed);
   w->wk_current = t;
-  weft__fiber_switch(t->tk_fc->fc_fiber);
+  weft__fiber_switch(t->tk_fiber);
   w->wk_current = NULL;
   after_switch(w, t, disp);
 }
@@ -316,7 +316,7 @@ static void worker_main(void *arg) {
   weft__worker *w = arg;
   weft__tls_set(w);
   w->wk_mxcsr = weft__fp_get_mxcsr();
-  w->wk_x87cw = weft__fp_get_x87cw();
+  w->wk_x87cw = w->wk_x87cw_now = weft__fp_get_x87cw();
   w->wk_start_ns = weft__clock_ns();
   if (weft__fiber_convert_thread(&w->wk_fiber) != 0) {
     weft__log(w->wk_region, 'E', "worker %u: cannot become a fiber", w->wk_id);
