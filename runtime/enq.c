@@ -137,10 +137,16 @@ static int enq_wait(weft_task *t, weft__enq *e, unsigned timeout_ms) {
   return weft__task_wait(t, timeout_ms);
 }
 
-int weft_enq(weft_task *t, const void *res, size_t len, unsigned timeout_ms) {
+/* The checks ENQ and DEQ share: the caller is the task; the key is valid. */
+static int enq_args(weft_task *t, const void *const *res, size_t len, enq_key *k) {
   int rc = weft__task_check(t);
+  return rc != 0 ? rc : key_make(k, res, len);
+}
+
+int weft_enq(weft_task *t, const void *res, size_t len, unsigned timeout_ms) {
   enq_key k;
-  if (rc != 0 || (rc = key_make(&k, &res, len)) != 0)
+  int rc = enq_args(t, &res, len, &k);
+  if (rc != 0)
     return rc;
   weft_region *r = t->tk_region;
   weft__lock_acquire(&r->r_enq_lock);
@@ -160,9 +166,9 @@ int weft_enq(weft_task *t, const void *res, size_t len, unsigned timeout_ms) {
 }
 
 int weft_deq(weft_task *t, const void *res, size_t len) {
-  int rc = weft__task_check(t);
   enq_key k;
-  if (rc != 0 || (rc = key_make(&k, &res, len)) != 0)
+  int rc = enq_args(t, &res, len, &k);
+  if (rc != 0)
     return rc;
   weft_region *r = t->tk_region;
   weft__lock_acquire(&r->r_enq_lock);
