@@ -1,0 +1,61 @@
+/* benchutil.c - timing, statistics and environment helpers for the
+ * benchmarks (see benchutil.h). */
+#include "benchutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <windows.h>
+
+double bench_now_ns(void) {
+  LARGE_INTEGER count, freq;
+  QueryPerformanceCounter(&count);
+  QueryPerformanceFrequency(&freq);
+  return (double)count.QuadPart * 1e9 / (double)freq.QuadPart;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+bench_summary bench_summarize(const double *samples, size_t n) {
+  bench_summary s = {0, 0, 0};
+  double *sorted = malloc(n * sizeof *sorted);
+  if (sorted == NULL || n == 0) {
+    free(sorted);
+    return s;
+  }
+  memcpy(sorted, samples, n * sizeof *sorted);
+  qsort(sorted, n, sizeof *sorted, compare_doubles);
+  s.min = sorted[0];
+  s.max = sorted[n - 1];
+  s.median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  free(sorted);
+  return s;
+}
+
+const char *bench_wine_version(void) {
+  typedef const char *(__cdecl * wine_get_version_fn)(void);
+  HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+  if (ntdll == NULL)
+    return NULL;
+  /* The detour through void (*)(void) keeps -Wcast-function-type quiet. */
+  void (*proc)(void) = (void (*)(void))GetProcAddress(ntdll, "wine_get_version");
+  if (proc == NULL)
+    return NULL;
+  return ((wine_get_version_fn)proc)();
+}
+
+void bench_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}

@@ -1,0 +1,31 @@
+/* benchutil.h - timing, statistics and environment helpers for the
+ * benchmarks. Every figure is taken with QueryPerformanceCounter around the
+ * hot loop only; rounds are summarised by their median, minimum and maximum.
+ */
+#ifndef WEFT_BENCHUTIL_H
+#define WEFT_BENCHUTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Nanoseconds since an arbitrary origin, from QueryPerformanceCounter.
+ * Any thread; only differences are meaningful. */
+double bench_now_ns(void);
+
+/* The median, minimum and maximum of a set of samples. */
+typedef struct bench_summary {
+  double median;
+  double min;
+  double max;
+} bench_summary;
+
+/* Summarise n samples (n >= 1); the samples are left untouched. */
+bench_summary bench_summarize(const double *samples, size_t n);
+
+/* The Wine version ("8.0") when running under Wine, NULL on Windows. */
+const char *bench_wine_version(void);
+
+/* Write s to f as a JSON string literal, quotes included. */
+void bench_json_string(FILE *f, const char *s);
+
+#endif /* WEFT_BENCHUTIL_H */
