@@ -93,6 +93,9 @@ WEFT_API const char *weft_err_name(int err);
 typedef struct weft_region weft_region; /* one dispatcher instance */
 typedef struct weft_task weft_task;     /* one running transaction */
 typedef struct weft_event weft_event;   /* a postable event (ECB-like) */
+typedef struct weft_enclave weft_enclave; /* a transient enclave (see below) */
+typedef struct weft_task_record weft_task_record;
+typedef struct weft_interval_record weft_interval_record;
 
 /* A program: the entry point of a transaction or of a LINK. */
 typedef void (*weft_program_fn)(weft_task *t);
@@ -100,6 +103,11 @@ typedef void (*weft_program_fn)(weft_task *t);
 typedef void (*weft_abend_fn)(weft_task *t, const char *code, void *arg);
 /* A region message (runaway reports, shutdown progress). level: 'I','W','E'. */
 typedef void (*weft_log_fn)(void *ctx, char level, const char *msg);
+/* Monitoring records (see "Accounting and records"). Called on a worker
+ * thread as each task ends, or on the region's monitor thread at each
+ * policy interval: keep them short and never block. */
+typedef void (*weft_task_record_fn)(void *ctx, const weft_task_record *rec);
+typedef void (*weft_interval_record_fn)(void *ctx, const weft_interval_record *rec);
 
 #define WEFT_NAME_MAX 8          /* longest program / transaction name */
 #define WEFT_PRIORITY_MAX 255    /* priorities are 0 (lowest) .. 255 */
@@ -126,7 +134,21 @@ typedef struct weft_region_config {
   unsigned offload_threads; /* offload pool size at most; default 8 */
   weft_log_fn log_fn;     /* region messages; default: stderr */
   void *log_ctx;          /* passed to log_fn */
+  /* Enclaves and accounting (see docs/enclaves.md). */
+  int dispatch_mode;      /* WEFT_DISPATCH_GOAL (default), _STATIC or _FIFO */
+  int accounting;         /* 1 (default): time every dispatch and wait; 0: off */
+  unsigned policy_interval_ms; /* goal policy and interval records; default 250 */
+  unsigned aging_ms;      /* a ready task waiting this long rises one level;
+                             0 = no aging; default 100 */
+  weft_task_record_fn task_record_fn;         /* one record per ended task */
+  weft_interval_record_fn interval_record_fn; /* one per enclave per interval */
+  void *record_ctx;       /* passed to both */
+  const char *record_path; /* append both as JSON Lines to this file; NULL: no file */
 } weft_region_config;
+
+#define WEFT_DISPATCH_GOAL 0   /* importance, then goal-driven dispatch priority */
+#define WEFT_DISPATCH_STATIC 1 /* importance only */
+#define WEFT_DISPATCH_FIFO 2   /* one queue: no importance, no task priority */
 
 /* Fill cfg with the defaults above. Any thread. */
 WEFT_API void weft_region_config_init(weft_region_config *cfg);
@@ -167,10 +189,12 @@ typedef struct weft_transaction_def {
   const char *program; /* an already defined program */
   int priority;        /* 0..255; higher runs first */
   unsigned runaway_ms; /* 0: the region's runaway_ms */
+  const char *enclave; /* its enclave; NULL: WEFT_DEFAULT_ENCLAVE */
 } weft_transaction_def;
 
 /* Define a transaction. Errors: WEFT_EBADNAME (tranid), WEFT_ENOPROG,
- * WEFT_ERANGE (priority), WEFT_EEXIST. Any thread. */
+ * WEFT_ERANGE (priority), WEFT_EEXIST, WEFT_ENOTFOUND (enclave). Any
+ * thread. */
 WEFT_API int weft_transaction_define(weft_region *r, const weft_transaction_def *def);
 
 /* ------------------------------------------------------------------------ */
@@ -180,7 +204,18 @@ WEFT_API int weft_transaction_define(weft_region *r, const weft_transaction_def 
 typedef struct weft_start_opts {
   unsigned delay_ms; /* start no earlier than this from now; 0 = now */
   int priority;      /* 0..255, or WEFT_PRIORITY_DEFAULT */
+  int membership;    /* WEFT_MEMBER_CLASSIFY (default), _JOIN or _NEW */
+  const char *enclave;   /* override the tranid's enclave (CLASSIFY, NEW) */
+  weft_enclave *transient; /* join this transient enclave (overrides all) */
 } weft_start_opts;
+
+/* Which enclave a started task belongs to. */
+#define WEFT_MEMBER_CLASSIFY 0 /* opts->enclave, else the tranid's enclave */
+#define WEFT_MEMBER_JOIN 1     /* the starting task's enclave (from a task;
+                                  from a host thread it classifies) */
+#define WEFT_MEMBER_NEW 2      /* a new transient enclave of the classified
+                                  enclave's class, deleted when its last
+                                  task ends */
 
 /* Fill opts with "now, the transaction's priority". Any thread. */
 WEFT_API void weft_start_opts_init(weft_start_opts *opts);
@@ -265,6 +300,114 @@ WEFT_API int weft_event_reset(weft_event *ev);                  /* any thread */
 WEFT_API int weft_event_is_posted(const weft_event *ev);        /* any thread */
 /* Wait until ev is posted: 0, or WEFT_ETIMEDOUT (timeout_ms 0 polls). */
 WEFT_API int weft_event_wait(weft_task *t, weft_event *ev, unsigned timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Enclaves                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* An enclave groups tasks into one unit of accounting and priority (a z/OS
+ * WLM enclave). Defined enclaves are service classes that live as long as
+ * the region; transient enclaves are made at run time for one business
+ * transaction. Every region has WEFT_DEFAULT_ENCLAVE (importance 3, no
+ * goal), where unclassified work goes. See docs/enclaves.md. */
+#define WEFT_DEFAULT_ENCLAVE "DEFAULT"
+#define WEFT_IMPORTANCE_SYSTEM 0        /* always dispatched first */
+#define WEFT_IMPORTANCE_DISCRETIONARY 6 /* only when nothing else is ready */
+
+#define WEFT_GOAL_NONE 0       /* no goal */
+#define WEFT_GOAL_AVERAGE 1    /* average response time <= goal_ms */
+#define WEFT_GOAL_PERCENTILE 2 /* goal_percent % of responses <= goal_ms */
+
+typedef struct weft_enclave_def {
+  const char *name;      /* 1-8 characters */
+  int importance;        /* 1 (highest) .. 5, or _SYSTEM / _DISCRETIONARY */
+  int goal_type;         /* WEFT_GOAL_* */
+  unsigned goal_ms;      /* response-time goal (1..3600000) with a goal */
+  unsigned goal_percent; /* 1..99 for WEFT_GOAL_PERCENTILE */
+  unsigned max_active;   /* its tasks running at once at most; 0 = no cap */
+} weft_enclave_def;
+
+/* Define an enclave. Errors: WEFT_EINVAL, WEFT_EBADNAME, WEFT_EEXIST,
+ * WEFT_ERANGE (importance, goal). Any thread. */
+WEFT_API int weft_enclave_define(weft_region *r, const weft_enclave_def *def);
+
+/* Make a transient enclave of the class of defined enclave `base` (its
+ * importance, goal and cap), accounted on its own. The caller holds one
+ * reference and each task started into it (weft_start_opts.transient)
+ * holds one while it lives; when the last is dropped the enclave is deleted
+ * and its final interval record is emitted. Errors: WEFT_ENOTFOUND.
+ * Any thread. */
+WEFT_API int weft_enclave_create(weft_region *r, const char *base, weft_enclave **out);
+/* Drop the caller's reference. Any thread. */
+WEFT_API void weft_enclave_release(weft_enclave *e);
+/* The enclave the task belongs to now. Task. */
+WEFT_API weft_enclave *weft_task_enclave(weft_task *t);
+
+/* Why a task waited; indexes wait_ns[]. */
+enum {
+  WEFT_WAIT_READY = 0, /* ready, waiting for a worker */
+  WEFT_WAIT_DELAY,     /* weft_delay */
+  WEFT_WAIT_EVENT,     /* weft_event_wait */
+  WEFT_WAIT_ENQ,       /* weft_enq */
+  WEFT_WAIT_OFFLOAD,   /* weft_offload */
+  WEFT_WAIT_TERMINAL,  /* terminal I/O */
+  WEFT_WAIT_REASONS
+};
+
+/* ------------------------------------------------------------------------ */
+/* Accounting and records                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* One ended task. Times in nanoseconds, measured with the TSC at every
+ * switch (accounting on). cpu_ns is the thread CPU time of its dispatches
+ * where the platform reports it (QueryThreadCycleTime; 0 under Wine). */
+struct weft_task_record {
+  uint64_t task_no;
+  char tranid[WEFT_NAME_MAX + 1];
+  char enclave[WEFT_NAME_MAX + 1]; /* class name (transient: its base) */
+  uint64_t enclave_id;             /* 0 for a defined enclave */
+  char abcode[5];                  /* "" when it completed normally */
+  uint64_t response_ns;            /* weft_start (or due time) to end */
+  uint64_t first_dispatch_ns;      /* admission to first dispatch */
+  uint64_t dispatch_ns;            /* time on a worker */
+  uint64_t cpu_ns;
+  uint64_t wait_ns[WEFT_WAIT_REASONS];
+  uint32_t dispatches;
+};
+
+/* Live or interval figures of an enclave or a transaction. */
+struct weft_enclave_stats {
+  char name[WEFT_NAME_MAX + 1];
+  uint64_t enclave_id;      /* transient enclaves only */
+  int importance, goal_type;
+  unsigned goal_ms, goal_percent;
+  int dispatch_priority;    /* its band now: 0 (discretionary) .. 7 (system) */
+  double pi;                /* performance index of the last window; 0: no goal or no data */
+  uint64_t tasks_started, tasks_completed, tasks_abended;
+  uint32_t active;          /* its tasks alive now */
+  uint64_t dispatches, dispatch_ns, cpu_ns, first_dispatch_ns;
+  uint64_t wait_ns[WEFT_WAIT_REASONS];
+  uint64_t responses;       /* ended tasks with a response time */
+  double resp_avg_ms, resp_p50_ms, resp_p90_ms, resp_p99_ms, resp_max_ms;
+};
+
+/* One enclave over one policy interval (or a transient's final record). */
+struct weft_interval_record {
+  struct weft_enclave_stats s; /* counts and percentiles of the interval */
+  uint64_t start_ns, end_ns;   /* weft clock */
+  int final;                   /* 1: a transient enclave's last record */
+};
+
+/* Live figures since the region started: of a defined enclave (its
+ * transient enclaves are accounted apart), of a transient enclave, and of
+ * a transaction (all its tasks, whatever their enclave). pi and
+ * dispatch_priority are the policy's latest. Errors: WEFT_ENOTFOUND.
+ * Any thread. */
+WEFT_API int weft_enclave_stats(weft_region *r, const char *enclave,
+                                struct weft_enclave_stats *out);
+WEFT_API int weft_enclave_stats_of(weft_enclave *e, struct weft_enclave_stats *out);
+WEFT_API int weft_transaction_stats(weft_region *r, const char *tranid,
+                                    struct weft_enclave_stats *out);
 
 /* ------------------------------------------------------------------------ */
 /* Observing                                                                 */

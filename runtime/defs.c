@@ -3,6 +3,7 @@
  * Definitions are immutable once installed and live as long as the region,
  * so readers on the hot path (weft_start, weft_link) look them up without a
  * lock; writers serialize on r_def_lock. */
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -123,15 +124,20 @@ const weft__tran *weft__tran_find(weft_region *r, const char *tranid) {
   return key ? weft__dtab_find(&r->r_trans, key) : NULL;
 }
 
-/* Insert val under key unless present; frees val when refused. Any thread. */
+/* Insert val under key unless present (the caller frees val when
+ * refused). Any thread. */
 static int def_install(weft_region *r, weft__dtab *t, uint64_t key, void *val) {
   int rc;
   weft__lock_acquire(&r->r_def_lock);
   rc = weft__dtab_find(t, key) ? WEFT_EEXIST : weft__dtab_insert(t, key, val);
   weft__lock_release(&r->r_def_lock);
-  if (rc)
-    free(val);
   return rc;
+}
+
+static void tran_free(void *p) {
+  weft__tran *tr = p;
+  _aligned_free(tr->tr_acct);
+  free(tr);
 }
 
 int weft_program_define(weft_region *r, const char *name, weft_program_fn fn) {
@@ -146,7 +152,10 @@ int weft_program_define(weft_region *r, const char *name, weft_program_fn fn) {
   p->pg_key = key;
   memcpy(p->pg_name, &key, WEFT_NAME_MAX);
   p->pg_fn = fn;
-  return def_install(r, &r->r_progs, key, p);
+  int rc = def_install(r, &r->r_progs, key, p);
+  if (rc != 0)
+    free(p);
+  return rc;
 }
 
 int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
@@ -160,9 +169,15 @@ int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
   const weft__prog *prog = weft__prog_find(r, def->program);
   if (prog == NULL)
     return WEFT_ENOPROG;
+  weft__encl *e = def->enclave ? weft__encl_find(r, def->enclave) : r->r_default;
+  if (e == NULL)
+    return WEFT_ENOTFOUND;
   weft__tran *tr = calloc(1, sizeof *tr);
-  if (tr == NULL)
+  if (tr == NULL || (tr->tr_acct = weft__acct_new(r->r_nworkers)) == NULL) {
+    free(tr);
     return WEFT_ENOMEM;
+  }
+  tr->tr_encl = e;
   tr->tr_key = key;
   memcpy(tr->tr_id, &key, WEFT_NAME_MAX);
   tr->tr_prog = prog;
@@ -171,10 +186,12 @@ int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
   int rc = def_install(r, &r->r_trans, key, tr);
   if (rc == 0)
     weft__monitor_limit(r, def->runaway_ms);
+  else
+    tran_free(tr);
   return rc;
 }
 
 void weft__defs_free(weft_region *r) {
-  weft__dtab_free(&r->r_trans, free);
+  weft__dtab_free(&r->r_trans, tran_free);
   weft__dtab_free(&r->r_progs, free);
 }

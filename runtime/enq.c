@@ -134,7 +134,7 @@ static int enq_wait(weft_task *t, weft__enq *e, unsigned timeout_ms) {
   t->tk_wait_obj = e;
   t->tk_detach = weft__enq_detach;
   weft__lock_release(&t->tk_region->r_enq_lock);
-  return weft__task_wait(t, timeout_ms);
+  return weft__task_wait(t, timeout_ms, WEFT_WAIT_ENQ);
 }
 
 /* The checks ENQ and DEQ share: the caller is the task; the key is valid. */

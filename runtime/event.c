@@ -85,5 +85,5 @@ int weft_event_wait(weft_task *t, weft_event *ev, unsigned timeout_ms) {
   t->tk_wait_obj = ev;
   t->tk_detach = weft__event_detach;
   weft__lock_release(&ev->ev_lock);
-  return weft__task_wait(t, timeout_ms);
+  return weft__task_wait(t, timeout_ms, WEFT_WAIT_EVENT);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "include/weft.h"
+#include "runtime/hist.h"
 #include "runtime/prim.h"
 
 /* ---- Assertions (mimalloc style) ----------------------------------------
@@ -115,6 +116,9 @@ typedef struct weft__timer_heap {
 
 /* ---- Definitions ---------------------------------------------------------- */
 
+typedef struct weft__encl weft__encl; /* below, with accounting */
+typedef struct weft__acct weft__acct;
+
 typedef struct weft__prog {
   uint64_t pg_key;          /* packed name */
   char pg_name[WEFT_NAME_MAX + 1];
@@ -127,6 +131,8 @@ typedef struct weft__tran {
   const weft__prog *tr_prog; /* immutable once defined */
   uint8_t tr_prio;
   unsigned tr_runaway_ms;   /* 0: region default */
+  weft__encl *tr_encl;      /* its enclave */
+  weft__acct *tr_acct;      /* one per worker */
 } weft__tran;
 
 /* An open-addressing table of immutable definitions. Readers (any thread)
@@ -151,6 +157,50 @@ int weft__dtab_init(weft__dtab *t);
 void weft__dtab_free(weft__dtab *t, void (*free_val)(void *));
 void *weft__dtab_find(weft__dtab *t, uint64_t key);        /* any thread */
 int weft__dtab_insert(weft__dtab *t, uint64_t key, void *val); /* r_def_lock held */
+
+/* ---- Enclaves and accounting ---------------------------------------------- */
+
+/* Ready-queue levels: band (0 discretionary .. 7 system) * 256 + priority. */
+#define WEFT__BANDS 8
+#define WEFT__LEVELS (WEFT__BANDS * 256)
+#define WEFT__BAND_SYSTEM 7
+#define WEFT__BAND_TOP 6 /* highest band the policy and aging reach */
+
+/* One worker's share of an enclave's or a transaction's accounting: written
+ * by that worker only (relaxed stores), summed by readers. Ticks are TSC. */
+struct weft__acct {
+  _Atomic uint64_t ac_started, ac_completed, ac_abended;
+  _Atomic uint64_t ac_dispatches, ac_disp_ticks, ac_first_ticks;
+  _Atomic uint64_t ac_wait_ticks[WEFT_WAIT_REASONS];
+  weft__hist ac_resp;              /* response times (ns) of ended tasks */
+};
+
+struct weft__encl {
+  /* -- Immutable after definition / creation ---------------------------- */
+  char ec_name[WEFT_NAME_MAX + 1]; /* class name (a transient: its base's) */
+  uint64_t ec_key;                 /* packed name */
+  uint64_t ec_id;                  /* 0 for a defined enclave */
+  weft__encl *ec_class;            /* itself, or the base of a transient */
+  weft_region *ec_region;
+  int ec_importance, ec_goal_type;
+  unsigned ec_goal_ms, ec_goal_pct, ec_max_active;
+  int ec_static_band;              /* band from importance alone */
+  /* -- Shared --------------------------------------------------------------- */
+  _Atomic int ec_band;             /* dispatch band now (the policy writes) */
+  _Atomic uint64_t ec_pi_milli;    /* PI * 1000 of the last window (policy) */
+  _Atomic int64_t ec_refs;         /* a transient's references */
+  weft__encl *ec_next;             /* region list (r_encl_lock) */
+  /* -- max_active cap: under ec_cap_lock --------------------------------- */
+  weft__lock ec_cap_lock;
+  uint32_t ec_active;              /* tasks holding a cap slot */
+  weft_task *ec_capq_head, *ec_capq_tail; /* starts waiting for a slot */
+  /* -- Policy (monitor thread only) ------------------------------------- */
+  struct weft_enclave_stats ec_prev; /* cumulative figures at the last interval */
+  uint64_t ec_prev_end;            /* when the last interval ended (ns) */
+  weft__hist ec_prev_resp;
+  int ec_calm;                     /* intervals in a row it needed nothing */
+  weft__acct ec_acct[];            /* one per worker */
+};
 
 /* ---- Tasks ---------------------------------------------------------------- */
 
@@ -214,6 +264,15 @@ struct weft_task {
   struct weft_task *tk_rnext;    /* ready queue / free-list / offload link (owner) */
   uint32_t tk_runaway_ms;        /* 0 = no limit (immutable) */
   uint64_t tk_no;                /* task number (immutable) */
+  weft__encl *tk_encl;           /* its enclave (immutable) */
+  uint16_t tk_level;             /* ready-queue level while queued (owner) */
+  uint8_t tk_boost;              /* aging steps since its last dispatch (owner) */
+  uint8_t tk_wreason;            /* WEFT_WAIT_* of the current wait (task) */
+  uint32_t tk_age_gen;           /* owner's aging generation when queued */
+  uint64_t tk_t_mark;            /* TSC: start of the current wait or ready wait */
+  uint64_t tk_disp_ticks;        /* accounting a dispatch touches, kept close */
+  uint32_t tk_ndisp;
+  uint64_t tk_wait_ticks[WEFT_WAIT_REASONS];
 
   /* -- Identity: set at start, immutable while the task lives ------------ */
   weft_region *tk_region;
@@ -243,6 +302,11 @@ struct weft_task {
   void *tk_off_arg;
   int tk_off_result;
 
+  /* -- Accounting (owner; accounting on) --------------------------------- */
+  uint64_t tk_t_start;           /* TSC at weft_start (or when a delay came due) */
+  uint64_t tk_t_admit;           /* TSC when admitted */
+  uint64_t tk_first_ticks;
+
   weft__node tk_node;            /* inbox link */
   char tk_inline[WEFT__INLINE_DATA];
   weft__handler tk_handlers[WEFT__MAX_HANDLERS];
@@ -265,6 +329,7 @@ struct weft__fctx {
 #define WEFT__CTL_DRAIN 0x2u  /* shutdown began: cancel delayed starts */
 #define WEFT__CTL_PURGE 0x4u  /* abend every owned task AEXZ */
 #define WEFT__CTL_STOP 0x8u   /* leave the dispatch loop (no tasks left) */
+#define WEFT__CTL_AGE 0x10u   /* an aging tick: raise tasks ready since the last */
 
 struct weft__worker {
   /* -- Owner-only (the worker's thread, dispatcher or task fiber) -------- */
@@ -272,9 +337,13 @@ struct weft__worker {
   unsigned wk_id;
   weft__fiber wk_fiber;          /* the dispatcher fiber */
   weft_task *wk_current;         /* task running now, or NULL */
-  weft_task *wk_rq_head[256];    /* ready queues, one FIFO per priority */
-  weft_task *wk_rq_tail[256];
-  uint64_t wk_rq_bits[4];        /* non-empty priorities */
+  weft_task *wk_rq_head[WEFT__LEVELS]; /* ready queues, one FIFO per level */
+  weft_task *wk_rq_tail[WEFT__LEVELS];
+  uint64_t wk_rq_bits[WEFT__LEVELS / 64]; /* non-empty levels */
+  uint32_t wk_rq_bands;          /* bands with a non-empty level */
+  uint32_t wk_age_gen;           /* aging ticks seen */
+  bool wk_fifo, wk_acct;         /* the region's dispatch mode, accounting */
+  uint64_t wk_now;               /* TSC: end of the last dispatch (accounting) */
   weft_task *wk_tasks;           /* every task this worker owns */
   weft__fctx *wk_fibers;         /* idle fiber pool */
   uint32_t wk_nfibers, wk_fiber_cap;
@@ -299,6 +368,7 @@ struct weft__worker {
   _Atomic uint32_t wk_nready;    /* also read by thieves */
   _Atomic uint32_t wk_nidle_fibers;
   _Atomic uint32_t wk_credits;   /* admission slots reserved, not yet used */
+  _Atomic uint64_t wk_busy_ticks; /* TSC time in dispatches (accounting on) */
 
   /* -- Cross-thread ----------------------------------------------------- */
   weft__mpsc wk_inbox;           /* work handed to this worker */
@@ -361,6 +431,18 @@ struct weft_region {
 
   double r_tsc_per_ns;
 
+  /* Enclaves: the list (classes first, then transients) under r_encl_lock;
+   * classes are also in r_encls for lookups without a lock. */
+  weft__dtab r_encls;
+  weft__lock r_encl_lock;
+  weft__encl *r_encl_list;
+  weft__encl *r_default;         /* WEFT_DEFAULT_ENCLAVE */
+  _Atomic uint64_t r_next_encl_id;
+  _Atomic uint32_t r_capq;       /* starts waiting for an enclave cap slot */
+  /* Records for the JSON Lines file, written by the monitor thread. */
+  weft__mpsc r_recq;
+  void *r_recfile;               /* FILE *, monitor thread only */
+
   /* Monitor thread: runaway detection and reports (r_mon_lock). */
   weft__lock r_mon_lock;
   weft__cond r_mon_cond;
@@ -399,13 +481,15 @@ void weft__worker_post(weft__worker *w, weft__node *n, int kind); /* any thread 
 void weft__worker_ctl(weft__worker *w, uint32_t bits);            /* any thread */
 void weft__ready_push(weft__worker *w, weft_task *t);             /* owner */
 void weft__adopt(weft__worker *w, weft_task *t);                  /* owner */
+uint64_t weft__ticks_to_ns(weft_region *r, uint64_t ticks);
+void weft__wait_end(weft__worker *w, weft_task *t);               /* owner */
 
 /* task.c */
 weft_task *weft__task_alloc(weft__worker *w);      /* w NULL on a host thread */
 void weft__task_free(weft__worker *w, weft_task *t); /* owner */
 int weft__task_check(weft_task *t);                /* 0 if t is the caller */
 void weft__task_switch_out(weft_task *t, int req); /* task */
-int weft__task_wait(weft_task *t, unsigned timeout_ms); /* task; tk_wait set */
+int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason); /* task; tk_wait set */
 bool weft__task_claim(weft_task *t);               /* any thread: win the wake */
 void weft__task_wake(weft_task *t, int result);    /* the claimer */
 void weft__task_resume_checks(weft_task *t);       /* task: purge, runaway */
@@ -428,6 +512,8 @@ void weft__start_delayed_fire(weft__worker *w, weft_task *t); /* owner */
 void weft__start_cancel(weft_task *t, weft__worker *w);       /* owner */
 void weft__region_check_drained(weft_region *r);
 void weft__adm_cancel_all(weft_region *r);
+void weft__admit_capped(weft_region *r, weft__worker *w, weft_task *t); /* got a cap slot */
+int weft__admit_slot(weft_region *r, weft__worker *w, weft_task *t, bool bounded);
 
 /* timer.c */
 void weft__timer_arm(weft__worker *w, weft_task *t, uint64_t due_ns, uint64_t now_ns); /* owner */
@@ -450,6 +536,26 @@ void weft__enq_detach(weft_task *t);
 
 /* event.c */
 void weft__event_detach(weft_task *t);
+
+/* encl.c */
+int weft__encl_init(weft_region *r);
+void weft__encl_free(weft_region *r);
+weft__encl *weft__encl_find(weft_region *r, const char *name);
+int weft__encl_classify(weft_region *r, weft_task *t, const weft_start_opts *o);
+void weft__encl_put(weft__encl *e, weft_region *r); /* drop a transient reference */
+bool weft__cap_take(weft__encl *e, weft_task *t);   /* false: queued on the cap */
+weft_task *weft__cap_release(weft__encl *e);        /* a queued start to admit */
+void weft__cap_cancel_all(weft_region *r);
+weft__acct *weft__acct_new(unsigned workers);
+void weft__acct_fold(weft__acct *a, const weft_task *t, uint64_t response_ns);
+void weft__stats_fill(weft_region *r, const weft__acct *a, struct weft_enclave_stats *out,
+                      weft__hist *resp);
+void weft__policy_run(weft_region *r, uint64_t now_ns);
+void weft__record_task(weft_region *r, weft__worker *w, weft_task *t, uint64_t response_ns);
+void weft__record_interval(weft_region *r, const weft_interval_record *rec);
+void weft__records_flush(weft_region *r);
+void weft__encl_interval(weft_region *r, weft__encl *e, uint64_t start_ns, uint64_t end_ns,
+                         int final);
 
 /* monitor.c */
 int weft__monitor_start(weft_region *r);

@@ -44,17 +44,36 @@ static void sample_worker(weft_region *r, weft__worker *w, mon_seen *s, uint64_t
   }
 }
 
+/* What is due at now_ms: the policy interval (records, PI, bands) and an
+ * aging tick for every worker. */
+static void periodic(weft_region *r, uint64_t now_ms, uint64_t *next_policy, uint64_t *next_age) {
+  if (now_ms >= *next_policy) {
+    weft__policy_run(r, now_ms * 1000000u);
+    *next_policy = now_ms + r->r_cfg.policy_interval_ms;
+  }
+  if (r->r_cfg.aging_ms != 0 && r->r_cfg.dispatch_mode != WEFT_DISPATCH_FIFO &&
+      now_ms >= *next_age) {
+    for (unsigned i = 0; i < r->r_nworkers; i++)
+      weft__worker_ctl(r->r_workers[i], WEFT__CTL_AGE);
+    *next_age = now_ms + r->r_cfg.aging_ms;
+  }
+  weft__records_flush(r);
+}
+
 static void monitor_main(void *arg) {
   weft_region *r = arg;
   mon_seen *seen = calloc(r->r_nworkers, sizeof *seen);
   for (unsigned i = 0; seen != NULL && i < r->r_nworkers; i++)
     seen[i].ms_disp = UINT64_MAX; /* matches no dispatch: the first sample starts the clock */
+  uint64_t start = weft__clock_ns() / 1000000u;
+  uint64_t next_policy = start + r->r_cfg.policy_interval_ms, next_age = start + r->r_cfg.aging_ms;
   weft__lock_acquire(&r->r_mon_lock);
   while (!r->r_mon_stop) {
     weft__lock_release(&r->r_mon_lock);
     uint64_t now = weft__clock_ns() / 1000000u;
     for (unsigned i = 0; seen != NULL && i < r->r_nworkers; i++)
       sample_worker(r, r->r_workers[i], &seen[i], now);
+    periodic(r, now, &next_policy, &next_age);
     weft__lock_acquire(&r->r_mon_lock);
     if (!r->r_mon_stop)
       weft__cond_wait(&r->r_mon_cond, &r->r_mon_lock, atomic_load(&r->r_mon_period_ms));
@@ -81,6 +100,10 @@ int weft__monitor_start(weft_region *r) {
   weft__cond_init(&r->r_mon_cond);
   atomic_store(&r->r_mon_period_ms, PERIOD_MAX_MS);
   weft__monitor_limit(r, r->r_cfg.runaway_ms);
+  /* Wake for every policy interval and aging tick too (a limit of 4x). */
+  weft__monitor_limit(r, r->r_cfg.policy_interval_ms * 4);
+  if (r->r_cfg.aging_ms != 0)
+    weft__monitor_limit(r, r->r_cfg.aging_ms * 4);
   return weft__thread_create(monitor_main, r, &r->r_mon_thread);
 }
 

@@ -85,7 +85,7 @@ int weft_offload(weft_task *t, int (*fn)(void *arg), void *arg, int *result) {
     atomic_store_explicit(&t->tk_wait, WEFT__W_NONE, memory_order_relaxed);
     return rc;
   }
-  weft__task_wait(t, WEFT_WAIT_FOREVER);
+  weft__task_wait(t, WEFT_WAIT_FOREVER, WEFT_WAIT_OFFLOAD);
   if (result != NULL)
     *result = t->tk_off_result;
   return 0;

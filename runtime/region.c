@@ -1,5 +1,6 @@
 /* region.c - region lifecycle: configuration, create, shutdown, destroy. */
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -19,11 +20,17 @@ void weft_region_config_init(weft_region_config *cfg) {
   cfg->fiber_cache = 256;
   cfg->runaway_ms = 5000;
   cfg->offload_threads = 8;
+  cfg->dispatch_mode = WEFT_DISPATCH_GOAL;
+  cfg->accounting = 1;
+  cfg->policy_interval_ms = 250;
+  cfg->aging_ms = 100;
 }
 
 static int config_check(const weft_region_config *c) {
   if (c->workers < 1 || c->workers > WEFT_MAX_WORKERS || c->max_tasks < 1 ||
-      c->stack_size < MIN_STACK || c->stack_commit > c->stack_size || c->offload_threads < 1)
+      c->stack_size < MIN_STACK || c->stack_commit > c->stack_size || c->offload_threads < 1 ||
+      c->dispatch_mode < WEFT_DISPATCH_GOAL || c->dispatch_mode > WEFT_DISPATCH_FIFO ||
+      c->policy_interval_ms < 10 || c->policy_interval_ms > 3600000)
     return WEFT_ERANGE;
   return 0;
 }
@@ -32,7 +39,11 @@ static void region_free(weft_region *r) {
   weft__monitor_stop(r);
   weft__workers_free(r);
   weft__offload_stop(r);
+  weft__records_flush(r);
+  if (r->r_recfile != NULL)
+    fclose(r->r_recfile);
   weft__defs_free(r);
+  weft__encl_free(r);
   weft__enq_free(r);
   free(r->r_adm);
   _aligned_free(r);
@@ -60,6 +71,20 @@ static weft_region *region_alloc(const weft_region_config *cfg) {
   return r;
 }
 
+/* The JSON Lines file, opened for appending; its path is not kept. */
+static int records_open(weft_region *r) {
+  const char *path = r->r_cfg.record_path;
+  r->r_cfg.record_path = NULL;
+  if (path == NULL)
+    return 0;
+  r->r_recfile = fopen(path, "ab");
+  if (r->r_recfile == NULL) {
+    weft__log(r, 'E', "cannot open the record file %s", path);
+    return WEFT_ENOTFOUND;
+  }
+  return 0;
+}
+
 int weft_region_create(const weft_region_config *cfg, weft_region **out) {
   weft_region_config defaults;
   int rc;
@@ -78,7 +103,8 @@ int weft_region_create(const weft_region_config *cfg, weft_region **out) {
   if (r == NULL)
     return WEFT_ENOMEM;
   if ((rc = weft__dtab_init(&r->r_progs)) != 0 || (rc = weft__dtab_init(&r->r_trans)) != 0 ||
-      (rc = weft__enq_init(r)) != 0 || (rc = weft__fault_install()) != 0) {
+      (rc = weft__enq_init(r)) != 0 || (rc = weft__encl_init(r)) != 0 ||
+      (rc = records_open(r)) != 0 || (rc = weft__fault_install()) != 0) {
     region_free(r);
     return rc;
   }
@@ -95,7 +121,7 @@ int weft_region_create(const weft_region_config *cfg, weft_region **out) {
 
 static bool drained(weft_region *r) {
   return atomic_load(&r->r_live) == 0 && atomic_load(&r->r_nqueued) == 0 &&
-         atomic_load(&r->r_delayed) == 0;
+         atomic_load(&r->r_delayed) == 0 && atomic_load(&r->r_capq) == 0;
 }
 
 /* Wait until no task, queued start or delayed start is left. */
@@ -127,6 +153,7 @@ static void ctl_all(weft_region *r, uint32_t bits) {
 static void begin_purge(weft_region *r) {
   weft__log(r, 'I', "purging every task (abend AEXZ)");
   atomic_store(&r->r_state, WEFT__R_PURGING);
+  weft__cap_cancel_all(r);
   weft__adm_cancel_all(r);
   ctl_all(r, WEFT__CTL_PURGE);
 }

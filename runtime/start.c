@@ -101,6 +101,13 @@ uint64_t weft__task_no_next(weft_region *r, weft__worker *w) {
   return w->wk_no_next++;
 }
 
+/* A start admitted later than it was made (queued, capped): its ready wait
+ * and first-dispatch delay start now. */
+static void admitted_now(weft_region *r, weft_task *t) {
+  if (r->r_cfg.accounting)
+    t->tk_t_admit = t->tk_t_mark = weft__tsc();
+}
+
 /* Hand an admitted task to a worker: the calling worker if there is one
  * (it owns its queues), otherwise the next worker round robin. */
 static void dispatch_new(weft_region *r, weft__worker *w, weft_task *t) {
@@ -169,12 +176,28 @@ void weft__admit_pump(weft_region *r, weft__worker *w) {
     weft__lock_release(&r->r_adm_lock);
     if (t == NULL)
       return;
+    admitted_now(r, t);
     dispatch_new(r, w, t);
   }
 }
 
-/* Admit t now or queue it. bounded: refuse with WEFT_EBUSY past max_queued. */
+/* Admit t now or queue it. bounded: refuse with WEFT_EBUSY past max_queued.
+ * A start of a capped enclave first needs a cap slot; without one it waits
+ * on the enclave (and is admitted when a task of the enclave ends). */
 static int admit(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
+  if (t->tk_encl->ec_max_active != 0 && !weft__cap_take(t->tk_encl, t))
+    return 0;
+  return weft__admit_slot(r, w, t, bounded);
+}
+
+/* A start that got its cap slot when a task of its enclave ended. */
+void weft__admit_capped(weft_region *r, weft__worker *w, weft_task *t) {
+  admitted_now(r, t);
+  weft__admit_slot(r, w, t, false);
+}
+
+/* Admit t (which has any cap slot it needs) now, or queue it. */
+int weft__admit_slot(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
   if (live_take(r, w)) {
     dispatch_new(r, w, t);
     return 0;
@@ -225,6 +248,8 @@ void weft__start_delayed_fire(weft__worker *w, weft_task *t) {
     return;
   }
   t->tk_flags &= ~WEFT__TF_DELAYED;
+  if (r->r_cfg.accounting) /* its response time starts when it is due */
+    t->tk_t_start = t->tk_t_admit = t->tk_t_mark = weft__tsc();
   admit(r, w, t, false); /* counted live or queued before no longer delayed */
   atomic_fetch_sub(&r->r_delayed, 1);
 }
@@ -232,9 +257,11 @@ void weft__start_delayed_fire(weft__worker *w, weft_task *t) {
 /* Drop a start that will never run (shutdown). Owner or host. */
 void weft__start_cancel(weft_task *t, weft__worker *w) {
   weft_region *r = t->tk_region;
+  weft__encl *e = t->tk_encl;
   if (t->tk_flags & WEFT__TF_DELAYED)
     atomic_fetch_sub(&r->r_delayed, 1);
   weft__task_free(w, t);
+  weft__encl_put(e, r);
   atomic_fetch_add_explicit(&r->r_cancelled, 1, memory_order_relaxed);
   weft__region_check_drained(r);
 }
@@ -302,13 +329,21 @@ int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
   t->tk_region = r;
   t->tk_tran = tr;
   t->tk_prio = (uint8_t)prio;
+  if ((rc = weft__encl_classify(r, t, opts)) != 0) {
+    weft__task_free(w, t);
+    return rc;
+  }
+  if (r->r_cfg.accounting) /* admitted at once, as a rule */
+    t->tk_t_start = t->tk_t_admit = t->tk_t_mark = weft__tsc();
   t->tk_no = weft__task_no_next(r, w);
   t->tk_runaway_ms = tr->tr_runaway_ms ? tr->tr_runaway_ms : r->r_cfg.runaway_ms;
   uint64_t no = t->tk_no; /* t may be gone once handed over */
   if (opts != NULL && opts->delay_ms != 0)
     start_delayed(r, w, t, opts->delay_ms);
   else if ((rc = admit(r, w, t, true)) != 0) {
+    weft__encl *e = t->tk_encl;
     weft__task_free(w, t);
+    weft__encl_put(e, r);
     return start_refused(r, rc);
   }
   if (task_no != NULL)
@@ -319,8 +354,9 @@ int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
 void weft_start_opts_init(weft_start_opts *opts) {
   if (opts == NULL)
     return;
-  opts->delay_ms = 0;
+  memset(opts, 0, sizeof *opts);
   opts->priority = WEFT_PRIORITY_DEFAULT;
+  opts->membership = WEFT_MEMBER_CLASSIFY;
 }
 
 /* Wake a shutdown waiting for the region to drain. Any thread. */

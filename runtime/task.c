@@ -45,6 +45,10 @@ weft_task *weft__task_alloc(weft__worker *w) {
   t->tk_wlinked = false;
   t->tk_data = t->tk_inline;
   t->tk_len = 0;
+  t->tk_boost = 0;
+  t->tk_ndisp = 0;
+  t->tk_disp_ticks = t->tk_first_ticks = 0;
+  memset(t->tk_wait_ticks, 0, sizeof t->tk_wait_ticks);
   return t;
 }
 
@@ -123,8 +127,10 @@ void weft__task_wake(weft_task *t, int result) {
 
 /* Suspend until woken (0 or the waker's result) or until timeout_ms pass
  * (WEFT_ETIMEDOUT). The caller has set tk_wait (and published the task on
- * the awaited object, with tk_detach to unlink it). Task context. */
-int weft__task_wait(weft_task *t, unsigned timeout_ms) {
+ * the awaited object, with tk_detach to unlink it); reason (WEFT_WAIT_*)
+ * is what the wait is accounted as. Task context. */
+int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason) {
+  t->tk_wreason = (uint8_t)reason;
   if (timeout_ms != WEFT_WAIT_FOREVER) {
     uint64_t now = weft__clock_ns();
     weft__timer_arm(t->tk_worker, t, now + (uint64_t)timeout_ms * 1000000u, now);
@@ -277,6 +283,19 @@ static void fiber_body(void *arg) {
     run_one(fc);
 }
 
+/* Fold an ended task into its enclave's and its transaction's shares of
+ * this worker, and emit its record. Dispatcher. */
+static void task_account(weft__worker *w, weft_task *t) {
+  weft_region *r = w->wk_region;
+  if (!w->wk_acct)
+    return;
+  uint64_t response = weft__ticks_to_ns(r, w->wk_now > t->tk_t_start ? w->wk_now - t->tk_t_start : 0);
+  weft__acct_fold(&t->tk_encl->ec_acct[w->wk_id], t, response);
+  weft__acct_fold(&t->tk_tran->tr_acct[w->wk_id], t, response);
+  if (r->r_cfg.task_record_fn != NULL || r->r_recfile != NULL)
+    weft__record_task(r, w, t, response);
+}
+
 /* After WEFT__REQ_END: recycle fiber and struct, free the admission slot.
  * Dispatcher. */
 void weft__task_end_dispatch(weft__worker *w, weft_task *t) {
@@ -297,8 +316,14 @@ void weft__task_end_dispatch(weft__worker *w, weft_task *t) {
     WEFT__STAT_ADD(w->wk_abended, 1);
   else
     WEFT__STAT_ADD(w->wk_completed, 1);
+  task_account(w, t);
+  weft__encl *e = t->tk_encl;
+  weft_task *capped = e->ec_max_active ? weft__cap_release(e) : NULL;
   weft__task_free(w, t);
+  weft__encl_put(e, r);
   weft__slot_release(r, w);
+  if (capped != NULL)
+    weft__admit_capped(r, w, capped);
   if (weft__unlikely(atomic_load_explicit(&r->r_state, memory_order_relaxed) != WEFT__R_RUNNING))
     weft__region_check_drained(r);
 }
@@ -439,7 +464,7 @@ int weft_delay(weft_task *t, unsigned ms) {
   if (ms == WEFT_WAIT_FOREVER)
     return WEFT_ERANGE;
   atomic_store_explicit(&t->tk_wait, WEFT__W_WAIT, memory_order_relaxed);
-  rc = weft__task_wait(t, ms);
+  rc = weft__task_wait(t, ms, WEFT_WAIT_DELAY);
   return rc == WEFT_ETIMEDOUT ? 0 : rc;
 }
 

@@ -93,6 +93,7 @@ static void timer_expired(weft__worker *w, weft_task *t) {
   if (t->tk_flags & WEFT__TF_DELAYED) {
     weft__start_delayed_fire(w, t);
   } else if (weft__task_claim(t)) {
+    weft__wait_end(w, t);
     t->tk_wait_result = WEFT_ETIMEDOUT;
     weft__ready_push(w, t);
   } /* else a waker claimed it first; its wake-up is in the inbox */

@@ -75,33 +75,122 @@ weft__worker *weft__worker_self(void) { return weft__tls_get(); }
 
 /* ---- Ready queues (owner only) ------------------------------------------ */
 
-void weft__ready_push(weft__worker *w, weft_task *t) {
-  unsigned p = t->tk_prio;
-  t->tk_rnext = NULL;
-  if (w->wk_rq_head[p] == NULL) {
-    w->wk_rq_head[p] = t;
-    w->wk_rq_bits[p >> 6] |= 1ull << (p & 63);
-  } else {
-    w->wk_rq_tail[p]->tk_rnext = t;
+/* Where t queues: its enclave's band, then its priority; aging adds a band
+ * per step (to the top level of band 6 at most) for every band but the
+ * discretionary and system ones. FIFO mode: one level for all. */
+static inline unsigned task_level(weft__worker *w, weft_task *t) {
+  if (w->wk_fifo)
+    return 0;
+  unsigned band = (unsigned)atomic_load_explicit(&t->tk_encl->ec_band, memory_order_relaxed);
+  unsigned level = band * 256u + t->tk_prio;
+  if (weft__unlikely(t->tk_boost != 0) && band != 0 && band != WEFT__BAND_SYSTEM) {
+    level += t->tk_boost * 256u;
+    if (level > WEFT__BAND_TOP * 256u + 255u)
+      level = WEFT__BAND_TOP * 256u + 255u;
   }
-  w->wk_rq_tail[p] = t;
+  return level;
+}
+
+static void level_append(weft__worker *w, weft_task *t, unsigned level) {
+  t->tk_level = (uint16_t)level;
+  t->tk_rnext = NULL;
+  if (w->wk_rq_head[level] == NULL) {
+    w->wk_rq_head[level] = t;
+    w->wk_rq_bits[level >> 6] |= 1ull << (level & 63);
+    w->wk_rq_bands |= 1u << (level >> 8);
+  } else {
+    w->wk_rq_tail[level]->tk_rnext = t;
+  }
+  w->wk_rq_tail[level] = t;
+}
+
+void weft__ready_push(weft__worker *w, weft_task *t) {
+  t->tk_age_gen = w->wk_age_gen;
+  level_append(w, t, task_level(w, t));
   WEFT__STAT_ADD(w->wk_nready, 1);
 }
 
-/* The first task of the highest non-empty priority, or NULL. Hot path. */
+/* Forget that band b has work if none of its four words has a bit. */
+static void band_check(weft__worker *w, unsigned b) {
+  const uint64_t *bits = &w->wk_rq_bits[b * 4];
+  if ((bits[0] | bits[1] | bits[2] | bits[3]) == 0)
+    w->wk_rq_bands &= ~(1u << b);
+}
+
+/* The first task of the highest non-empty level, or NULL. Hot path. */
 static weft_task *ready_pop(weft__worker *w) {
-  for (int i = 3; i >= 0; i--) {
+  if (w->wk_rq_bands == 0)
+    return NULL;
+  unsigned b = 31 - (unsigned)__builtin_clz(w->wk_rq_bands);
+  for (int i = (int)b * 4 + 3;; i--) {
     uint64_t bits = w->wk_rq_bits[i];
     if (bits == 0)
       continue;
-    unsigned p = (unsigned)i * 64 + 63 - (unsigned)__builtin_clzll(bits);
-    weft_task *t = w->wk_rq_head[p];
-    if ((w->wk_rq_head[p] = t->tk_rnext) == NULL)
-      w->wk_rq_bits[i] &= ~(1ull << (p & 63));
+    unsigned level = (unsigned)i * 64 + 63 - (unsigned)__builtin_clzll(bits);
+    weft_task *t = w->wk_rq_head[level];
+    if ((w->wk_rq_head[level] = t->tk_rnext) == NULL) {
+      w->wk_rq_bits[i] &= ~(1ull << (level & 63));
+      band_check(w, b);
+    }
     WEFT__STAT_ADD(w->wk_nready, -1);
     return t;
   }
-  return NULL;
+}
+
+/* An aging tick (CTL_AGE): every task of bands 1-6 that has been ready
+ * since before the previous tick rises one band. Levels are walked from the
+ * top down, so a task rises at most once per tick. Cold path. */
+static void age_ready(weft__worker *w) {
+  uint32_t gen = ++w->wk_age_gen;
+  for (unsigned level = WEFT__BAND_TOP * 256u + 255u; level >= 256u; level--) {
+    weft_task *t = w->wk_rq_head[level];
+    if (t == NULL)
+      continue;
+    w->wk_rq_head[level] = NULL;
+    w->wk_rq_bits[level >> 6] &= ~(1ull << (level & 63));
+    band_check(w, level >> 8);
+    while (t != NULL) {
+      weft_task *next = t->tk_rnext;
+      if (t->tk_age_gen + 1 < gen && t->tk_boost < WEFT__BAND_TOP)
+        t->tk_boost++;
+      level_append(w, t, task_level(w, t));
+      t = next;
+    }
+  }
+}
+
+/* ---- Accounting (owner; only with accounting on) ----------------------------- */
+
+static inline uint64_t ticks_since(uint64_t now, uint64_t then) {
+  return now > then ? now - then : 0;
+}
+
+/* A waiting task of w becomes ready: its wait ends now. */
+void weft__wait_end(weft__worker *w, weft_task *t) {
+  if (!w->wk_acct)
+    return;
+  uint64_t now = weft__tsc();
+  t->tk_wait_ticks[t->tk_wreason] += ticks_since(now, t->tk_t_mark);
+  t->tk_t_mark = now;
+  if (now > w->wk_now)
+    w->wk_now = now;
+}
+
+/* A dispatch begins at now: the ready wait (and first-dispatch delay) end. */
+static inline void acct_dispatch_begin(weft_task *t, uint64_t now) {
+  t->tk_wait_ticks[WEFT_WAIT_READY] += ticks_since(now, t->tk_t_mark);
+  if (t->tk_ndisp == 0)
+    t->tk_first_ticks = ticks_since(now, t->tk_t_admit);
+}
+
+/* The dispatch that began at `now` ended: time on the worker. */
+static inline void acct_dispatch_end(weft__worker *w, weft_task *t, uint64_t now) {
+  uint64_t end = weft__tsc(), ran = ticks_since(end, now);
+  t->tk_disp_ticks += ran;
+  t->tk_ndisp++;
+  t->tk_t_mark = end;
+  WEFT__STAT_ADD(w->wk_busy_ticks, ran);
+  w->wk_now = end;
 }
 
 /* Take t into w's list of owned tasks and make it ready. */
@@ -153,6 +242,7 @@ static void purge_owned(weft__worker *w) {
     t->tk_flags |= WEFT__TF_PURGE;
     if (weft__task_claim(t)) {
       weft__timer_cancel(w, t);
+      weft__wait_end(w, t);
       t->tk_wait_result = WEFT_ESHUTDOWN;
       weft__ready_push(w, t);
     }
@@ -171,6 +261,8 @@ static void handle_ctl(weft__worker *w) {
     purge_owned(w);
   if (bits & WEFT__CTL_STOP)
     w->wk_stop = true;
+  if (bits & WEFT__CTL_AGE)
+    age_ready(w);
 }
 
 /* ---- The dispatch loop ---------------------------------------------------- */
@@ -188,6 +280,7 @@ static void drain_inbox(weft__worker *w) {
     case WEFT__N_ADOPT: weft__adopt(w, t); break;
     case WEFT__N_WAKE:
       weft__timer_cancel(w, t);
+      weft__wait_end(w, t);
       weft__ready_push(w, t);
       break;
     case WEFT__N_DELAYED: weft__start_delayed_arm(w, t); break;
@@ -210,6 +303,7 @@ static void runaway(weft__worker *w, weft_task *t) {
   t->tk_flags |= WEFT__TF_RUNAWAY;
   if (t->tk_req == WEFT__REQ_WAIT && weft__task_claim(t)) {
     weft__timer_cancel(w, t);
+    weft__wait_end(w, t);
     t->tk_wait_result = WEFT_ETIMEDOUT;
     weft__ready_push(w, t);
   }
@@ -230,16 +324,23 @@ static void after_switch(weft__worker *w, weft_task *t, uint64_t disp) {
   }
 }
 
-/* Run t until it switches back to the dispatcher. Hot path: no clock. */
+/* Run t until it switches back to the dispatcher. Hot path: with
+ * accounting on, one TSC read per dispatch (its end is the next one's
+ * start); with it off, no clock at all. */
 static void run_task(weft__worker *w, weft_task *t) {
   if (weft__unlikely(t->tk_fiber == NULL) && weft__fiber_assign(w, t) != 0)
     return; /* no fiber: the task was ended with an abend */
-  uint64_t disp = WEFT__LOAD(w->wk_dispatches) + 1;
+  uint64_t disp = WEFT__LOAD(w->wk_dispatches) + 1, now = w->wk_now;
   atomic_store_explicit(&w->wk_dispatches, disp, memory_order_relaxed);
   atomic_store_explicit(&w->wk_run_no, t->tk_no, memory_order_relaxed);
+  t->tk_boost = 0;
+  if (w->wk_acct)
+    acct_dispatch_begin(t, now);
   w->wk_current = t;
   weft__fiber_switch(t->tk_fiber);
   w->wk_current = NULL;
+  if (w->wk_acct)
+    acct_dispatch_end(w, t, now);
   after_switch(w, t, disp);
 }
 
@@ -287,6 +388,8 @@ static void worker_idle(weft__worker *w) {
     }
   }
   atomic_store_explicit(&w->wk_sleeping, 0, memory_order_relaxed);
+  if (w->wk_acct)
+    w->wk_now = weft__tsc(); /* idle time is no one's dispatch */
 }
 
 /* The loop, on the dispatcher fiber. Sections: inbox, timers, pick, idle. */
@@ -318,6 +421,7 @@ static void worker_main(void *arg) {
   w->wk_mxcsr = weft__fp_get_mxcsr();
   w->wk_x87cw = w->wk_x87cw_now = weft__fp_get_x87cw();
   w->wk_start_ns = weft__clock_ns();
+  w->wk_now = weft__tsc();
   if (weft__fiber_convert_thread(&w->wk_fiber) != 0) {
     weft__log(w->wk_region, 'E', "worker %u: cannot become a fiber", w->wk_id);
     abort();
@@ -344,6 +448,8 @@ static weft__worker *worker_new(weft_region *r, unsigned id) {
   w->wk_region = r;
   w->wk_id = id;
   weft__mpsc_init(&w->wk_inbox);
+  w->wk_fifo = r->r_cfg.dispatch_mode == WEFT_DISPATCH_FIFO;
+  w->wk_acct = r->r_cfg.accounting != 0;
   unsigned cache = r->r_cfg.fiber_cache;
   w->wk_fiber_cap = cache ? (cache + r->r_nworkers - 1) / r->r_nworkers : 0;
   return w;

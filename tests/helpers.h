@@ -132,7 +132,7 @@ static inline void th_define(weft_region *r, const char *name, weft_program_fn f
                              int priority) {
   int rc = weft_program_define(r, name, fn);
   cr_assert_eq(rc, 0, "weft_program_define(%s): %s", name, weft_err_name(rc));
-  weft_transaction_def def = {name, name, priority, 0};
+  weft_transaction_def def = {name, name, priority, 0, NULL};
   rc = weft_transaction_define(r, &def);
   cr_assert_eq(rc, 0, "weft_transaction_define(%s): %s", name, weft_err_name(rc));
 }

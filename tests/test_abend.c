@@ -390,7 +390,7 @@ static weft_region *runaway_region(unsigned runaway_ms) {
 static void define_runaway(weft_region *r, const char *tranid, unsigned runaway_ms) {
   int rc = weft_program_define(r, tranid, runaway);
   cr_assert_eq(rc, 0, "%s", weft_err_name(rc));
-  weft_transaction_def d = {tranid, tranid, 1, runaway_ms};
+  weft_transaction_def d = {tranid, tranid, 1, runaway_ms, NULL};
   rc = weft_transaction_define(r, &d);
   cr_assert_eq(rc, 0, "%s", weft_err_name(rc));
 }

@@ -21,7 +21,7 @@ static const char *const bad_names[] = {
 #define N_BAD_NAMES (sizeof bad_names / sizeof bad_names[0])
 
 static weft_transaction_def tdef(const char *tranid, const char *program, int priority) {
-  weft_transaction_def d = {tranid, program, priority, 0};
+  weft_transaction_def d = {tranid, program, priority, 0, NULL};
   return d;
 }
 
@@ -242,7 +242,7 @@ static void definer(weft_task *t) {
   define_ctx *c = TH_CTX(t, define_ctx);
   weft_region *r = weft_task_region(t);
   c->define_prog_rc = weft_program_define(r, "LATE", defined_late);
-  weft_transaction_def d = {"LATET", "LATE", 7, 0};
+  weft_transaction_def d = {"LATET", "LATE", 7, 0, NULL};
   c->define_tran_rc = weft_transaction_define(r, &d);
   int dummy = 1;
   c->link_rc = weft_link(t, "LATE", &dummy, sizeof dummy);

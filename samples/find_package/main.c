@@ -40,7 +40,7 @@ static int check(int rc, const char *what) {
 int main(void) {
   weft_region_config cfg;
   weft_region *r;
-  weft_transaction_def def = {"HELO", "HELLO", 10, 0};
+  weft_transaction_def def = {"HELO", "HELLO", 10, 0, NULL};
   int i, rc;
 
   printf("app: linked against %s, weft.h %d.%d.%d\n", APP_LINKAGE, WEFT_VERSION_MAJOR,

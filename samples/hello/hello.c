@@ -169,7 +169,7 @@ static int define(weft_region *r) {
       {"LINKER", linker, "HLNK"},   {"UPPER", upper, NULL},
   };
   for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-    weft_transaction_def def = {defs[i].tranid, defs[i].program, 100, 0};
+    weft_transaction_def def = {defs[i].tranid, defs[i].program, 100, 0, NULL};
     int rc = weft_program_define(r, defs[i].program, defs[i].fn);
     if (rc == 0 && def.tranid != NULL)
       rc = weft_transaction_define(r, &def);
