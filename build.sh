@@ -16,7 +16,7 @@ export WINEPREFIX=${WINEPREFIX:-$DEPS/wineprefix}
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 APT_PACKAGES="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 cmake ninja-build \
-meson pkgconf python3 patch ca-certificates"
+meson pkgconf python3 patch ca-certificates gnuplot-nox"
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -82,6 +82,19 @@ cmd_bench() {
     log "running $(basename "$b")"
     (cd "$BUILD/bench" && wine "$b" "$@")
   done
+  plot_enclaves
+}
+
+# bench_enclaves writes its timeline and a gnuplot script; a Windows program
+# under Wine cannot run the host's gnuplot, so the plot is drawn here.
+plot_enclaves() {
+  [ -f "$BUILD/bench/enclaves.gp" ] || return 0
+  if ! command -v gnuplot >/dev/null; then
+    log "gnuplot is missing (./build.sh deps installs gnuplot-nox): no enclave plot"
+    return 0
+  fi
+  log "plotting the enclave timeline with gnuplot"
+  (cd "$BUILD/bench" && gnuplot enclaves.gp) || log "gnuplot failed: no enclave plot"
 }
 
 cmd_demo() {

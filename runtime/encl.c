@@ -50,6 +50,7 @@ static weft__encl *encl_alloc(weft_region *r) {
   if (e != NULL) {
     memset(e, 0, size);
     e->ec_region = r;
+    e->ec_prev_end = weft__clock_ns(); /* its first interval starts now */
     weft__lock_init(&e->ec_cap_lock);
   }
   return e;
