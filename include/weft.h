@@ -384,7 +384,7 @@ struct weft_enclave_stats {
   int dispatch_priority;    /* its band now: 0 (discretionary) .. 7 (system) */
   double pi;                /* performance index of the last window; 0: no goal or no data */
   uint64_t tasks_started, tasks_completed, tasks_abended;
-  uint32_t active;          /* its tasks alive now */
+  uint32_t active;          /* its tasks that have run and not ended */
   uint64_t dispatches, dispatch_ns, cpu_ns, first_dispatch_ns;
   uint64_t wait_ns[WEFT_WAIT_REASONS];
   uint64_t responses;       /* ended tasks with a response time */

@@ -17,6 +17,7 @@
 #define PI_MISS 1.0       /* above this a goal is missed */
 #define PI_EASY 0.5       /* below this a goal is overachieved */
 #define CALM_INTERVALS 4  /* quiet intervals before a band drifts back */
+#define HOLD_INTERVALS 40 /* after a move, no drift back for this long */
 #define MIN_RESPONSES 5   /* fewer in an interval: PI unchanged */
 
 /* ---- Definitions --------------------------------------------------------- */
@@ -173,7 +174,7 @@ void weft__encl_put(weft__encl *e, weft_region *r) {
   while (*pp != e)
     pp = &(*pp)->ec_next;
   *pp = e->ec_next;
-  weft__encl_interval(r, e, 0, now, 1);
+  weft__encl_interval(r, e, e->ec_prev_end, now, 1);
   weft__lock_release(&r->r_encl_lock);
   _aligned_free(e);
 }
@@ -290,18 +291,18 @@ weft__acct *weft__acct_new(unsigned workers) {
   return a;
 }
 
-/* Add an ended task to one worker's share (that worker's thread). */
+/* Add an ended task to one worker's share (that worker's thread). Its
+ * dispatches, dispatch time, waits and start were added live (worker.c);
+ * what only the end knows is added here. A task that never ran (purged
+ * first) counts as started here. */
 void weft__acct_fold(weft__acct *a, const weft_task *t, uint64_t response_ns) {
-  WEFT__STAT_ADD(a->ac_started, t->tk_ndisp ? 1 : 0);
+  if (t->tk_ndisp == 0)
+    WEFT__STAT_ADD(a->ac_started, 1);
   if (t->tk_flags & WEFT__TF_ABENDED)
     WEFT__STAT_ADD(a->ac_abended, 1);
   else
     WEFT__STAT_ADD(a->ac_completed, 1);
-  WEFT__STAT_ADD(a->ac_dispatches, t->tk_ndisp);
-  WEFT__STAT_ADD(a->ac_disp_ticks, t->tk_disp_ticks);
   WEFT__STAT_ADD(a->ac_first_ticks, t->tk_first_ticks);
-  for (int i = 0; i < WEFT_WAIT_REASONS; i++)
-    WEFT__STAT_ADD(a->ac_wait_ticks[i], t->tk_wait_ticks[i]);
   weft__hist_record(&a->ac_resp, response_ns);
 }
 
@@ -329,6 +330,8 @@ void weft__stats_fill(weft_region *r, const weft__acct *a, struct weft_enclave_s
     weft__hist hcopy = a[i].ac_resp;
     weft__hist_merge(resp, &hcopy);
   }
+  uint64_t ended = out->tasks_completed + out->tasks_abended;
+  out->active = out->tasks_started > ended ? (uint32_t)(out->tasks_started - ended) : 0;
   out->dispatch_ns = weft__ticks_to_ns(r, disp);
   out->first_dispatch_ns = weft__ticks_to_ns(r, first);
   for (int k = 0; k < WEFT_WAIT_REASONS; k++)
@@ -482,13 +485,18 @@ static weft__encl *donor_pick(weft_region *r, const weft__encl *rc) {
   return best;
 }
 
-/* Nobody misses: after CALM_INTERVALS quiet intervals in a row, a band the
- * policy moved drifts one step back toward its static band. */
+/* Nobody misses: a band the policy moved drifts one step back toward its
+ * static band after CALM_INTERVALS quiet intervals in a row, but not within
+ * HOLD_INTERVALS of its last move (hysteresis: a band that was needed is
+ * kept a while, so priorities do not flap). */
 static void drift_back(weft_region *r) {
   for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
     int b = atomic_load(&e->ec_band);
     bool easy = e->ec_goal_type == WEFT_GOAL_NONE || pi_of(e) < PI_EASY;
-    if (!managed(e) || b == e->ec_static_band || (b > e->ec_static_band && !easy)) {
+    if (e->ec_hold > 0)
+      e->ec_hold--;
+    if (!managed(e) || b == e->ec_static_band || (b > e->ec_static_band && !easy) ||
+        e->ec_hold > 0) {
       e->ec_calm = 0;
       continue;
     }
@@ -507,16 +515,22 @@ static void policy_step(weft_region *r) {
     drift_back(r);
     return;
   }
-  for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next)
+  for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
     e->ec_calm = 0;
+    if (e->ec_hold > 0)
+      e->ec_hold--;
+  }
   int b = atomic_load(&rc->ec_band);
   if (b < WEFT__BAND_TOP) {
     atomic_store(&rc->ec_band, b + 1);
+    rc->ec_hold = HOLD_INTERVALS;
     return;
   }
   weft__encl *d = donor_pick(r, rc);
-  if (d != NULL)
+  if (d != NULL) {
     atomic_store(&d->ec_band, atomic_load(&d->ec_band) - 1);
+    d->ec_hold = HOLD_INTERVALS;
+  }
 }
 
 /* Every policy interval, on the monitor thread: interval records and PIs

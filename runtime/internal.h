@@ -199,6 +199,7 @@ struct weft__encl {
   uint64_t ec_prev_end;            /* when the last interval ended (ns) */
   weft__hist ec_prev_resp;
   int ec_calm;                     /* intervals in a row it needed nothing */
+  int ec_hold;                     /* intervals before a moved band may drift back */
   weft__acct ec_acct[];            /* one per worker */
 };
 

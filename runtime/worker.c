@@ -165,30 +165,48 @@ static inline uint64_t ticks_since(uint64_t now, uint64_t then) {
   return now > then ? now - then : 0;
 }
 
+/* Add `ticks` of wait `reason` to the task and, live, to this worker's
+ * shares of its enclave and transaction. */
+static inline void acct_wait(weft__worker *w, weft_task *t, int reason, uint64_t ticks) {
+  t->tk_wait_ticks[reason] += ticks;
+  WEFT__STAT_ADD(t->tk_encl->ec_acct[w->wk_id].ac_wait_ticks[reason], ticks);
+  WEFT__STAT_ADD(t->tk_tran->tr_acct[w->wk_id].ac_wait_ticks[reason], ticks);
+}
+
 /* A waiting task of w becomes ready: its wait ends now. */
 void weft__wait_end(weft__worker *w, weft_task *t) {
   if (!w->wk_acct)
     return;
   uint64_t now = weft__tsc();
-  t->tk_wait_ticks[t->tk_wreason] += ticks_since(now, t->tk_t_mark);
+  acct_wait(w, t, t->tk_wreason, ticks_since(now, t->tk_t_mark));
   t->tk_t_mark = now;
   if (now > w->wk_now)
     w->wk_now = now;
 }
 
-/* A dispatch begins at now: the ready wait (and first-dispatch delay) end. */
-static inline void acct_dispatch_begin(weft_task *t, uint64_t now) {
-  t->tk_wait_ticks[WEFT_WAIT_READY] += ticks_since(now, t->tk_t_mark);
-  if (t->tk_ndisp == 0)
+/* A dispatch begins at now: the ready wait (and first-dispatch delay) end;
+ * a first dispatch counts the task as started in its shares. */
+static inline void acct_dispatch_begin(weft__worker *w, weft_task *t, uint64_t now) {
+  acct_wait(w, t, WEFT_WAIT_READY, ticks_since(now, t->tk_t_mark));
+  if (t->tk_ndisp == 0) {
     t->tk_first_ticks = ticks_since(now, t->tk_t_admit);
+    WEFT__STAT_ADD(t->tk_encl->ec_acct[w->wk_id].ac_started, 1);
+    WEFT__STAT_ADD(t->tk_tran->tr_acct[w->wk_id].ac_started, 1);
+  }
 }
 
-/* The dispatch that began at `now` ended: time on the worker. */
+/* The dispatch that began at `now` ended: time on the worker, added to the
+ * task and, live, to this worker's shares. */
 static inline void acct_dispatch_end(weft__worker *w, weft_task *t, uint64_t now) {
   uint64_t end = weft__tsc(), ran = ticks_since(end, now);
+  weft__acct *ea = &t->tk_encl->ec_acct[w->wk_id], *ta = &t->tk_tran->tr_acct[w->wk_id];
   t->tk_disp_ticks += ran;
   t->tk_ndisp++;
   t->tk_t_mark = end;
+  WEFT__STAT_ADD(ea->ac_disp_ticks, ran);
+  WEFT__STAT_ADD(ea->ac_dispatches, 1);
+  WEFT__STAT_ADD(ta->ac_disp_ticks, ran);
+  WEFT__STAT_ADD(ta->ac_dispatches, 1);
   WEFT__STAT_ADD(w->wk_busy_ticks, ran);
   w->wk_now = end;
 }
@@ -335,7 +353,7 @@ static void run_task(weft__worker *w, weft_task *t) {
   atomic_store_explicit(&w->wk_run_no, t->tk_no, memory_order_relaxed);
   t->tk_boost = 0;
   if (w->wk_acct)
-    acct_dispatch_begin(t, now);
+    acct_dispatch_begin(w, t, now);
   w->wk_current = t;
   weft__fiber_switch(t->tk_fiber);
   w->wk_current = NULL;
