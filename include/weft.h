@@ -136,7 +136,9 @@ typedef struct weft_region_config {
   void *log_ctx;          /* passed to log_fn */
   /* Enclaves and accounting (see docs/enclaves.md). */
   int dispatch_mode;      /* WEFT_DISPATCH_GOAL (default), _STATIC or _FIFO */
-  int accounting;         /* 1 (default): time every dispatch and wait; 0: off */
+  int accounting;         /* 1 (default): time every dispatch and wait, keep
+                             enclave and transaction figures and records;
+                             0: none of that (the goal policy has no data) */
   unsigned policy_interval_ms; /* goal policy and interval records; default 250 */
   unsigned aging_ms;      /* a ready task waiting this long rises one level;
                              0 = no aging; default 100 */
@@ -224,8 +226,11 @@ WEFT_API void weft_start_opts_init(weft_start_opts *opts);
  * may be NULL when len is 0). opts may be NULL. On success *task_no (if not
  * NULL) receives the task number. A start that finds max_tasks live tasks
  * waits in the admission queue in priority order; past max_queued it fails
- * with WEFT_EBUSY. Errors: WEFT_EINVAL, WEFT_ENOTRAN, WEFT_ERANGE,
- * WEFT_EBUSY, WEFT_ESHUTDOWN, WEFT_ENOMEM. Any thread. */
+ * with WEFT_EBUSY. A start into an enclave at its max_active waits on the
+ * enclave. Errors: WEFT_EINVAL (also a bad membership), WEFT_ENOTRAN,
+ * WEFT_EBADNAME, WEFT_ERANGE, WEFT_ENOTFOUND (opts->enclave unknown; it is
+ * checked even when JOIN does not use it), WEFT_EBUSY, WEFT_ESHUTDOWN,
+ * WEFT_ENOMEM. Any thread. */
 WEFT_API int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
                         const weft_start_opts *opts, uint64_t *task_no);
 

@@ -14,11 +14,10 @@
 
 #include "runtime/internal.h"
 
-#define PI_MISS 1.0       /* above this a goal is missed */
-#define PI_EASY 0.5       /* below this a goal is overachieved */
-#define CALM_INTERVALS 4  /* quiet intervals before a band drifts back */
-#define HOLD_INTERVALS 40 /* after a move, no drift back for this long */
-#define MIN_RESPONSES 5   /* fewer in an interval: PI unchanged */
+#define PI_MISS 1.0      /* above this a goal is missed */
+#define PI_EASY 0.5      /* below this a goal is overachieved */
+#define MISS_STREAK 2    /* missed intervals in a row before the policy helps */
+#define MIN_RESPONSES 5  /* fewer in an interval: no evidence either way */
 
 /* ---- Definitions --------------------------------------------------------- */
 
@@ -434,8 +433,10 @@ void weft__encl_interval(weft_region *r, weft__encl *e, uint64_t start_ns, uint6
   stats_minus(&rec.s, &e->ec_prev);
   stats_resp(&rec.s, &delta);
   double pi = perf_index(e, &delta);
-  if (pi >= 0)
+  if (pi >= 0) {
     atomic_store(&e->ec_pi_milli, (uint64_t)(pi * 1000.0 + 0.5));
+    e->ec_misses = pi > PI_MISS ? e->ec_misses + 1 : 0;
+  }
   rec.s.pi = pi >= 0 ? pi : 0;
   rec.start_ns = start_ns;
   rec.end_ns = end_ns;
@@ -455,11 +456,12 @@ static double pi_of(const weft__encl *e) {
   return (double)atomic_load_explicit(&e->ec_pi_milli, memory_order_relaxed) / 1000.0;
 }
 
-/* The most important managed enclave missing its goal (ties: worst PI). */
+/* The most important managed enclave that has missed its goal MISS_STREAK
+ * intervals in a row (ties: the worst PI). */
 static weft__encl *receiver_pick(weft_region *r) {
   weft__encl *best = NULL;
   for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
-    if (!managed(e) || e->ec_goal_type == WEFT_GOAL_NONE || pi_of(e) <= PI_MISS)
+    if (!managed(e) || e->ec_goal_type == WEFT_GOAL_NONE || e->ec_misses < MISS_STREAK)
       continue;
     if (best == NULL || e->ec_importance < best->ec_importance ||
         (e->ec_importance == best->ec_importance && pi_of(e) > pi_of(best)))
@@ -468,8 +470,8 @@ static weft__encl *receiver_pick(weft_region *r) {
   return best;
 }
 
-/* Who gives way to rc: a managed enclave that matters less or overachieves,
- * at rc's band or above, the highest band first. */
+/* Who gives way to rc: a managed enclave that matters less or overachieves
+ * its goal, at rc's band or above, the highest band first. */
 static weft__encl *donor_pick(weft_region *r, const weft__encl *rc) {
   weft__encl *best = NULL;
   int rb = atomic_load(&rc->ec_band);
@@ -485,52 +487,23 @@ static weft__encl *donor_pick(weft_region *r, const weft__encl *rc) {
   return best;
 }
 
-/* Nobody misses: a band the policy moved drifts one step back toward its
- * static band after CALM_INTERVALS quiet intervals in a row, but not within
- * HOLD_INTERVALS of its last move (hysteresis: a band that was needed is
- * kept a while, so priorities do not flap). */
-static void drift_back(weft_region *r) {
-  for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
-    int b = atomic_load(&e->ec_band);
-    bool easy = e->ec_goal_type == WEFT_GOAL_NONE || pi_of(e) < PI_EASY;
-    if (e->ec_hold > 0)
-      e->ec_hold--;
-    if (!managed(e) || b == e->ec_static_band || (b > e->ec_static_band && !easy) ||
-        e->ec_hold > 0) {
-      e->ec_calm = 0;
-      continue;
-    }
-    if (++e->ec_calm >= CALM_INTERVALS) {
-      atomic_store(&e->ec_band, b > e->ec_static_band ? b - 1 : b + 1);
-      e->ec_calm = 0;
-    }
-  }
-}
-
-/* One policy step: raise the most important missing enclave one band, or,
- * at the top already, lower a donor one band. r_encl_lock held. */
+/* One policy step (WLM-like): when an enclave keeps missing its goal, raise
+ * the most important one a band, or, at the top band already, lower a donor
+ * a band. When every goal is met nothing moves, so a steady load settles;
+ * the miss streak is the hysteresis. r_encl_lock held. */
 static void policy_step(weft_region *r) {
   weft__encl *rc = receiver_pick(r);
-  if (rc == NULL) {
-    drift_back(r);
+  if (rc == NULL)
     return;
-  }
-  for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
-    e->ec_calm = 0;
-    if (e->ec_hold > 0)
-      e->ec_hold--;
-  }
+  rc->ec_misses = 0; /* judge the move by fresh intervals */
   int b = atomic_load(&rc->ec_band);
   if (b < WEFT__BAND_TOP) {
     atomic_store(&rc->ec_band, b + 1);
-    rc->ec_hold = HOLD_INTERVALS;
     return;
   }
   weft__encl *d = donor_pick(r, rc);
-  if (d != NULL) {
+  if (d != NULL)
     atomic_store(&d->ec_band, atomic_load(&d->ec_band) - 1);
-    d->ec_hold = HOLD_INTERVALS;
-  }
 }
 
 /* Every policy interval, on the monitor thread: interval records and PIs

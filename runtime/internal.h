@@ -198,8 +198,7 @@ struct weft__encl {
   struct weft_enclave_stats ec_prev; /* cumulative figures at the last interval */
   uint64_t ec_prev_end;            /* when the last interval ended (ns) */
   weft__hist ec_prev_resp;
-  int ec_calm;                     /* intervals in a row it needed nothing */
-  int ec_hold;                     /* intervals before a moved band may drift back */
+  int ec_misses;                   /* intervals in a row it missed its goal */
   weft__acct ec_acct[];            /* one per worker */
 };
 
