@@ -364,8 +364,10 @@ enum {
 /* ------------------------------------------------------------------------ */
 
 /* One ended task. Times in nanoseconds, measured with the TSC at every
- * switch (accounting on). cpu_ns is the thread CPU time of its dispatches
- * where the platform reports it (QueryThreadCycleTime; 0 under Wine). */
+ * switch (accounting on). cpu_ns is always 0: a per-dispatch CPU clock
+ * costs a system call per switch on Windows and QueryThreadCycleTime
+ * returns 0 under Wine; CPU time is reported per worker thread instead
+ * (weft_worker_stats.cpu_ns). */
 struct weft_task_record {
   uint64_t task_no;
   char tranid[WEFT_NAME_MAX + 1];
@@ -422,6 +424,7 @@ struct weft_worker_stats {
   uint64_t dispatches;  /* task dispatches (switches into a task) */
   uint64_t busy_ns;     /* time spent running tasks */
   uint64_t idle_ns;     /* time spent asleep with nothing to run */
+  uint64_t cpu_ns;      /* CPU time of the worker thread (GetThreadTimes) */
   uint64_t steals;      /* ready tasks this worker took from others */
   uint32_t ready;       /* tasks in its ready queues now */
 };

@@ -364,6 +364,7 @@ struct weft__worker {
   _Atomic uint64_t wk_run_no;    /* task number of that dispatch */
   _Atomic uint64_t wk_idle_ns, wk_steals;
   uint64_t wk_start_ns, wk_stop_ns; /* thread life, for busy time */
+  uint64_t wk_cpu_ns;            /* thread CPU time when it stopped */
   _Atomic uint64_t wk_started, wk_completed, wk_abended;
   _Atomic uint32_t wk_nready;    /* also read by thieves */
   _Atomic uint32_t wk_nidle_fibers;

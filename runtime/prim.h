@@ -43,6 +43,10 @@ int weft__thread_create(void (*fn)(void *arg), void *arg, weft__thread *out);
 /* Wait for the thread to end and release it. */
 void weft__thread_join(weft__thread th);
 unsigned weft__cpu_count(void);
+/* CPU time (user + kernel, ns) of a thread, or of the calling one; 0 where
+ * the platform does not say. GetThreadTimes: 100 ns units. */
+uint64_t weft__thread_cpu_ns(weft__thread th);
+uint64_t weft__thread_cpu_self_ns(void);
 void weft__sleep_ms(unsigned ms);
 
 /* One slot of thread-local storage for the runtime: the worker the calling

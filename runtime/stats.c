@@ -11,6 +11,8 @@ static void worker_stats(weft__worker *w, struct weft_worker_stats *out) {
   out->dispatches = WEFT__LOAD(w->wk_dispatches);
   out->idle_ns = WEFT__LOAD(w->wk_idle_ns);
   out->busy_ns = life > out->idle_ns ? life - out->idle_ns : 0;
+  weft__thread th = w->wk_thread;
+  out->cpu_ns = w->wk_stop_ns || th == NULL ? w->wk_cpu_ns : weft__thread_cpu_ns(th);
   out->steals = WEFT__LOAD(w->wk_steals);
   out->ready = WEFT__LOAD(w->wk_nready);
 }

@@ -445,6 +445,7 @@ static void worker_main(void *arg) {
     abort();
   }
   dispatch_loop(w);
+  w->wk_cpu_ns = weft__thread_cpu_self_ns();
   w->wk_stop_ns = weft__clock_ns();
   weft__fibers_free(w);
   weft__timers_free(w);

@@ -120,6 +120,18 @@ void weft__thread_join(weft__thread th) {
   atomic_fetch_sub_explicit(&weft__count_threads, 1, memory_order_relaxed);
 }
 
+static uint64_t thread_cpu(HANDLE h) {
+  FILETIME created, exited, kernel, user;
+  if (!GetThreadTimes(h, &created, &exited, &kernel, &user))
+    return 0;
+  uint64_t k = (uint64_t)kernel.dwHighDateTime << 32 | kernel.dwLowDateTime;
+  uint64_t u = (uint64_t)user.dwHighDateTime << 32 | user.dwLowDateTime;
+  return (k + u) * 100u;
+}
+
+uint64_t weft__thread_cpu_ns(weft__thread th) { return thread_cpu(th); }
+uint64_t weft__thread_cpu_self_ns(void) { return thread_cpu(GetCurrentThread()); }
+
 unsigned weft__cpu_count(void) {
   SYSTEM_INFO si;
   GetSystemInfo(&si);
