@@ -44,20 +44,31 @@ static void sample_worker(weft_region *r, weft__worker *w, mon_seen *s, uint64_t
   }
 }
 
+/* The next deadline of a period after now_ms, on the period's own grid
+ * (so the monitor's wake-ups never stretch it). */
+static uint64_t next_tick(uint64_t deadline, unsigned period, uint64_t now_ms) {
+  while (deadline <= now_ms)
+    deadline += period;
+  return deadline;
+}
+
 /* What is due at now_ms: the policy interval (records, PI, bands) and an
- * aging tick for every worker. */
-static void periodic(weft_region *r, uint64_t now_ms, uint64_t *next_policy, uint64_t *next_age) {
+ * aging tick for every worker. Returns the ms until the next of them. */
+static uint64_t periodic(weft_region *r, uint64_t now_ms, uint64_t *next_policy,
+                         uint64_t *next_age) {
+  bool aging = r->r_cfg.aging_ms != 0 && r->r_cfg.dispatch_mode != WEFT_DISPATCH_FIFO;
   if (now_ms >= *next_policy) {
     weft__policy_run(r, now_ms * 1000000u);
-    *next_policy = now_ms + r->r_cfg.policy_interval_ms;
+    *next_policy = next_tick(*next_policy, r->r_cfg.policy_interval_ms, now_ms);
   }
-  if (r->r_cfg.aging_ms != 0 && r->r_cfg.dispatch_mode != WEFT_DISPATCH_FIFO &&
-      now_ms >= *next_age) {
+  if (aging && now_ms >= *next_age) {
     for (unsigned i = 0; i < r->r_nworkers; i++)
       weft__worker_ctl(r->r_workers[i], WEFT__CTL_AGE);
-    *next_age = now_ms + r->r_cfg.aging_ms;
+    *next_age = next_tick(*next_age, r->r_cfg.aging_ms, now_ms);
   }
   weft__records_flush(r);
+  uint64_t wait = *next_policy - now_ms;
+  return aging && *next_age - now_ms < wait ? *next_age - now_ms : wait;
 }
 
 static void monitor_main(void *arg) {
@@ -73,10 +84,11 @@ static void monitor_main(void *arg) {
     uint64_t now = weft__clock_ns() / 1000000u;
     for (unsigned i = 0; seen != NULL && i < r->r_nworkers; i++)
       sample_worker(r, r->r_workers[i], &seen[i], now);
-    periodic(r, now, &next_policy, &next_age);
+    uint64_t due = periodic(r, now, &next_policy, &next_age);
+    unsigned ms = atomic_load(&r->r_mon_period_ms);
     weft__lock_acquire(&r->r_mon_lock);
     if (!r->r_mon_stop)
-      weft__cond_wait(&r->r_mon_cond, &r->r_mon_lock, atomic_load(&r->r_mon_period_ms));
+      weft__cond_wait(&r->r_mon_cond, &r->r_mon_lock, due < ms ? (unsigned)due : ms);
   }
   weft__lock_release(&r->r_mon_lock);
   free(seen);
@@ -99,11 +111,7 @@ int weft__monitor_start(weft_region *r) {
   weft__lock_init(&r->r_mon_lock);
   weft__cond_init(&r->r_mon_cond);
   atomic_store(&r->r_mon_period_ms, PERIOD_MAX_MS);
-  weft__monitor_limit(r, r->r_cfg.runaway_ms);
-  /* Wake for every policy interval and aging tick too (a limit of 4x). */
-  weft__monitor_limit(r, r->r_cfg.policy_interval_ms * 4);
-  if (r->r_cfg.aging_ms != 0)
-    weft__monitor_limit(r, r->r_cfg.aging_ms * 4);
+  weft__monitor_limit(r, r->r_cfg.runaway_ms); /* policy and aging: see periodic() */
   return weft__thread_create(monitor_main, r, &r->r_mon_thread);
 }
 
