@@ -6,6 +6,8 @@
 #include <string.h>
 #include <windows.h>
 
+#include "weft.h"
+
 double bench_now_ns(void) {
   LARGE_INTEGER count, freq;
   QueryPerformanceCounter(&count);
@@ -58,4 +60,29 @@ void bench_json_string(FILE *f, const char *s) {
       fputc(c, f);
   }
   fputc('"', f);
+}
+
+/* ---- Failures ------------------------------------------------------------- */
+
+static const char *g_bench_name = "bench";
+
+void bench_set_name(const char *name) { g_bench_name = name; }
+
+void bench_die(const char *what, const char *why) {
+  fprintf(stderr, "%s: %s failed: %s\n", g_bench_name, what, why);
+  fflush(stdout);
+  exit(1);
+}
+
+void bench_check(int rc, const char *what) {
+  if (rc != 0)
+    bench_die(what, weft_err_name(rc));
+}
+
+void bench_check_win32(int ok, const char *what) {
+  char why[32];
+  if (ok)
+    return;
+  snprintf(why, sizeof why, "Win32 error %lu", GetLastError());
+  bench_die(what, why);
 }

@@ -28,4 +28,12 @@ const char *bench_wine_version(void);
 /* Write s to f as a JSON string literal, quotes included. */
 void bench_json_string(FILE *f, const char *s);
 
+/* Failures end the benchmark with exit code 1 and a message naming the
+ * program (set once with bench_set_name) and the failed call. */
+void bench_set_name(const char *name);
+void bench_die(const char *what, const char *why);
+/* rc: a weft_* result; ok: a Win32 BOOL-like result (GetLastError on 0). */
+void bench_check(int rc, const char *what);
+void bench_check_win32(int ok, const char *what);
+
 #endif /* WEFT_BENCHUTIL_H */

@@ -106,24 +106,6 @@ enum { MODE_FIFO, MODE_STATIC, MODE_GOAL };
 /* Failures                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void die(const char *what, const char *why) {
-  fprintf(stderr, "bench_enclaves: %s failed: %s\n", what, why);
-  fflush(stdout);
-  exit(1);
-}
-
-static void check(int rc, const char *what) {
-  if (rc != 0)
-    die(what, weft_err_name(rc));
-}
-
-static void check_win32(BOOL ok, const char *what) {
-  char why[32];
-  if (ok)
-    return;
-  snprintf(why, sizeof why, "Win32 error %lu", GetLastError());
-  die(what, why);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Run state                                                                 */
@@ -386,13 +368,13 @@ static weft_region *region_open(int dispatch_mode) {
   cfg.task_record_fn = on_task_record;
   cfg.interval_record_fn = on_interval_record;
   cfg.record_ctx = &g_run;
-  check(weft_region_create(&cfg, &r), "weft_region_create");
-  check(weft_enclave_define(r, &online), "weft_enclave_define ONLINE");
-  check(weft_enclave_define(r, &batch), "weft_enclave_define BATCH");
-  check(weft_program_define(r, "ONLNPGM", online_prog), "weft_program_define");
-  check(weft_program_define(r, "BTCHPGM", batch_prog), "weft_program_define");
-  check(weft_transaction_define(r, &onln), "weft_transaction_define ONLN");
-  check(weft_transaction_define(r, &btch), "weft_transaction_define BTCH");
+  bench_check(weft_region_create(&cfg, &r), "weft_region_create");
+  bench_check(weft_enclave_define(r, &online), "weft_enclave_define ONLINE");
+  bench_check(weft_enclave_define(r, &batch), "weft_enclave_define BATCH");
+  bench_check(weft_program_define(r, "ONLNPGM", online_prog), "weft_program_define");
+  bench_check(weft_program_define(r, "BTCHPGM", batch_prog), "weft_program_define");
+  bench_check(weft_transaction_define(r, &onln), "weft_transaction_define ONLN");
+  bench_check(weft_transaction_define(r, &btch), "weft_transaction_define BTCH");
   return r;
 }
 
@@ -403,7 +385,7 @@ static void run_reset(void) {
     s->resp.v = malloc(cap * sizeof *s->resp.v);
     s->self.v = malloc(cap * sizeof *s->self.v);
     if (s->resp.v == NULL || s->self.v == NULL)
-      die("malloc", "out of memory");
+      bench_die("malloc", "out of memory");
     s->resp.cap = s->self.cap = cap;
   }
   atomic_store(&s->resp.n, 0);
@@ -425,7 +407,7 @@ static void run_reset(void) {
 /* The CPU time of all the region's worker threads (GetThreadTimes). */
 static double workers_cpu_ns(weft_region *r, struct weft_region_stats *rs) {
   double sum = 0;
-  check(weft_region_stats(r, rs), "weft_region_stats");
+  bench_check(weft_region_stats(r, rs), "weft_region_stats");
   for (unsigned i = 0; i < rs->workers; i++)
     sum += (double)rs->worker[i].cpu_ns;
   return sum;
@@ -433,7 +415,7 @@ static double workers_cpu_ns(weft_region *r, struct weft_region_stats *rs) {
 
 static void check_tasks(void) {
   if (atomic_load(&g_task_rc) != 0)
-    die(g_task_what, weft_err_name(atomic_load(&g_task_rc)));
+    bench_die(g_task_what, weft_err_name(atomic_load(&g_task_rc)));
 }
 
 /* The pacer: start ONLINE transactions at g_p.rate per second from *due on
@@ -453,7 +435,7 @@ static void pace(weft_region *r, double *due, double until, double *late, size_t
     if (now >= *due) {
       if (late != NULL && *nlate < late_cap)
         late[(*nlate)++] = now - *due;
-      check(weft_start(r, "ONLN", &now, sizeof now, NULL, NULL), "weft_start ONLN");
+      bench_check(weft_start(r, "ONLN", &now, sizeof now, NULL, NULL), "weft_start ONLN");
       (*started)++;
       *due += period;
       continue;
@@ -511,14 +493,14 @@ static run_result run_once(size_t mode) {
   struct weft_region_stats rs;
   uint64_t started_warm = 0, started = 0;
   if (late == NULL)
-    die("malloc", "out of memory");
+    bench_die("malloc", "out of memory");
   memset(&res, 0, sizeof res);
   run_reset();
   r = region_open(modes[mode].dispatch_mode);
   s->t0 = bench_now_ns();
   for (unsigned i = 0; i < g_p.chains; i++) {
     unsigned skip = (unsigned)((uint64_t)g_p.slices * i / g_p.chains);
-    check(weft_start(r, "BTCH", &skip, sizeof skip, NULL, NULL), "weft_start BTCH");
+    bench_check(weft_start(r, "BTCH", &skip, sizeof skip, NULL, NULL), "weft_start BTCH");
   }
   due = bench_now_ns();
   pace(r, &due, s->t0 + g_p.warmup_ms * 1e6, NULL, NULL, 0, &started_warm);
@@ -534,14 +516,14 @@ static run_result run_once(size_t mode) {
   for (unsigned i = 0; i < 2 && i < rs.workers; i++)
     res.ready[i] = rs.worker[i].ready;
   check_tasks();
-  check(weft_enclave_stats(r, "ONLINE", &st), "weft_enclave_stats ONLINE");
-  check(weft_enclave_stats(r, "BATCH", &bst), "weft_enclave_stats BATCH");
+  bench_check(weft_enclave_stats(r, "ONLINE", &st), "weft_enclave_stats ONLINE");
+  bench_check(weft_enclave_stats(r, "BATCH", &bst), "weft_enclave_stats BATCH");
 
   atomic_store(&s->stop, 1);
   if (WaitForSingleObject(g_done, STALL_MS) != WAIT_OBJECT_0)
-    die("ending the batch chains", "not all ended within 30 s (runtime stuck?)");
+    bench_die("ending the batch chains", "not all ended within 30 s (runtime stuck?)");
   check_tasks();
-  check(weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, STALL_MS), "weft_region_shutdown");
+  bench_check(weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, STALL_MS), "weft_region_shutdown");
   weft_region_destroy(r);
 
   n = samples_count(&s->resp);
@@ -718,7 +700,7 @@ static void json_number(FILE *f, double v) {
 static void write_json(const char *path, const char *wine) {
   FILE *f = fopen(path, "w");
   if (f == NULL)
-    die("writing the JSON report", path);
+    bench_die("writing the JSON report", path);
   fprintf(f, "{\"goal_ms\": %u, \"wine\": %s, \"modes\": {", g_p.goal_ms, wine ? "true" : "false");
   for (size_t m = 0; m < MODE_COUNT; m++) {
     const mode_summary *s = &g_sum[m];
@@ -738,7 +720,7 @@ static void write_json(const char *path, const char *wine) {
   }
   fprintf(f, "\n}}\n");
   if (fclose(f) != 0)
-    die("writing the JSON report", path);
+    bench_die("writing the JSON report", path);
   printf("JSON written to %s\n", path);
 }
 
@@ -763,7 +745,7 @@ static unsigned check_targets(void) {
 static void write_plot_script(void) {
   FILE *f = fopen(PLOT_SCRIPT, "w");
   if (f == NULL)
-    die("writing the gnuplot script", PLOT_SCRIPT);
+    bench_die("writing the gnuplot script", PLOT_SCRIPT);
   fprintf(
       f,
       "# Written by bench_enclaves: draws %s into %s.png (or .svg).\n"
@@ -807,7 +789,7 @@ static void write_plot_script(void) {
       g_p.goal_percent, g_p.workers, g_p.interval_ms, g_p.goal_percent, TIMELINE_PATH,
       TIMELINE_PATH, TIMELINE_PATH, TIMELINE_PATH);
   if (fclose(f) != 0)
-    die("writing the gnuplot script", PLOT_SCRIPT);
+    bench_die("writing the gnuplot script", PLOT_SCRIPT);
 }
 
 /* Draw the plot where this process can run gnuplot: on Windows with
@@ -908,16 +890,17 @@ static void parse_args(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  bench_set_name("bench_enclaves");
   const char *wine = bench_wine_version();
   unsigned met;
   parse_args(argc, argv);
   /* Sleep(1) sleeps 1-2 ms instead of up to 15.6 on Windows (Wine: always). */
   timeBeginPeriod(1);
   g_done = CreateEventA(NULL, FALSE, FALSE, NULL);
-  check_win32(g_done != NULL, "CreateEvent");
+  bench_check_win32(g_done != NULL, "CreateEvent");
   g_timeline = fopen(TIMELINE_PATH, "w");
   if (g_timeline == NULL)
-    die("opening the timeline", TIMELINE_PATH);
+    bench_die("opening the timeline", TIMELINE_PATH);
   fprintf(g_timeline,
           "# bench_enclaves timeline: the ONLINE enclave's interval records, one block per\n"
           "# run (two blank lines apart), in run order: round 1 fifo, static, goal, round 2...\n"
@@ -945,7 +928,7 @@ int main(int argc, char **argv) {
       fflush(g_timeline);
     }
   if (fclose(g_timeline) != 0)
-    die("writing the timeline", TIMELINE_PATH);
+    bench_die("writing the timeline", TIMELINE_PATH);
   summarize();
   print_table(wine);
   print_anomalies();

@@ -103,24 +103,6 @@ static unsigned scaled(unsigned n) {
 /* Failures                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void die(const char *what, const char *why) {
-  fprintf(stderr, "bench_switch: %s failed: %s\n", what, why);
-  fflush(stdout);
-  exit(1);
-}
-
-static void check(int rc, const char *what) {
-  if (rc != 0)
-    die(what, weft_err_name(rc));
-}
-
-static void check_win32(BOOL ok, const char *what) {
-  char why[32];
-  if (ok)
-    return;
-  snprintf(why, sizeof why, "Win32 error %lu", GetLastError());
-  die(what, why);
-}
 
 /* Tasks report to the host through g_done (auto-reset): the last task of a
  * benchmark sets it, and so does a task whose call failed, after recording
@@ -149,9 +131,9 @@ static void arm_done(void) {
 /* Wait for the tasks of a benchmark; dies on a task failure or a stall. */
 static void wait_done(const char *what) {
   if (WaitForSingleObject(g_done, STALL_MS) != WAIT_OBJECT_0)
-    die(what, "no completion within 30 s (runtime stuck?)");
+    bench_die(what, "no completion within 30 s (runtime stuck?)");
   if (atomic_load(&g_task_rc) != 0)
-    die(g_task_what, weft_err_name(atomic_load(&g_task_rc)));
+    bench_die(g_task_what, weft_err_name(atomic_load(&g_task_rc)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -163,14 +145,14 @@ static weft_region *region_open(const weft_region_config *cfg, const char *name,
                                 weft_program_fn fn) {
   weft_region *r;
   weft_transaction_def def = {name, name, WEFT_PRIORITY_MAX / 2, 0, NULL};
-  check(weft_region_create(cfg, &r), "weft_region_create");
-  check(weft_program_define(r, name, fn), "weft_program_define");
-  check(weft_transaction_define(r, &def), "weft_transaction_define");
+  bench_check(weft_region_create(cfg, &r), "weft_region_create");
+  bench_check(weft_program_define(r, name, fn), "weft_program_define");
+  bench_check(weft_transaction_define(r, &def), "weft_transaction_define");
   return r;
 }
 
 static void region_close(weft_region *r) {
-  check(weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, STALL_MS), "weft_region_shutdown");
+  bench_check(weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, STALL_MS), "weft_region_shutdown");
   weft_region_destroy(r);
 }
 
@@ -194,9 +176,9 @@ static double stf_time(unsigned n, atomic_uint *barrier, unsigned parties) {
   void *main_fiber = ConvertThreadToFiber(NULL);
   void *partner;
   double t0, t1;
-  check_win32(main_fiber != NULL, "ConvertThreadToFiber");
+  bench_check_win32(main_fiber != NULL, "ConvertThreadToFiber");
   partner = CreateFiberEx(0, 64 * 1024, 0, stf_partner, &main_fiber);
-  check_win32(partner != NULL, "CreateFiberEx");
+  bench_check_win32(partner != NULL, "CreateFiberEx");
   for (unsigned i = 0; i < STF_WARMUP; i++)
     SwitchToFiber(partner);
   if (barrier != NULL) {
@@ -209,7 +191,7 @@ static double stf_time(unsigned n, atomic_uint *barrier, unsigned parties) {
     SwitchToFiber(partner);
   t1 = bench_now_ns();
   DeleteFiber(partner);
-  check_win32(ConvertFiberToThread(), "ConvertFiberToThread");
+  bench_check_win32(ConvertFiberToThread(), "ConvertFiberToThread");
   return (t1 - t0) / n;
 }
 
@@ -241,7 +223,7 @@ static double run_stf_2t(const bench_def *b) {
   for (int i = 0; i < 2; i++) {
     args[i] = (stf_thread_arg){scaled(b->iters), &barrier, 0};
     th[i] = CreateThread(NULL, 0, stf_thread, &args[i], 0, NULL);
-    check_win32(th[i] != NULL, "CreateThread");
+    bench_check_win32(th[i] != NULL, "CreateThread");
   }
   WaitForMultipleObjects(2, th, TRUE, INFINITE);
   CloseHandle(th[0]);
@@ -298,7 +280,7 @@ static double run_yield(const bench_def *b) {
   atomic_store(&y->finished, 0);
   arm_done();
   for (unsigned i = 0; i < y->tasks; i++)
-    check(weft_start(r, "YIELD", NULL, 0, NULL, NULL), "weft_start");
+    bench_check(weft_start(r, "YIELD", NULL, 0, NULL, NULL), "weft_start");
   wait_done("yield tasks");
   region_close(r);
   return (y->t1 - y->t0) / ((double)y->tasks * y->yields);
@@ -338,7 +320,7 @@ static double chain_once(weft_region *r, unsigned total) {
   c->total = total;
   atomic_store(&c->ran, 0);
   arm_done();
-  check(weft_start(r, "CHAIN", NULL, 0, NULL, NULL), "weft_start");
+  bench_check(weft_start(r, "CHAIN", NULL, 0, NULL, NULL), "weft_start");
   wait_done("transaction chain");
   return (c->t1 - c->t0) / (total - 1);
 }
@@ -369,7 +351,7 @@ static DWORD WINAPI empty_thread(void *arg) {
 
 static void thread_txn(void) {
   HANDLE h = CreateThread(NULL, 0, empty_thread, NULL, 0, NULL);
-  check_win32(h != NULL, "CreateThread");
+  bench_check_win32(h != NULL, "CreateThread");
   WaitForSingleObject(h, INFINITE);
   CloseHandle(h);
 }
@@ -458,8 +440,8 @@ static DWORD WINAPI ponger(void *arg) {
 /* A suspended thread running fn(h), pinned to CPU 0. */
 static HANDLE pinned_thread(LPTHREAD_START_ROUTINE fn, handoff *h) {
   HANDLE th = CreateThread(NULL, 0, fn, h, CREATE_SUSPENDED, NULL);
-  check_win32(th != NULL, "CreateThread");
-  check_win32(SetThreadAffinityMask(th, 1) != 0, "SetThreadAffinityMask");
+  bench_check_win32(th != NULL, "CreateThread");
+  bench_check_win32(SetThreadAffinityMask(th, 1) != 0, "SetThreadAffinityMask");
   return th;
 }
 
@@ -549,7 +531,7 @@ static double run_throughput(const bench_def *b) {
   throughput_reset(chains);
   arm_done();
   for (unsigned i = 0; i < chains; i++)
-    check(weft_start(r, "THRU", NULL, 0, NULL, NULL), "weft_start");
+    bench_check(weft_start(r, "THRU", NULL, 0, NULL, NULL), "weft_start");
   Sleep(scaled(200));
   c0 = throughput_count();
   t0 = bench_now_ns();
@@ -621,7 +603,7 @@ static void write_result(FILE *f, size_t i) {
 static void write_json(const char *path, unsigned rounds, const char *wine) {
   FILE *f = fopen(path, "w");
   if (f == NULL)
-    die("writing the JSON report", path);
+    bench_die("writing the JSON report", path);
   fprintf(f, "{\"wine\": %s, \"wine_version\": ", wine ? "true" : "false");
   bench_json_string(f, wine ? wine : "");
   fprintf(f, ", \"rounds\": %u, \"results\": [\n", rounds);
@@ -629,7 +611,7 @@ static void write_json(const char *path, unsigned rounds, const char *wine) {
     write_result(f, i);
   fprintf(f, "]}\n");
   if (fclose(f) != 0)
-    die("writing the JSON report", path);
+    bench_die("writing the JSON report", path);
   printf("JSON written to %s\n", path);
 }
 
@@ -709,14 +691,15 @@ static void summarize(const double *samples, unsigned rounds) {
 }
 
 int main(int argc, char **argv) {
+  bench_set_name("bench_switch");
   options o = parse_args(argc, argv);
   const char *wine = bench_wine_version();
   double *samples = calloc(BENCH_COUNT * o.rounds, sizeof *samples);
   unsigned met;
   if (samples == NULL)
-    die("calloc", "out of memory");
+    bench_die("calloc", "out of memory");
   g_done = CreateEventA(NULL, FALSE, FALSE, NULL);
-  check_win32(g_done != NULL, "CreateEvent");
+  bench_check_win32(g_done != NULL, "CreateEvent");
   run_rounds(samples, o.rounds);
   summarize(samples, o.rounds);
   print_table(o.rounds, wine);
