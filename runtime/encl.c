@@ -291,12 +291,13 @@ weft__acct *weft__acct_new(unsigned workers) {
 }
 
 /* Add an ended task to one worker's share (that worker's thread). Its
- * dispatches, dispatch time, waits and start were added live (worker.c);
- * what only the end knows is added here. A task that never ran (purged
- * first) counts as started here. */
+ * dispatches, dispatch time, start and waits ended by a wake-up were added
+ * live (worker.c); its ready wait and what only the end knows are added
+ * here. A task that never ran counts as started here. */
 void weft__acct_fold(weft__acct *a, const weft_task *t, uint64_t response_ns) {
   if (t->tk_ndisp == 0)
     WEFT__STAT_ADD(a->ac_started, 1);
+  WEFT__STAT_ADD(a->ac_wait_ticks[WEFT_WAIT_READY], t->tk_wait_ticks[WEFT_WAIT_READY]);
   if (t->tk_flags & WEFT__TF_ABENDED)
     WEFT__STAT_ADD(a->ac_abended, 1);
   else
