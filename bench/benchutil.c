@@ -2,6 +2,7 @@
  * benchmarks (see benchutil.h). */
 #include "benchutil.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <windows.h>
@@ -85,4 +86,47 @@ void bench_check_win32(int ok, const char *what) {
     return;
   snprintf(why, sizeof why, "Win32 error %lu", GetLastError());
   bench_die(what, why);
+}
+
+/* ---- Task completion ---------------------------------------------------------- */
+
+#define DONE_STALL_MS 30000
+
+static HANDLE g_done;
+static atomic_int g_task_rc;     /* the first failure of a task, 0 if none */
+static const char *g_task_what;  /* the call that failed */
+
+void bench_done_init(void) {
+  g_done = CreateEventA(NULL, FALSE, FALSE, NULL);
+  bench_check_win32(g_done != NULL, "CreateEvent");
+}
+
+void bench_done_arm(void) {
+  atomic_store(&g_task_rc, 0);
+  ResetEvent(g_done);
+}
+
+void bench_done_signal(void) { SetEvent(g_done); }
+
+/* Called on a task: 1 if rc is 0; otherwise records the first failure,
+ * wakes the host and returns 0. */
+int bench_task_ok(int rc, const char *what) {
+  int none = 0;
+  if (rc == 0)
+    return 1;
+  if (atomic_compare_exchange_strong(&g_task_rc, &none, rc))
+    g_task_what = what;
+  SetEvent(g_done);
+  return 0;
+}
+
+void bench_tasks_check(void) {
+  if (atomic_load(&g_task_rc) != 0)
+    bench_die(g_task_what, weft_err_name(atomic_load(&g_task_rc)));
+}
+
+void bench_done_wait(const char *what) {
+  if (WaitForSingleObject(g_done, DONE_STALL_MS) != WAIT_OBJECT_0)
+    bench_die(what, "no completion within 30 s (runtime stuck?)");
+  bench_tasks_check();
 }

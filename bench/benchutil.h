@@ -36,4 +36,17 @@ void bench_die(const char *what, const char *why);
 void bench_check(int rc, const char *what);
 void bench_check_win32(int ok, const char *what);
 
+/* Tasks tell the host a benchmark is done (or failed) through one
+ * auto-reset event. bench_done_init once; bench_done_arm before each run;
+ * tasks call bench_done_signal when the last one ends and bench_task_ok on
+ * every call they make (a failure is recorded and wakes the host); the host
+ * calls bench_done_wait, which dies on a failure or after 30 s. */
+void bench_done_init(void);
+void bench_done_arm(void);
+void bench_done_signal(void);
+int bench_task_ok(int rc, const char *what);
+void bench_done_wait(const char *what);
+/* Die if a task recorded a failure. */
+void bench_tasks_check(void);
+
 #endif /* WEFT_BENCHUTIL_H */

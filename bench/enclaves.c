@@ -159,22 +159,6 @@ typedef struct run_state {
 
 static run_state g_run;
 
-/* Tasks report to the host through g_done (auto-reset): the last chain to
- * end sets it, and so does a task whose call failed, after recording the
- * first failure here. */
-static HANDLE g_done;
-static atomic_int g_task_rc;
-static const char *g_task_what;
-
-static int task_ok(int rc, const char *what) {
-  int none = 0;
-  if (rc == 0)
-    return 1;
-  if (atomic_compare_exchange_strong(&g_task_rc, &none, rc))
-    g_task_what = what;
-  SetEvent(g_done);
-  return 0;
-}
 
 static void spin_ns(double ns) {
   double end = bench_now_ns() + ns;
@@ -192,10 +176,10 @@ static void online_prog(weft_task *t) {
   const void *data;
   size_t len;
   double started;
-  if (!task_ok(weft_retrieve(t, &data, &len), "weft_retrieve"))
+  if (!bench_task_ok(weft_retrieve(t, &data, &len), "weft_retrieve"))
     return;
   if (len != sizeof started) {
-    task_ok(WEFT_EINVAL, "ONLINE data length");
+    bench_task_ok(WEFT_EINVAL, "ONLINE data length");
     return;
   }
   memcpy(&started, data, sizeof started);
@@ -208,7 +192,7 @@ static void online_prog(weft_task *t) {
 
 static void chain_ended(run_state *s) {
   if (atomic_fetch_sub(&s->chains_live, 1) == 1)
-    SetEvent(g_done);
+    bench_done_signal();
 }
 
 /* BATCH: slices of spin, each followed by a yield; then the successor.
@@ -219,7 +203,7 @@ static void batch_prog(weft_task *t) {
   const void *data;
   size_t len;
   unsigned first = 0;
-  if (!task_ok(weft_retrieve(t, &data, &len), "weft_retrieve"))
+  if (!bench_task_ok(weft_retrieve(t, &data, &len), "weft_retrieve"))
     return;
   if (len == sizeof first)
     memcpy(&first, data, sizeof first);
@@ -231,7 +215,7 @@ static void batch_prog(weft_task *t) {
     spin_ns(g_p.slice_us * 1e3);
     if (atomic_load_explicit(&s->phase, memory_order_relaxed) == PHASE_WINDOW)
       atomic_fetch_add_explicit(&s->batch_slices, 1, memory_order_relaxed);
-    if (!task_ok(weft_yield(t), "weft_yield"))
+    if (!bench_task_ok(weft_yield(t), "weft_yield"))
       return;
   }
   if (atomic_load_explicit(&s->phase, memory_order_relaxed) == PHASE_WINDOW)
@@ -240,7 +224,7 @@ static void batch_prog(weft_task *t) {
     chain_ended(s);
     return;
   }
-  task_ok(weft_start(weft_task_region(t), "BTCH", NULL, 0, NULL, NULL),
+  bench_task_ok(weft_start(weft_task_region(t), "BTCH", NULL, 0, NULL, NULL),
           "weft_start (BATCH successor)");
 }
 
@@ -400,8 +384,7 @@ static void run_reset(void) {
   atomic_store(&s->misclassified, 0);
   atomic_store(&s->abended, 0);
   atomic_store(&s->ntl, 0);
-  atomic_store(&g_task_rc, 0);
-  ResetEvent(g_done);
+  bench_done_arm();
 }
 
 /* The CPU time of all the region's worker threads (GetThreadTimes). */
@@ -413,10 +396,6 @@ static double workers_cpu_ns(weft_region *r, struct weft_region_stats *rs) {
   return sum;
 }
 
-static void check_tasks(void) {
-  if (atomic_load(&g_task_rc) != 0)
-    bench_die(g_task_what, weft_err_name(atomic_load(&g_task_rc)));
-}
 
 /* The pacer: start ONLINE transactions at g_p.rate per second from *due on
  * until `until` (QPC ns). Between starts it sleeps (Sleep(1)) while the
@@ -504,7 +483,7 @@ static run_result run_once(size_t mode) {
   }
   due = bench_now_ns();
   pace(r, &due, s->t0 + g_p.warmup_ms * 1e6, NULL, NULL, 0, &started_warm);
-  check_tasks();
+  bench_tasks_check();
 
   cpu0 = workers_cpu_ns(r, &rs);
   atomic_store(&s->phase, PHASE_WINDOW);
@@ -515,14 +494,12 @@ static run_result run_once(size_t mode) {
   cpu1 = workers_cpu_ns(r, &rs);
   for (unsigned i = 0; i < 2 && i < rs.workers; i++)
     res.ready[i] = rs.worker[i].ready;
-  check_tasks();
+  bench_tasks_check();
   bench_check(weft_enclave_stats(r, "ONLINE", &st), "weft_enclave_stats ONLINE");
   bench_check(weft_enclave_stats(r, "BATCH", &bst), "weft_enclave_stats BATCH");
 
   atomic_store(&s->stop, 1);
-  if (WaitForSingleObject(g_done, STALL_MS) != WAIT_OBJECT_0)
-    bench_die("ending the batch chains", "not all ended within 30 s (runtime stuck?)");
-  check_tasks();
+  bench_done_wait("ending the batch chains");
   bench_check(weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, STALL_MS), "weft_region_shutdown");
   weft_region_destroy(r);
 
@@ -896,8 +873,7 @@ int main(int argc, char **argv) {
   parse_args(argc, argv);
   /* Sleep(1) sleeps 1-2 ms instead of up to 15.6 on Windows (Wine: always). */
   timeBeginPeriod(1);
-  g_done = CreateEventA(NULL, FALSE, FALSE, NULL);
-  bench_check_win32(g_done != NULL, "CreateEvent");
+  bench_done_init();
   g_timeline = fopen(TIMELINE_PATH, "w");
   if (g_timeline == NULL)
     bench_die("opening the timeline", TIMELINE_PATH);
@@ -937,7 +913,6 @@ int main(int argc, char **argv) {
   write_json(g_p.json, wine);
   write_plot_script();
   draw_plot(wine);
-  CloseHandle(g_done);
   timeEndPeriod(1);
   return 0;
 }

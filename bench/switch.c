@@ -104,38 +104,6 @@ static unsigned scaled(unsigned n) {
 /* ------------------------------------------------------------------------ */
 
 
-/* Tasks report to the host through g_done (auto-reset): the last task of a
- * benchmark sets it, and so does a task whose call failed, after recording
- * the first failure here. */
-static HANDLE g_done;
-static atomic_int g_task_rc;
-static const char *g_task_what;
-
-/* Called on a task: 1 if rc is 0; otherwise records the failure, wakes the
- * host and returns 0. */
-static int task_ok(int rc, const char *what) {
-  int none = 0;
-  if (rc == 0)
-    return 1;
-  if (atomic_compare_exchange_strong(&g_task_rc, &none, rc))
-    g_task_what = what;
-  SetEvent(g_done);
-  return 0;
-}
-
-static void arm_done(void) {
-  atomic_store(&g_task_rc, 0);
-  ResetEvent(g_done);
-}
-
-/* Wait for the tasks of a benchmark; dies on a task failure or a stall. */
-static void wait_done(const char *what) {
-  if (WaitForSingleObject(g_done, STALL_MS) != WAIT_OBJECT_0)
-    bench_die(what, "no completion within 30 s (runtime stuck?)");
-  if (atomic_load(&g_task_rc) != 0)
-    bench_die(g_task_what, weft_err_name(atomic_load(&g_task_rc)));
-}
-
 /* ------------------------------------------------------------------------ */
 /* Regions                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -251,16 +219,16 @@ static void yield_prog(weft_task *t) {
   yield_state *y = &g_yield;
   atomic_fetch_add(&y->arrived, 1);
   while (atomic_load(&y->arrived) < y->tasks)
-    if (!task_ok(weft_yield(t), "weft_yield"))
+    if (!bench_task_ok(weft_yield(t), "weft_yield"))
       return;
   if (atomic_fetch_add(&y->passed, 1) == 0)
     y->t0 = bench_now_ns();
   for (unsigned i = 0; i < y->yields; i++)
-    if (!task_ok(weft_yield(t), "weft_yield"))
+    if (!bench_task_ok(weft_yield(t), "weft_yield"))
       return;
   if (atomic_fetch_add(&y->finished, 1) + 1 == y->tasks) {
     y->t1 = bench_now_ns();
-    SetEvent(g_done);
+    bench_done_signal();
   }
 }
 
@@ -278,10 +246,10 @@ static double run_yield(const bench_def *b) {
   atomic_store(&y->arrived, 0);
   atomic_store(&y->passed, 0);
   atomic_store(&y->finished, 0);
-  arm_done();
+  bench_done_arm();
   for (unsigned i = 0; i < y->tasks; i++)
     bench_check(weft_start(r, "YIELD", NULL, 0, NULL, NULL), "weft_start");
-  wait_done("yield tasks");
+  bench_done_wait("yield tasks");
   region_close(r);
   return (y->t1 - y->t0) / ((double)y->tasks * y->yields);
 }
@@ -305,12 +273,12 @@ static void chain_prog(weft_task *t) {
   if (n == 1)
     c->t0 = bench_now_ns();
   if (n < c->total) {
-    task_ok(weft_start(weft_task_region(t), "CHAIN", NULL, 0, NULL, NULL),
+    bench_task_ok(weft_start(weft_task_region(t), "CHAIN", NULL, 0, NULL, NULL),
             "weft_start (in a task)");
     return;
   }
   c->t1 = bench_now_ns();
-  SetEvent(g_done);
+  bench_done_signal();
 }
 
 /* Run one chain of total transactions; ns per transaction, measured from the
@@ -319,9 +287,9 @@ static double chain_once(weft_region *r, unsigned total) {
   chain_state *c = &g_chain;
   c->total = total;
   atomic_store(&c->ran, 0);
-  arm_done();
+  bench_done_arm();
   bench_check(weft_start(r, "CHAIN", NULL, 0, NULL, NULL), "weft_start");
-  wait_done("transaction chain");
+  bench_done_wait("transaction chain");
   return (c->t1 - c->t0) / (total - 1);
 }
 
@@ -494,10 +462,10 @@ static throughput_state g_tp;
 static void throughput_prog(weft_task *t) {
   if (atomic_load_explicit(&g_tp.stop, memory_order_relaxed)) {
     if (atomic_fetch_sub(&g_tp.live, 1) == 1)
-      SetEvent(g_done);
+      bench_done_signal();
     return;
   }
-  if (!task_ok(weft_start(weft_task_region(t), "THRU", NULL, 0, NULL, NULL),
+  if (!bench_task_ok(weft_start(weft_task_region(t), "THRU", NULL, 0, NULL, NULL),
                "weft_start (in a task)"))
     return;
   atomic_fetch_add_explicit(&g_tp.done[weft_task_worker(t) % WEFT_MAX_WORKERS].n, 1,
@@ -529,7 +497,7 @@ static double run_throughput(const bench_def *b) {
   cfg.workers = b->arg;
   r = region_open(&cfg, "THRU", throughput_prog);
   throughput_reset(chains);
-  arm_done();
+  bench_done_arm();
   for (unsigned i = 0; i < chains; i++)
     bench_check(weft_start(r, "THRU", NULL, 0, NULL, NULL), "weft_start");
   Sleep(scaled(200));
@@ -539,7 +507,7 @@ static double run_throughput(const bench_def *b) {
   c1 = throughput_count();
   t1 = bench_now_ns();
   atomic_store(&g_tp.stop, 1);
-  wait_done("throughput chains");
+  bench_done_wait("throughput chains");
   region_close(r);
   return (double)(c1 - c0) * 1e9 / (t1 - t0);
 }
@@ -698,8 +666,7 @@ int main(int argc, char **argv) {
   unsigned met;
   if (samples == NULL)
     bench_die("calloc", "out of memory");
-  g_done = CreateEventA(NULL, FALSE, FALSE, NULL);
-  bench_check_win32(g_done != NULL, "CreateEvent");
+  bench_done_init();
   run_rounds(samples, o.rounds);
   summarize(samples, o.rounds);
   print_table(o.rounds, wine);
@@ -708,6 +675,5 @@ int main(int argc, char **argv) {
   printf("%u of %u targets met\n", met, (unsigned)(sizeof targets / sizeof targets[0]));
   write_json(o.json, o.rounds, wine);
   free(samples);
-  CloseHandle(g_done);
   return 0;
 }

@@ -161,46 +161,7 @@ Test(dispatch, tasks_start_tasks) {
 /* Priority and yield on one worker                                          */
 /* ------------------------------------------------------------------------ */
 
-typedef struct order_ctx {
-  atomic_int gate_running; /* the gate task occupies the worker */
-  atomic_int gate_open;    /* the host lets it end */
-  atomic_int gate_gave_up; /* the gate hit its deadline */
-  atomic_int n;            /* entries in order[] */
-  long order[256];         /* what ran, in order */
-} order_ctx;
-
 static order_ctx g_order;
-
-/* Occupies its worker, without suspending, until the host opens the gate. */
-static void gate(weft_task *t) {
-  order_ctx *c = TH_CTX(t, order_ctx);
-  atomic_store(&c->gate_running, 1);
-  if (!th_spin_until_set(&c->gate_open))
-    atomic_store(&c->gate_gave_up, 1);
-}
-
-static void order_push(order_ctx *c, long what) {
-  int i = atomic_fetch_add(&c->n, 1);
-  if (i < 256)
-    c->order[i] = what;
-}
-
-/* Records its index once. */
-static void record_once(weft_task *t) {
-  th_arg a = th_arg_of(t);
-  order_push(a.ctx, a.idx);
-}
-
-/* Records idx * 10 + round for `rounds` rounds (idx % 10), yielding after
- * each. */
-static void record_and_yield(weft_task *t) {
-  th_arg a = th_arg_of(t);
-  long rounds = a.idx % 10;
-  for (long i = 0; i < rounds; i++) {
-    order_push(a.ctx, a.idx / 10 * 10 + i);
-    weft_yield(t);
-  }
-}
 
 /* One worker, no runaway detection (the gate spins), tranids GATE, REC
  * (priority 50) and RECY. */

@@ -1502,42 +1502,7 @@ Test(enclave, records_file_holds_json_lines) {
 /* Dispatch order on one worker                                              */
 /* ------------------------------------------------------------------------ */
 
-typedef struct order_ctx {
-  atomic_int gate_running;
-  atomic_int gate_open;
-  atomic_int gate_gave_up;
-  atomic_int n;
-  long order[256];
-} order_ctx;
-
 static order_ctx g_order;
-
-static void gate(weft_task *t) {
-  order_ctx *c = TH_CTX(t, order_ctx);
-  atomic_store(&c->gate_running, 1);
-  if (!th_spin_until_set(&c->gate_open))
-    atomic_store(&c->gate_gave_up, 1);
-}
-
-static void order_push(order_ctx *c, long what) {
-  int i = atomic_fetch_add(&c->n, 1);
-  if (i < 256)
-    c->order[i] = what;
-}
-
-static void record_once(weft_task *t) {
-  th_arg a = th_arg_of(t);
-  order_push(a.ctx, a.idx);
-}
-
-/* idx / 10 * 10 + round for idx % 10 rounds, yielding after each. */
-static void record_and_yield(weft_task *t) {
-  th_arg a = th_arg_of(t);
-  for (long i = 0; i < a.idx % 10; i++) {
-    order_push(a.ctx, a.idx / 10 * 10 + i);
-    weft_yield(t);
-  }
-}
 
 /* One worker, no aging (ready tasks wait behind the gate), enclaves SYS
  * (SYSTEM), HI (1), LO (5), DSC (discretionary); transactions with task
