@@ -263,22 +263,30 @@ weft_task *weft__cap_release(weft__encl *e) {
   return t;
 }
 
-/* Immediate shutdown: drop the starts waiting on every cap. Host thread. */
+/* Immediate shutdown: drop the starts waiting on every cap. They are
+ * cancelled after r_encl_lock is released, since cancelling a start drops
+ * a reference on a transient enclave, and dropping the last one takes that
+ * lock (today a running member always holds one then, but the order must
+ * not depend on it). Host thread. */
 void weft__cap_cancel_all(weft_region *r) {
+  weft_task *all = NULL;
   weft__lock_acquire(&r->r_encl_lock);
   for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
     weft__lock_acquire(&e->ec_cap_lock);
-    weft_task *t = e->ec_capq_head;
-    e->ec_capq_head = e->ec_capq_tail = NULL;
-    weft__lock_release(&e->ec_cap_lock);
-    while (t != NULL) {
-      weft_task *next = t->tk_rnext;
-      atomic_fetch_sub(&r->r_capq, 1);
-      weft__start_cancel(t, NULL);
-      t = next;
+    if (e->ec_capq_head != NULL) {
+      e->ec_capq_tail->tk_rnext = all;
+      all = e->ec_capq_head;
+      e->ec_capq_head = e->ec_capq_tail = NULL;
     }
+    weft__lock_release(&e->ec_cap_lock);
   }
   weft__lock_release(&r->r_encl_lock);
+  while (all != NULL) {
+    weft_task *next = all->tk_rnext;
+    atomic_fetch_sub(&r->r_capq, 1);
+    weft__start_cancel(all, NULL);
+    all = next;
+  }
 }
 
 /* ---- Accounting ------------------------------------------------------------------ */

@@ -2117,3 +2117,43 @@ Test(enclave, policy_is_stable_when_goals_are_met) {
                    changes, buf);
   }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Immediate shutdown with starts waiting on a capped transient enclave     */
+/* ------------------------------------------------------------------------ */
+
+static atomic_int g_cap_running; /* members holding the cap slot */
+static weft_event *g_cap_never;  /* never posted: members wait until purged */
+
+static void wait_for_purge(weft_task *t) {
+  atomic_fetch_add(&g_cap_running, 1);
+  weft_event_wait(t, g_cap_never, WEFT_WAIT_FOREVER);
+}
+
+/* One member holds the only cap slot, two wait on the cap: an immediate
+ * shutdown purges the first, cancels the others (they never run) and emits
+ * the transient's final record once. */
+Test(enclave, immediate_shutdown_cancels_capped_transient_starts) {
+  weft_region_config cfg = ecfg(1, WEFT_DISPATCH_GOAL);
+  weft_region *r = th_region_cfg(&cfg);
+  cr_assert_eq(weft_event_create(&g_cap_never), 0);
+  def_enclave(r, "CAP1", 3, WEFT_GOAL_NONE, 0, 0, 1);
+  def_tx(r, "TCAP", wait_for_purge, 10, "CAP1");
+  weft_enclave *e = NULL;
+  cr_assert_eq(weft_enclave_create(r, "CAP1", &e), 0);
+  for (long i = 0; i < 3; i++)
+    start_in(r, "TCAP", NULL, i, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL, e);
+  weft_enclave_release(e);
+  th_wait_until(atomic_load(&g_cap_running) == 1);
+  cr_assert_eq(weft_region_shutdown(r, WEFT_SHUTDOWN_IMMEDIATE, TH_SHUTDOWN_MS), 0);
+  struct weft_region_stats s = th_stats(r);
+  weft_region_destroy(r);
+  weft_event_destroy(g_cap_never);
+  cr_assert_eq(atomic_load(&g_cap_running), 1, "a capped start ran");
+  cr_assert_eq(s.tasks_abended, 1);
+  cr_assert_eq(s.starts_cancelled, 2);
+  int finals = 0;
+  for (int i = 0; i < n_irecs(); i++)
+    finals += g_log.irec[i].final;
+  cr_assert_eq(finals, 1, "final records: %d", finals);
+}
