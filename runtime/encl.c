@@ -228,13 +228,17 @@ int weft__encl_classify(weft_region *r, weft_task *t, const weft_start_opts *o) 
 
 /* ---- The max_active cap ---------------------------------------------------------- */
 
-/* Take a cap slot for t, or queue t on the enclave. Any thread. */
-bool weft__cap_take(weft__encl *e, weft_task *t) {
-  bool ok;
+/* Take a cap slot for t (0), or queue t on the enclave (1); bounded: past
+ * max_queued starts waiting on caps, refuse (WEFT_EBUSY). Any thread. */
+int weft__cap_take(weft__encl *e, weft_task *t, bool bounded) {
+  int rc = 0;
   weft__lock_acquire(&e->ec_cap_lock);
-  if ((ok = e->ec_active < e->ec_max_active)) {
+  if (e->ec_active < e->ec_max_active) {
     e->ec_active++;
+  } else if (bounded && atomic_load(&e->ec_region->r_capq) >= e->ec_region->r_cfg.max_queued) {
+    rc = WEFT_EBUSY;
   } else {
+    rc = 1;
     t->tk_rnext = NULL;
     if (e->ec_capq_tail != NULL)
       e->ec_capq_tail->tk_rnext = t;
@@ -244,7 +248,7 @@ bool weft__cap_take(weft__encl *e, weft_task *t) {
     atomic_fetch_add(&e->ec_region->r_capq, 1);
   }
   weft__lock_release(&e->ec_cap_lock);
-  return ok;
+  return rc;
 }
 
 /* A task of e ended: its slot passes to the first queued start (returned,

@@ -544,7 +544,7 @@ void weft__encl_free(weft_region *r);
 weft__encl *weft__encl_find(weft_region *r, const char *name);
 int weft__encl_classify(weft_region *r, weft_task *t, const weft_start_opts *o);
 void weft__encl_put(weft__encl *e, weft_region *r); /* drop a transient reference */
-bool weft__cap_take(weft__encl *e, weft_task *t);   /* false: queued on the cap */
+int weft__cap_take(weft__encl *e, weft_task *t, bool bounded); /* 0, 1 queued, EBUSY */
 weft_task *weft__cap_release(weft__encl *e);        /* a queued start to admit */
 void weft__cap_cancel_all(weft_region *r);
 weft__acct *weft__acct_new(unsigned workers);

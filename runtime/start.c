@@ -185,9 +185,18 @@ void weft__admit_pump(weft_region *r, weft__worker *w) {
  * A start of a capped enclave first needs a cap slot; without one it waits
  * on the enclave (and is admitted when a task of the enclave ends). */
 static int admit(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
-  if (t->tk_encl->ec_max_active != 0 && !weft__cap_take(t->tk_encl, t))
-    return 0;
-  return weft__admit_slot(r, w, t, bounded);
+  weft__encl *e = t->tk_encl;
+  if (e->ec_max_active == 0)
+    return weft__admit_slot(r, w, t, bounded);
+  int rc = weft__cap_take(e, t, bounded);
+  if (rc != 0)
+    return rc == 1 ? 0 : rc;
+  if ((rc = weft__admit_slot(r, w, t, bounded)) != 0) { /* refused: the slot goes on */
+    weft_task *next = weft__cap_release(e);
+    if (next != NULL)
+      weft__admit_capped(r, w, next);
+  }
+  return rc;
 }
 
 /* A start that got its cap slot when a task of its enclave ended. */
