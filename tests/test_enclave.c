@@ -2157,3 +2157,36 @@ Test(enclave, immediate_shutdown_cancels_capped_transient_starts) {
     finals += g_log.irec[i].final;
   cr_assert_eq(finals, 1, "final records: %d", finals);
 }
+
+/* Starts waiting on an enclave cap are bounded by max_queued like the
+ * admission queue: past it weft_start refuses with WEFT_EBUSY; the queued
+ * ones all run once the slot holder ends. */
+static weft_event *g_capq_go;
+static atomic_long g_capq_ran;
+
+static void capq_member(weft_task *t) {
+  weft_event_wait(t, g_capq_go, WEFT_WAIT_FOREVER);
+  atomic_fetch_add(&g_capq_ran, 1);
+}
+
+Test(enclave, cap_waiters_bounded_by_max_queued) {
+  weft_region_config cfg = ecfg(1, WEFT_DISPATCH_GOAL);
+  cfg.max_queued = 2;
+  weft_region *r = th_region_cfg(&cfg);
+  cr_assert_eq(weft_event_create(&g_capq_go), 0);
+  def_enclave(r, "CAPQ", 3, WEFT_GOAL_NONE, 0, 0, 1);
+  def_tx(r, "TCQ", capq_member, 10, "CAPQ");
+  for (long i = 0; i < 3; i++) /* one holds the slot, two wait on the cap */
+    start_in(r, "TCQ", NULL, i, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL, NULL);
+  int rc = try_start_in(r, "TCQ", NULL, 3, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL,
+                        NULL, NULL);
+  cr_assert_eq(rc, WEFT_EBUSY, "a third cap waiter: %s", weft_err_name(rc));
+  cr_assert_eq(weft_event_post(g_capq_go), 0);
+  th_wait_count(&g_capq_ran, 3);
+  shut(r);
+  struct weft_region_stats s = th_stats(r);
+  weft_region_destroy(r);
+  weft_event_destroy(g_capq_go);
+  cr_assert_eq(s.tasks_completed, 3);
+  cr_assert_eq(s.starts_rejected, 1);
+}
