@@ -54,23 +54,23 @@ extern "C" {
 
 /* X(name, value, message): the one table behind the codes, weft_strerror()
  * and weft_err_name(). */
-#define WEFT_ERRNO_MAP(X)                                                      \
-  X(EINVAL, -1, "invalid argument")                                            \
-  X(ENOMEM, -2, "out of memory")                                               \
-  X(ESTATE, -3, "call not allowed in this context or state")                   \
-  X(EBADNAME, -4, "name is empty, longer than 8 characters or not printable")  \
+#define WEFT_ERRNO_MAP(X)                                                     \
+  X(EINVAL, -1, "invalid argument")                                           \
+  X(ENOMEM, -2, "out of memory")                                              \
+  X(ESTATE, -3, "call not allowed in this context or state")                  \
+  X(EBADNAME, -4, "name is empty, longer than 8 characters or not printable") \
   X(EEXIST, -5, "a definition with this name already exists")                 \
-  X(ENOPROG, -6, "no such program")                                            \
-  X(ENOTRAN, -7, "no such transaction")                                        \
-  X(ENOTFOUND, -8, "no such resource")                                         \
-  X(ERANGE, -9, "value out of range")                                          \
-  X(EBUSY, -10, "resource busy or queue full")                                 \
-  X(ETIMEDOUT, -11, "timed out")                                               \
-  X(ESHUTDOWN, -12, "region is shutting down")                                 \
-  X(ELIMIT, -13, "a configured limit was reached")                             \
-  X(ESYS, -14, "operating system call failed")                                 \
-  X(ENOTSUP, -15, "not supported")                                             \
-  X(EDEADLOCK, -16, "deadlock detected")                                       \
+  X(ENOPROG, -6, "no such program")                                           \
+  X(ENOTRAN, -7, "no such transaction")                                       \
+  X(ENOTFOUND, -8, "no such resource")                                        \
+  X(ERANGE, -9, "value out of range")                                         \
+  X(EBUSY, -10, "resource busy or queue full")                                \
+  X(ETIMEDOUT, -11, "timed out")                                              \
+  X(ESHUTDOWN, -12, "region is shutting down")                                \
+  X(ELIMIT, -13, "a configured limit was reached")                            \
+  X(ESYS, -14, "operating system call failed")                                \
+  X(ENOTSUP, -15, "not supported")                                            \
+  X(EDEADLOCK, -16, "deadlock detected")                                      \
   X(ECORRUPT, -17, "data is corrupt")
 
 enum {
@@ -90,9 +90,9 @@ WEFT_API const char *weft_err_name(int err);
 /* Types                                                                     */
 /* ------------------------------------------------------------------------ */
 
-typedef struct weft_region weft_region; /* one dispatcher instance */
-typedef struct weft_task weft_task;     /* one running transaction */
-typedef struct weft_event weft_event;   /* a postable event (ECB-like) */
+typedef struct weft_region weft_region;   /* one dispatcher instance */
+typedef struct weft_task weft_task;       /* one running transaction */
+typedef struct weft_event weft_event;     /* a postable event (ECB-like) */
 typedef struct weft_enclave weft_enclave; /* a transient enclave (see below) */
 typedef struct weft_task_record weft_task_record;
 typedef struct weft_interval_record weft_interval_record;
@@ -121,30 +121,30 @@ typedef void (*weft_interval_record_fn)(void *ctx, const weft_interval_record *r
 /* ------------------------------------------------------------------------ */
 
 typedef struct weft_region_config {
-  unsigned workers;       /* worker threads (1..64); default: CPU count */
-  unsigned max_tasks;     /* live tasks at most (MXT); default 1024 */
-  unsigned max_queued;    /* starts waiting for admission at most; past it
+  unsigned workers;         /* worker threads (1..64); default: CPU count */
+  unsigned max_tasks;       /* live tasks at most (MXT); default 1024 */
+  unsigned max_queued;      /* starts waiting for admission at most; past it
                              weft_start returns WEFT_EBUSY; default 65536 */
-  size_t stack_size;      /* fiber stack reserve in bytes; default 256 KiB */
-  size_t stack_commit;    /* fiber stack initially committed; default 16 KiB */
-  unsigned fiber_cache;   /* idle fibers kept for reuse, region-wide;
+  size_t stack_size;        /* fiber stack reserve in bytes; default 256 KiB */
+  size_t stack_commit;      /* fiber stack initially committed; default 16 KiB */
+  unsigned fiber_cache;     /* idle fibers kept for reuse, region-wide;
                              0 disables pooling; default 256 */
-  unsigned runaway_ms;    /* a task running this long without suspending is
+  unsigned runaway_ms;      /* a task running this long without suspending is
                              reported and abended AICA; 0 = off; default 5000 */
   unsigned offload_threads; /* offload pool size at most; default 8 */
-  weft_log_fn log_fn;     /* region messages; default: stderr */
-  void *log_ctx;          /* passed to log_fn */
+  weft_log_fn log_fn;       /* region messages; default: stderr */
+  void *log_ctx;            /* passed to log_fn */
   /* Enclaves and accounting (see docs/enclaves.md). */
-  int dispatch_mode;      /* WEFT_DISPATCH_GOAL (default), _STATIC or _FIFO */
-  int accounting;         /* 1 (default): time every dispatch and wait, keep
+  int dispatch_mode;                          /* WEFT_DISPATCH_GOAL (default), _STATIC or _FIFO */
+  int accounting;                             /* 1 (default): time every dispatch and wait, keep
                              enclave and transaction figures and records;
                              0: none of that (the goal policy has no data) */
-  unsigned policy_interval_ms; /* goal policy and interval records; default 250 */
-  unsigned aging_ms;      /* a ready task waiting this long rises one level;
+  unsigned policy_interval_ms;                /* goal policy and interval records; default 250 */
+  unsigned aging_ms;                          /* a ready task waiting this long rises one level;
                              0 = no aging; default 100 */
   weft_task_record_fn task_record_fn;         /* one record per ended task */
   weft_interval_record_fn interval_record_fn; /* one per enclave per interval */
-  void *record_ctx;       /* passed to both */
+  void *record_ctx;                           /* passed to both */
   const char *record_path; /* append both as JSON Lines to this file; NULL: no file */
 } weft_region_config;
 
@@ -204,18 +204,20 @@ WEFT_API int weft_transaction_define(weft_region *r, const weft_transaction_def 
 /* ------------------------------------------------------------------------ */
 
 typedef struct weft_start_opts {
-  unsigned delay_ms; /* start no earlier than this from now; 0 = now */
-  int priority;      /* 0..255, or WEFT_PRIORITY_DEFAULT */
-  int membership;    /* WEFT_MEMBER_CLASSIFY (default), _JOIN or _NEW */
-  const char *enclave;   /* override the tranid's enclave (CLASSIFY, NEW) */
+  unsigned delay_ms;       /* start no earlier than this from now; 0 = now */
+  int priority;            /* 0..255, or WEFT_PRIORITY_DEFAULT */
+  int membership;          /* WEFT_MEMBER_CLASSIFY (default), _JOIN or _NEW */
+  const char *enclave;     /* override the tranid's enclave (CLASSIFY, NEW) */
   weft_enclave *transient; /* join this transient enclave (overrides all) */
 } weft_start_opts;
 
 /* Which enclave a started task belongs to. */
 #define WEFT_MEMBER_CLASSIFY 0 /* opts->enclave, else the tranid's enclave */
-#define WEFT_MEMBER_JOIN 1     /* the starting task's enclave (from a task;
+#define WEFT_MEMBER_JOIN \
+  1 /* the starting task's enclave (from a task;
                                   from a host thread it classifies) */
-#define WEFT_MEMBER_NEW 2      /* a new transient enclave of the classified
+#define WEFT_MEMBER_NEW \
+  2 /* a new transient enclave of the classified
                                   enclave's class, deleted when its last
                                   task ends */
 
@@ -298,11 +300,11 @@ WEFT_API int weft_handle_abend(weft_task *t, weft_abend_fn fn, void *arg);
 
 /* Events: posted from any thread, waited on by tasks. An event stays posted
  * until reset (like a CICS ECB). */
-WEFT_API int weft_event_create(weft_event **out);               /* any thread */
-WEFT_API void weft_event_destroy(weft_event *ev);               /* no waiters left */
-WEFT_API int weft_event_post(weft_event *ev);                   /* any thread */
-WEFT_API int weft_event_reset(weft_event *ev);                  /* any thread */
-WEFT_API int weft_event_is_posted(const weft_event *ev);        /* any thread */
+WEFT_API int weft_event_create(weft_event **out);        /* any thread */
+WEFT_API void weft_event_destroy(weft_event *ev);        /* no waiters left */
+WEFT_API int weft_event_post(weft_event *ev);            /* any thread */
+WEFT_API int weft_event_reset(weft_event *ev);           /* any thread */
+WEFT_API int weft_event_is_posted(const weft_event *ev); /* any thread */
 /* Wait until ev is posted: 0, or WEFT_ETIMEDOUT (timeout_ms 0 polls). */
 WEFT_API int weft_event_wait(weft_task *t, weft_event *ev, unsigned timeout_ms);
 
@@ -385,16 +387,16 @@ struct weft_task_record {
 /* Live or interval figures of an enclave or a transaction. */
 struct weft_enclave_stats {
   char name[WEFT_NAME_MAX + 1];
-  uint64_t enclave_id;      /* transient enclaves only */
+  uint64_t enclave_id; /* transient enclaves only */
   int importance, goal_type;
   unsigned goal_ms, goal_percent;
-  int dispatch_priority;    /* its band now: 0 (discretionary) .. 7 (system) */
-  double pi;                /* performance index of the last window; 0: no goal or no data */
+  int dispatch_priority; /* its band now: 0 (discretionary) .. 7 (system) */
+  double pi;             /* performance index of the last window; 0: no goal or no data */
   uint64_t tasks_started, tasks_completed, tasks_abended;
-  uint32_t active;          /* its tasks that have run and not ended */
+  uint32_t active; /* its tasks that have run and not ended */
   uint64_t dispatches, dispatch_ns, cpu_ns, first_dispatch_ns;
   uint64_t wait_ns[WEFT_WAIT_REASONS];
-  uint64_t responses;       /* ended tasks with a response time */
+  uint64_t responses; /* ended tasks with a response time */
   double resp_avg_ms, resp_p50_ms, resp_p90_ms, resp_p99_ms, resp_max_ms;
 };
 
@@ -421,27 +423,27 @@ WEFT_API int weft_transaction_stats(weft_region *r, const char *tranid,
 /* ------------------------------------------------------------------------ */
 
 struct weft_worker_stats {
-  uint64_t dispatches;  /* task dispatches (switches into a task) */
-  uint64_t busy_ns;     /* time spent running tasks */
-  uint64_t idle_ns;     /* time spent asleep with nothing to run */
-  uint64_t cpu_ns;      /* CPU time of the worker thread (GetThreadTimes) */
-  uint64_t steals;      /* ready tasks this worker took from others */
-  uint32_t ready;       /* tasks in its ready queues now */
+  uint64_t dispatches; /* task dispatches (switches into a task) */
+  uint64_t busy_ns;    /* time spent running tasks */
+  uint64_t idle_ns;    /* time spent asleep with nothing to run */
+  uint64_t cpu_ns;     /* CPU time of the worker thread (GetThreadTimes) */
+  uint64_t steals;     /* ready tasks this worker took from others */
+  uint32_t ready;      /* tasks in its ready queues now */
 };
 
 /* The struct keeps its tag only: the function below has the same name. */
 struct weft_region_stats {
-  uint64_t tasks_started;   /* tasks that began to run */
-  uint64_t tasks_completed; /* ended normally */
-  uint64_t tasks_abended;   /* ended by an abend (purges included) */
-  uint64_t starts_rejected; /* weft_start refused (EBUSY, ESHUTDOWN) */
+  uint64_t tasks_started;    /* tasks that began to run */
+  uint64_t tasks_completed;  /* ended normally */
+  uint64_t tasks_abended;    /* ended by an abend (purges included) */
+  uint64_t starts_rejected;  /* weft_start refused (EBUSY, ESHUTDOWN) */
   uint64_t starts_cancelled; /* delayed or queued starts dropped at shutdown */
-  uint32_t active;          /* live tasks (admitted, not ended) */
-  uint32_t queued;          /* starts waiting for admission */
-  uint32_t delayed;         /* delayed starts not yet due */
-  uint32_t peak_active;     /* highest `active` seen */
-  uint32_t fibers_idle;     /* pooled fibers ready for reuse */
-  uint32_t workers;         /* entries used in worker[] */
+  uint32_t active;           /* live tasks (admitted, not ended) */
+  uint32_t queued;           /* starts waiting for admission */
+  uint32_t delayed;          /* delayed starts not yet due */
+  uint32_t peak_active;      /* highest `active` seen */
+  uint32_t fibers_idle;      /* pooled fibers ready for reuse */
+  uint32_t workers;          /* entries used in worker[] */
   struct weft_worker_stats worker[WEFT_MAX_WORKERS];
 };
 

@@ -14,10 +14,10 @@
 
 #include "runtime/internal.h"
 
-#define PI_MISS 1.0      /* above this a goal is missed */
-#define PI_EASY 0.5      /* below this a goal is overachieved */
-#define MISS_STREAK 2    /* missed intervals in a row before the policy helps */
-#define MIN_RESPONSES 5  /* fewer in an interval: no evidence either way */
+#define PI_MISS 1.0     /* above this a goal is missed */
+#define PI_EASY 0.5     /* below this a goal is overachieved */
+#define MISS_STREAK 2   /* missed intervals in a row before the policy helps */
+#define MIN_RESPONSES 5 /* fewer in an interval: no evidence either way */
 
 /* ---- Definitions --------------------------------------------------------- */
 
@@ -33,14 +33,17 @@ static int def_check(const weft_enclave_def *d) {
   if (d->importance < WEFT_IMPORTANCE_SYSTEM || d->importance > WEFT_IMPORTANCE_DISCRETIONARY)
     return WEFT_ERANGE;
   switch (d->goal_type) {
-  case WEFT_GOAL_NONE: return 0;
-  case WEFT_GOAL_AVERAGE: return d->goal_ms >= 1 && d->goal_ms <= 3600000 ? 0 : WEFT_ERANGE;
-  case WEFT_GOAL_PERCENTILE:
-    return d->goal_ms >= 1 && d->goal_ms <= 3600000 && d->goal_percent >= 1 &&
-                   d->goal_percent <= 99
-               ? 0
-               : WEFT_ERANGE;
-  default: return WEFT_ERANGE;
+    case WEFT_GOAL_NONE:
+      return 0;
+    case WEFT_GOAL_AVERAGE:
+      return d->goal_ms >= 1 && d->goal_ms <= 3600000 ? 0 : WEFT_ERANGE;
+    case WEFT_GOAL_PERCENTILE:
+      return d->goal_ms >= 1 && d->goal_ms <= 3600000 && d->goal_percent >= 1 &&
+                     d->goal_percent <= 99
+                 ? 0
+                 : WEFT_ERANGE;
+    default:
+      return WEFT_ERANGE;
   }
 }
 
@@ -121,7 +124,9 @@ int weft__encl_init(weft_region *r) {
   return 0;
 }
 
-static void encl_free_one(void *p) { (void)p; /* freed from the list */ }
+static void encl_free_one(void *p) {
+  (void)p; /* freed from the list */
+}
 
 void weft__encl_free(weft_region *r) {
   while (r->r_encl_list != NULL) {
@@ -138,8 +143,8 @@ static weft__encl *transient_new(weft_region *r, weft__encl *base) {
   weft__encl *e = encl_alloc(r);
   if (e == NULL)
     return NULL;
-  weft_enclave_def d = {base->ec_name, base->ec_importance, base->ec_goal_type,
-                        base->ec_goal_ms, base->ec_goal_pct, base->ec_max_active};
+  weft_enclave_def d = {base->ec_name,    base->ec_importance, base->ec_goal_type,
+                        base->ec_goal_ms, base->ec_goal_pct,   base->ec_max_active};
   encl_fill(e, &d, base->ec_key);
   e->ec_class = base;
   e->ec_id = atomic_fetch_add(&r->r_next_encl_id, 1) + 1;
@@ -322,7 +327,9 @@ uint64_t weft__ticks_to_ns(weft_region *r, uint64_t ticks) {
   return (uint64_t)((double)ticks / r->r_tsc_per_ns);
 }
 
-static double ns_ms(uint64_t ns) { return (double)ns / 1e6; }
+static double ns_ms(uint64_t ns) {
+  return (double)ns / 1e6;
+}
 
 /* Sum the per-worker shares a[0..workers) into out (counts and times);
  * resp gets the merged response histogram. */

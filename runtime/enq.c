@@ -12,14 +12,14 @@
 #define ENQ_KEY_MAX 255
 
 struct weft__enq {
-  weft__enq *e_next;          /* hash chain */
-  weft__enq *e_tnext;         /* owner's list of held ENQs */
-  weft_task *e_owner;         /* holder, or NULL */
-  uint32_t e_count;           /* nesting depth of the holder */
-  weft__waitq e_waiters;      /* FIFO */
+  weft__enq *e_next;     /* hash chain */
+  weft__enq *e_tnext;    /* owner's list of held ENQs */
+  weft_task *e_owner;    /* holder, or NULL */
+  uint32_t e_count;      /* nesting depth of the holder */
+  weft__waitq e_waiters; /* FIFO */
   uint32_t e_hash;
-  uint16_t e_len;             /* key length in bytes */
-  unsigned char e_key[];      /* the name, or the address (len 0 ENQs) */
+  uint16_t e_len;        /* key length in bytes */
+  unsigned char e_key[]; /* the name, or the address (len 0 ENQs) */
 };
 
 int weft__enq_init(weft_region *r) {

@@ -8,23 +8,29 @@
 
 const char *weft_strerror(int err) {
   switch (err) {
-  case WEFT_OK: return "success";
-#define WEFT__ERR_MSG(name, value, msg)                                                  \
-  case WEFT_##name: return msg;
-    WEFT_ERRNO_MAP(WEFT__ERR_MSG)
+    case WEFT_OK:
+      return "success";
+#define WEFT__ERR_MSG(name, value, msg) \
+  case WEFT_##name:                     \
+    return msg;
+      WEFT_ERRNO_MAP(WEFT__ERR_MSG)
 #undef WEFT__ERR_MSG
-  default: return "unknown error";
+    default:
+      return "unknown error";
   }
 }
 
 const char *weft_err_name(int err) {
   switch (err) {
-  case WEFT_OK: return "WEFT_OK";
-#define WEFT__ERR_NAME(name, value, msg)                                                 \
-  case WEFT_##name: return "WEFT_" #name;
-    WEFT_ERRNO_MAP(WEFT__ERR_NAME)
+    case WEFT_OK:
+      return "WEFT_OK";
+#define WEFT__ERR_NAME(name, value, msg) \
+  case WEFT_##name:                      \
+    return "WEFT_" #name;
+      WEFT_ERRNO_MAP(WEFT__ERR_NAME)
 #undef WEFT__ERR_NAME
-  default: return "WEFT_E?";
+    default:
+      return "WEFT_E?";
   }
 }
 

@@ -9,7 +9,7 @@
 
 struct weft_event {
   weft__lock ev_lock;
-  _Atomic int ev_posted; /* 1 once posted, until reset */
+  _Atomic int ev_posted;  /* 1 once posted, until reset */
   weft__waitq ev_waiters; /* waiting tasks, FIFO (ev_lock) */
 };
 

@@ -55,7 +55,7 @@ WEFT_NORETURN void weft__assert_fail(const char *expr, const char *file, int lin
 #define WEFT__ALIGNED __attribute__((aligned(WEFT__CACHELINE)))
 
 /* Relaxed counters written by one thread, read by any (plain moves). */
-#define WEFT__STAT_ADD(field, n)                                                   \
+#define WEFT__STAT_ADD(field, n)                                                              \
   atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
                         memory_order_relaxed)
 #define WEFT__LOAD(field) atomic_load_explicit(&(field), memory_order_relaxed)
@@ -104,7 +104,7 @@ static inline bool weft__mpsc_maybe_nonempty(weft__mpsc *q) {
 /* ---- Timers (per worker, owner only) ------------------------------------- */
 
 typedef struct weft__timer {
-  uint64_t tm_due_ns; /* never fire before weft__clock_ns() >= this */
+  uint64_t tm_due_ns;  /* never fire before weft__clock_ns() >= this */
   uint64_t tm_due_tsc; /* cheap early gate: check the clock from this TSC on */
   int32_t tm_index;    /* position in the owner's heap, -1 when not armed */
 } weft__timer;
@@ -120,19 +120,19 @@ typedef struct weft__encl weft__encl; /* below, with accounting */
 typedef struct weft__acct weft__acct;
 
 typedef struct weft__prog {
-  uint64_t pg_key;          /* packed name */
+  uint64_t pg_key; /* packed name */
   char pg_name[WEFT_NAME_MAX + 1];
-  weft_program_fn pg_fn;    /* entry point; immutable */
+  weft_program_fn pg_fn; /* entry point; immutable */
 } weft__prog;
 
 typedef struct weft__tran {
-  uint64_t tr_key;          /* packed tranid */
+  uint64_t tr_key; /* packed tranid */
   char tr_id[WEFT_NAME_MAX + 1];
   const weft__prog *tr_prog; /* immutable once defined */
   uint8_t tr_prio;
-  unsigned tr_runaway_ms;   /* 0: region default */
-  weft__encl *tr_encl;      /* its enclave */
-  weft__acct *tr_acct;      /* one per worker */
+  unsigned tr_runaway_ms; /* 0: region default */
+  weft__encl *tr_encl;    /* its enclave */
+  weft__acct *tr_acct;    /* one per worker */
 } weft__tran;
 
 /* An open-addressing table of immutable definitions. Readers (any thread)
@@ -144,7 +144,7 @@ typedef struct weft__dtab_arr {
   uint32_t da_count;                 /* entries used (writers only) */
   struct weft__dtab_arr *da_retired; /* older arrays to free at destroy */
   struct {
-    _Atomic uint64_t e_key;          /* 0 = empty slot */
+    _Atomic uint64_t e_key; /* 0 = empty slot */
     void *_Atomic e_val;
   } da_e[];
 } weft__dtab_arr;
@@ -155,7 +155,7 @@ typedef struct weft__dtab {
 
 int weft__dtab_init(weft__dtab *t);
 void weft__dtab_free(weft__dtab *t, void (*free_val)(void *));
-void *weft__dtab_find(weft__dtab *t, uint64_t key);        /* any thread */
+void *weft__dtab_find(weft__dtab *t, uint64_t key);            /* any thread */
 int weft__dtab_insert(weft__dtab *t, uint64_t key, void *val); /* r_def_lock held */
 
 /* ---- Enclaves and accounting ---------------------------------------------- */
@@ -172,7 +172,7 @@ struct weft__acct {
   _Atomic uint64_t ac_started, ac_completed, ac_abended;
   _Atomic uint64_t ac_dispatches, ac_disp_ticks, ac_first_ticks;
   _Atomic uint64_t ac_wait_ticks[WEFT_WAIT_REASONS];
-  weft__hist ac_resp;              /* response times (ns) of ended tasks */
+  weft__hist ac_resp; /* response times (ns) of ended tasks */
 };
 
 struct weft__encl {
@@ -184,22 +184,22 @@ struct weft__encl {
   weft_region *ec_region;
   int ec_importance, ec_goal_type;
   unsigned ec_goal_ms, ec_goal_pct, ec_max_active;
-  int ec_static_band;              /* band from importance alone */
+  int ec_static_band; /* band from importance alone */
   /* -- Shared --------------------------------------------------------------- */
-  _Atomic int ec_band;             /* dispatch band now (the policy writes) */
-  _Atomic uint64_t ec_pi_milli;    /* PI * 1000 of the last window (policy) */
-  _Atomic int64_t ec_refs;         /* a transient's references */
-  weft__encl *ec_next;             /* region list (r_encl_lock) */
+  _Atomic int ec_band;          /* dispatch band now (the policy writes) */
+  _Atomic uint64_t ec_pi_milli; /* PI * 1000 of the last window (policy) */
+  _Atomic int64_t ec_refs;      /* a transient's references */
+  weft__encl *ec_next;          /* region list (r_encl_lock) */
   /* -- max_active cap: under ec_cap_lock --------------------------------- */
   weft__lock ec_cap_lock;
-  uint32_t ec_active;              /* tasks holding a cap slot */
+  uint32_t ec_active;                     /* tasks holding a cap slot */
   weft_task *ec_capq_head, *ec_capq_tail; /* starts waiting for a slot */
   /* -- Policy (monitor thread only) ------------------------------------- */
   struct weft_enclave_stats ec_prev; /* cumulative figures at the last interval */
-  uint64_t ec_prev_end;            /* when the last interval ended (ns) */
+  uint64_t ec_prev_end;              /* when the last interval ended (ns) */
   weft__hist ec_prev_resp;
-  int ec_misses;                   /* intervals in a row it missed its goal */
-  weft__acct ec_acct[];            /* one per worker */
+  int ec_misses;        /* intervals in a row it missed its goal */
+  weft__acct ec_acct[]; /* one per worker */
 };
 
 /* ---- Tasks ---------------------------------------------------------------- */
@@ -243,7 +243,7 @@ typedef struct weft__handler {
 } weft__handler;
 
 typedef struct weft__link {
-  void *l_ca;   /* COMMAREA of this level */
+  void *l_ca; /* COMMAREA of this level */
   size_t l_len;
 } weft__link;
 
@@ -253,24 +253,24 @@ typedef struct weft__storage {
 
 struct weft_task {
   /* -- Hot: what a yield touches, in the first cache line ----------------- */
-  uint32_t tk_magic;             /* WEFT__TASK_MAGIC while allocated (immutable) */
-  uint8_t tk_prio;               /* dispatch priority 0..255 (immutable) */
-  uint8_t tk_req;                /* WEFT__REQ_* when switching out (owner) */
-  unsigned short tk_x87cw;       /* saved FP state while switched out (owner) */
-  uint32_t tk_flags;             /* WEFT__TF_* (owner) */
-  unsigned tk_mxcsr;             /* saved FP state while switched out (owner) */
-  weft__worker *tk_worker;       /* owner; changes only while ready (steal) */
-  weft__fiber tk_fiber;          /* tk_fc->fc_fiber, NULL before the first dispatch */
-  struct weft_task *tk_rnext;    /* ready queue / free-list / offload link (owner) */
-  uint32_t tk_runaway_ms;        /* 0 = no limit (immutable) */
-  uint64_t tk_no;                /* task number (immutable) */
-  weft__encl *tk_encl;           /* its enclave (immutable) */
-  uint16_t tk_level;             /* ready-queue level while queued (owner) */
-  uint8_t tk_boost;              /* aging steps since its last dispatch (owner) */
-  uint8_t tk_wreason;            /* WEFT_WAIT_* of the current wait (task) */
-  uint32_t tk_age_gen;           /* owner's aging generation when queued */
-  uint64_t tk_t_mark;            /* TSC: start of the current wait or ready wait */
-  uint64_t tk_disp_ticks;        /* accounting a dispatch touches, kept close */
+  uint32_t tk_magic;          /* WEFT__TASK_MAGIC while allocated (immutable) */
+  uint8_t tk_prio;            /* dispatch priority 0..255 (immutable) */
+  uint8_t tk_req;             /* WEFT__REQ_* when switching out (owner) */
+  unsigned short tk_x87cw;    /* saved FP state while switched out (owner) */
+  uint32_t tk_flags;          /* WEFT__TF_* (owner) */
+  unsigned tk_mxcsr;          /* saved FP state while switched out (owner) */
+  weft__worker *tk_worker;    /* owner; changes only while ready (steal) */
+  weft__fiber tk_fiber;       /* tk_fc->fc_fiber, NULL before the first dispatch */
+  struct weft_task *tk_rnext; /* ready queue / free-list / offload link (owner) */
+  uint32_t tk_runaway_ms;     /* 0 = no limit (immutable) */
+  uint64_t tk_no;             /* task number (immutable) */
+  weft__encl *tk_encl;        /* its enclave (immutable) */
+  uint16_t tk_level;          /* ready-queue level while queued (owner) */
+  uint8_t tk_boost;           /* aging steps since its last dispatch (owner) */
+  uint8_t tk_wreason;         /* WEFT_WAIT_* of the current wait (task) */
+  uint32_t tk_age_gen;        /* owner's aging generation when queued */
+  uint64_t tk_t_mark;         /* TSC: start of the current wait or ready wait */
+  uint64_t tk_disp_ticks;     /* accounting a dispatch touches, kept close */
   uint32_t tk_ndisp;
   uint64_t tk_wait_ticks[WEFT_WAIT_REASONS];
 
@@ -279,35 +279,35 @@ struct weft_task {
   const weft__tran *tk_tran;
 
   /* -- Owner-only: the owning worker, or the task itself while running -- */
-  weft__fctx *tk_fc;             /* its fiber, NULL before the first dispatch */
+  weft__fctx *tk_fc;                     /* its fiber, NULL before the first dispatch */
   struct weft_task *tk_onext, *tk_oprev; /* owner's list of its tasks */
-  char tk_abcode[5];             /* abend code, NUL-terminated */
-  uint64_t tk_seq;               /* admission order (FIFO within priority) */
-  void *tk_data;                 /* start data (tk_inline or heap) */
+  char tk_abcode[5];                     /* abend code, NUL-terminated */
+  uint64_t tk_seq;                       /* admission order (FIFO within priority) */
+  void *tk_data;                         /* start data (tk_inline or heap) */
   size_t tk_len;
-  int tk_depth;                  /* current LINK level, 0 = top */
+  int tk_depth; /* current LINK level, 0 = top */
   int tk_nhandlers;
-  weft__storage tk_storage;      /* getmain list head (circular) */
-  weft__enq *tk_enqs;            /* ENQs held (under the ENQ lock) */
-  weft__timer tk_timer;          /* wait timeout or delayed start */
+  weft__storage tk_storage; /* getmain list head (circular) */
+  weft__enq *tk_enqs;       /* ENQs held (under the ENQ lock) */
+  weft__timer tk_timer;     /* wait timeout or delayed start */
 
   /* -- Waiting: tk_wait is claimed by CAS; the winner sets the result ---- */
-  _Atomic int tk_wait;           /* WEFT__W_* */
-  int tk_wait_result;            /* 0 or WEFT_E*, written by the claimer */
-  void *tk_wait_obj;             /* event or ENQ waited on (owner) */
+  _Atomic int tk_wait;             /* WEFT__W_* */
+  int tk_wait_result;              /* 0 or WEFT_E*, written by the claimer */
+  void *tk_wait_obj;               /* event or ENQ waited on (owner) */
   void (*tk_detach)(weft_task *t); /* unlinks it from tk_wait_obj after a timeout */
-  struct weft_task *tk_wnext;    /* waiter list link (under the object's lock) */
-  bool tk_wlinked;               /* on the object's list (under its lock) */
-  int (*tk_off_fn)(void *);      /* offload job (task, then offload thread) */
+  struct weft_task *tk_wnext;      /* waiter list link (under the object's lock) */
+  bool tk_wlinked;                 /* on the object's list (under its lock) */
+  int (*tk_off_fn)(void *);        /* offload job (task, then offload thread) */
   void *tk_off_arg;
   int tk_off_result;
 
   /* -- Accounting (owner; accounting on) --------------------------------- */
-  uint64_t tk_t_start;           /* TSC at weft_start (or when a delay came due) */
-  uint64_t tk_t_admit;           /* TSC when admitted */
+  uint64_t tk_t_start; /* TSC at weft_start (or when a delay came due) */
+  uint64_t tk_t_admit; /* TSC when admitted */
   uint64_t tk_first_ticks;
 
-  weft__node tk_node;            /* inbox link */
+  weft__node tk_node; /* inbox link */
   char tk_inline[WEFT__INLINE_DATA];
   weft__handler tk_handlers[WEFT__MAX_HANDLERS];
   weft__link tk_link[WEFT_MAX_LINK_DEPTH + 1];
@@ -317,70 +317,70 @@ struct weft_task {
 /* A pooled fiber and the state it needs to run tasks one after another. */
 struct weft__fctx {
   weft__fiber fc_fiber;
-  weft_task *fc_task;      /* task to run / running (owner worker) */
-  weft__fctx *fc_next;     /* pool link */
-  void *fc_jmp[5];         /* __builtin_setjmp buffer: where abends land */
+  weft_task *fc_task;  /* task to run / running (owner worker) */
+  weft__fctx *fc_next; /* pool link */
+  void *fc_jmp[5];     /* __builtin_setjmp buffer: where abends land */
 };
 
 /* ---- Workers -------------------------------------------------------------- */
 
 /* wk_ctl bits: requests from other threads, delivered through wk_ctl_node. */
-#define WEFT__CTL_STEAL 0x1u  /* hand ready tasks to the worker in wk_thief */
-#define WEFT__CTL_DRAIN 0x2u  /* shutdown began: cancel delayed starts */
-#define WEFT__CTL_PURGE 0x4u  /* abend every owned task AEXZ */
-#define WEFT__CTL_STOP 0x8u   /* leave the dispatch loop (no tasks left) */
-#define WEFT__CTL_AGE 0x10u   /* an aging tick: raise tasks ready since the last */
+#define WEFT__CTL_STEAL 0x1u /* hand ready tasks to the worker in wk_thief */
+#define WEFT__CTL_DRAIN 0x2u /* shutdown began: cancel delayed starts */
+#define WEFT__CTL_PURGE 0x4u /* abend every owned task AEXZ */
+#define WEFT__CTL_STOP 0x8u  /* leave the dispatch loop (no tasks left) */
+#define WEFT__CTL_AGE 0x10u  /* an aging tick: raise tasks ready since the last */
 
 struct weft__worker {
   /* -- Owner-only (the worker's thread, dispatcher or task fiber) -------- */
   weft_region *wk_region;
   unsigned wk_id;
-  weft__fiber wk_fiber;          /* the dispatcher fiber */
-  weft_task *wk_current;         /* task running now, or NULL */
+  weft__fiber wk_fiber;                /* the dispatcher fiber */
+  weft_task *wk_current;               /* task running now, or NULL */
   weft_task *wk_rq_head[WEFT__LEVELS]; /* ready queues, one FIFO per level */
   weft_task *wk_rq_tail[WEFT__LEVELS];
   uint64_t wk_rq_bits[WEFT__LEVELS / 64]; /* non-empty levels */
-  uint32_t wk_rq_bands;          /* bands with a non-empty level */
-  uint32_t wk_age_gen;           /* aging ticks seen */
-  bool wk_fifo, wk_acct;         /* the region's dispatch mode, accounting */
-  uint64_t wk_now;               /* TSC: end of the last dispatch (accounting) */
-  weft_task *wk_tasks;           /* every task this worker owns */
-  weft__fctx *wk_fibers;         /* idle fiber pool */
+  uint32_t wk_rq_bands;                   /* bands with a non-empty level */
+  uint32_t wk_age_gen;                    /* aging ticks seen */
+  bool wk_fifo, wk_acct;                  /* the region's dispatch mode, accounting */
+  uint64_t wk_now;                        /* TSC: end of the last dispatch (accounting) */
+  weft_task *wk_tasks;                    /* every task this worker owns */
+  weft__fctx *wk_fibers;                  /* idle fiber pool */
   uint32_t wk_nfibers, wk_fiber_cap;
-  weft_task *wk_free;            /* recycled task structs */
+  weft_task *wk_free; /* recycled task structs */
   uint32_t wk_nfree;
   weft__timer_heap wk_timers;
-  bool wk_purging;               /* PURGE seen: flag every task adopted */
-  bool wk_draining;              /* DRAIN seen: cancel delayed starts */
+  bool wk_purging;  /* PURGE seen: flag every task adopted */
+  bool wk_draining; /* DRAIN seen: cancel delayed starts */
   bool wk_stop;
   uint64_t wk_no_next, wk_no_end; /* block of task numbers to hand out */
-  unsigned wk_mxcsr;             /* FP defaults for new tasks */
+  unsigned wk_mxcsr;              /* FP defaults for new tasks */
   unsigned short wk_x87cw;
-  unsigned short wk_x87cw_now;   /* x87 control word this thread has now */
+  unsigned short wk_x87cw_now; /* x87 control word this thread has now */
   weft__thread wk_thread;
 
   /* -- Statistics: written by the owner, read by any thread -------------- */
   _Atomic uint64_t wk_dispatches; /* bumped as each dispatch begins */
-  _Atomic uint64_t wk_run_no;    /* task number of that dispatch */
+  _Atomic uint64_t wk_run_no;     /* task number of that dispatch */
   _Atomic uint64_t wk_idle_ns, wk_steals;
   uint64_t wk_start_ns, wk_stop_ns; /* thread life, for busy time */
-  uint64_t wk_cpu_ns;            /* thread CPU time when it stopped */
+  uint64_t wk_cpu_ns;               /* thread CPU time when it stopped */
   _Atomic uint64_t wk_started, wk_completed, wk_abended;
-  _Atomic uint32_t wk_nready;    /* also read by thieves */
+  _Atomic uint32_t wk_nready; /* also read by thieves */
   _Atomic uint32_t wk_nidle_fibers;
-  _Atomic uint32_t wk_credits;   /* admission slots reserved, not yet used */
+  _Atomic uint32_t wk_credits;    /* admission slots reserved, not yet used */
   _Atomic uint64_t wk_busy_ticks; /* TSC time in dispatches (accounting on) */
 
   /* -- Cross-thread ----------------------------------------------------- */
-  weft__mpsc wk_inbox;           /* work handed to this worker */
+  weft__mpsc wk_inbox;                   /* work handed to this worker */
   _Atomic uint32_t wk_ctl WEFT__ALIGNED; /* WEFT__CTL_* pending */
-  _Atomic uint32_t wk_thief;     /* 1 + id of the worker asking to steal */
-  weft__node wk_ctl_node;        /* pushed when wk_ctl goes from 0 */
+  _Atomic uint32_t wk_thief;             /* 1 + id of the worker asking to steal */
+  weft__node wk_ctl_node;                /* pushed when wk_ctl goes from 0 */
   /* Written by the region monitor: (dispatch number << 20) | how many ms
    * that dispatch has lasted so far, as the monitor saw it (never more). */
   _Atomic uint64_t wk_runword;
   _Atomic uint32_t wk_sleeping WEFT__ALIGNED; /* 1 while it may sleep */
-  _Atomic uint32_t wk_wake_seq;  /* the address it sleeps on */
+  _Atomic uint32_t wk_wake_seq;               /* the address it sleeps on */
 };
 
 /* ---- Region --------------------------------------------------------------- */
@@ -388,11 +388,11 @@ struct weft__worker {
 enum { WEFT__R_RUNNING = 0, WEFT__R_DRAINING, WEFT__R_PURGING, WEFT__R_DOWN };
 
 struct weft_region {
-  weft_region_config r_cfg;      /* immutable after create */
+  weft_region_config r_cfg; /* immutable after create */
   unsigned r_nworkers;
   weft__worker **r_workers;
-  weft__dtab r_progs, r_trans;   /* definitions (lock-free readers) */
-  weft__lock r_def_lock;         /* writers of r_progs / r_trans */
+  weft__dtab r_progs, r_trans; /* definitions (lock-free readers) */
+  weft__lock r_def_lock;       /* writers of r_progs / r_trans */
 
   /* Admission: r_live counts admitted tasks plus the slots workers hold in
    * reserve (wk_credits, at most r_credit_keep each); the queue is
@@ -401,20 +401,20 @@ struct weft_region {
   _Atomic uint32_t r_nqueued;
   _Atomic uint32_t r_peak;
   _Atomic uint64_t r_next_no WEFT__ALIGNED; /* task numbers */
-  _Atomic uint64_t r_seq;        /* admission order */
-  _Atomic uint32_t r_rr;         /* round robin for host starts */
-  uint32_t r_credit_batch;       /* slots a worker reserves at once */
-  uint32_t r_credit_keep;        /* most it keeps after tasks end (0: none) */
+  _Atomic uint64_t r_seq;                   /* admission order */
+  _Atomic uint32_t r_rr;                    /* round robin for host starts */
+  uint32_t r_credit_batch;                  /* slots a worker reserves at once */
+  uint32_t r_credit_keep;                   /* most it keeps after tasks end (0: none) */
   weft__lock r_adm_lock;
-  weft_task **r_adm;             /* heap by (priority desc, seq asc) */
+  weft_task **r_adm; /* heap by (priority desc, seq asc) */
   uint32_t r_adm_cap;
 
   /* Lifecycle: r_state changes under r_life_lock; read by any thread. */
   _Atomic int r_state WEFT__ALIGNED; /* WEFT__R_* */
   weft__lock r_life_lock;
-  weft__cond r_life_cond;        /* signalled when the region drains */
+  weft__cond r_life_cond; /* signalled when the region drains */
   bool r_shutdown_called;
-  _Atomic uint32_t r_delayed;    /* delayed starts not yet due */
+  _Atomic uint32_t r_delayed; /* delayed starts not yet due */
   _Atomic uint64_t r_rejected, r_cancelled;
 
   /* ENQ table: under r_enq_lock. */
@@ -437,12 +437,12 @@ struct weft_region {
   weft__dtab r_encls;
   weft__lock r_encl_lock;
   weft__encl *r_encl_list;
-  weft__encl *r_default;         /* WEFT_DEFAULT_ENCLAVE */
+  weft__encl *r_default; /* WEFT_DEFAULT_ENCLAVE */
   _Atomic uint64_t r_next_encl_id;
-  _Atomic uint32_t r_capq;       /* starts waiting for an enclave cap slot */
+  _Atomic uint32_t r_capq; /* starts waiting for an enclave cap slot */
   /* Records for the JSON Lines file, written by the monitor thread. */
   weft__mpsc r_recq;
-  void *r_recfile;               /* FILE *, monitor thread only */
+  void *r_recfile; /* FILE *, monitor thread only */
 
   /* Monitor thread: runaway detection and reports (r_mon_lock). */
   weft__lock r_mon_lock;
@@ -464,7 +464,7 @@ typedef struct weft__waitq {
 } weft__waitq;
 
 void weft__waitq_push(weft__waitq *q, weft_task *t);
-weft_task *weft__waitq_pop(weft__waitq *q);           /* NULL when empty */
+weft_task *weft__waitq_pop(weft__waitq *q);            /* NULL when empty */
 void weft__waitq_remove(weft__waitq *q, weft_task *t); /* t must be linked */
 
 /* ---- Cross-file internal functions --------------------------------------- */
@@ -483,29 +483,29 @@ void weft__worker_ctl(weft__worker *w, uint32_t bits);            /* any thread 
 void weft__ready_push(weft__worker *w, weft_task *t);             /* owner */
 void weft__adopt(weft__worker *w, weft_task *t);                  /* owner */
 uint64_t weft__ticks_to_ns(weft_region *r, uint64_t ticks);
-void weft__wait_end(weft__worker *w, weft_task *t);               /* owner */
+void weft__wait_end(weft__worker *w, weft_task *t); /* owner */
 
 /* task.c */
-weft_task *weft__task_alloc(weft__worker *w);      /* w NULL on a host thread */
-void weft__task_free(weft__worker *w, weft_task *t); /* owner */
-int weft__task_check(weft_task *t);                /* 0 if t is the caller */
-void weft__task_switch_out(weft_task *t, int req); /* task */
+weft_task *weft__task_alloc(weft__worker *w);                       /* w NULL on a host thread */
+void weft__task_free(weft__worker *w, weft_task *t);                /* owner */
+int weft__task_check(weft_task *t);                                 /* 0 if t is the caller */
+void weft__task_switch_out(weft_task *t, int req);                  /* task */
 int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason); /* task; tk_wait set */
-bool weft__task_claim(weft_task *t);               /* any thread: win the wake */
-void weft__task_wake(weft_task *t, int result);    /* the claimer */
-void weft__task_resume_checks(weft_task *t);       /* task: purge, runaway */
-void weft__task_run(weft__fctx *fc);               /* the fiber body */
+bool weft__task_claim(weft_task *t);                                /* any thread: win the wake */
+void weft__task_wake(weft_task *t, int result);                     /* the claimer */
+void weft__task_resume_checks(weft_task *t);                        /* task: purge, runaway */
+void weft__task_run(weft__fctx *fc);                                /* the fiber body */
 WEFT_NORETURN void weft__task_abend(weft_task *t, const char *code);
 WEFT_NORETURN void weft__task_fault_entry(weft_task *t, int kind);
-weft_task *weft__fault_task(void);                 /* VEH: task of this fiber */
+weft_task *weft__fault_task(void);                           /* VEH: task of this fiber */
 void weft__task_end_dispatch(weft__worker *w, weft_task *t); /* dispatcher */
-int weft__fiber_assign(weft__worker *w, weft_task *t); /* dispatcher */
+int weft__fiber_assign(weft__worker *w, weft_task *t);       /* dispatcher */
 void weft__fibers_free(weft__worker *w);
 void weft__handlers_drop(weft_task *t, int depth);
 
 /* start.c */
-void weft__admit_pump(weft_region *r, weft__worker *w); /* after live-- */
-void weft__slot_release(weft_region *r, weft__worker *w); /* owner: a task ended */
+void weft__admit_pump(weft_region *r, weft__worker *w);     /* after live-- */
+void weft__slot_release(weft_region *r, weft__worker *w);   /* owner: a task ended */
 void weft__credits_return(weft_region *r, weft__worker *w); /* owner: all back */
 uint64_t weft__task_no_next(weft_region *r, weft__worker *w);
 void weft__start_delayed_arm(weft__worker *w, weft_task *t);  /* owner */
@@ -518,15 +518,15 @@ int weft__admit_slot(weft_region *r, weft__worker *w, weft_task *t, bool bounded
 
 /* timer.c */
 void weft__timer_arm(weft__worker *w, weft_task *t, uint64_t due_ns, uint64_t now_ns); /* owner */
-void weft__timer_cancel(weft__worker *w, weft_task *t);              /* owner */
-void weft__timers_fire(weft__worker *w);                             /* owner */
-unsigned weft__timers_sleep_ms(weft__worker *w);                     /* owner */
+void weft__timer_cancel(weft__worker *w, weft_task *t);                                /* owner */
+void weft__timers_fire(weft__worker *w);                                               /* owner */
+unsigned weft__timers_sleep_ms(weft__worker *w);                                       /* owner */
 /* Any timer armed whose cheap TSC gate has passed? Reads the TSC only when
  * a timer is armed. */
 static inline bool weft__timers_due(weft__worker *w) {
   return w->wk_timers.th_count && w->wk_timers.th_items[0]->tk_timer.tm_due_tsc <= weft__tsc();
 }
-void weft__timers_cancel_delayed(weft__worker *w);                   /* owner */
+void weft__timers_cancel_delayed(weft__worker *w); /* owner */
 void weft__timers_free(weft__worker *w);
 
 /* enq.c */
@@ -543,9 +543,9 @@ int weft__encl_init(weft_region *r);
 void weft__encl_free(weft_region *r);
 weft__encl *weft__encl_find(weft_region *r, const char *name);
 int weft__encl_classify(weft_region *r, weft_task *t, const weft_start_opts *o);
-void weft__encl_put(weft__encl *e, weft_region *r); /* drop a transient reference */
+void weft__encl_put(weft__encl *e, weft_region *r);            /* drop a transient reference */
 int weft__cap_take(weft__encl *e, weft_task *t, bool bounded); /* 0, 1 queued, EBUSY */
-weft_task *weft__cap_release(weft__encl *e);        /* a queued start to admit */
+weft_task *weft__cap_release(weft__encl *e);                   /* a queued start to admit */
 void weft__cap_cancel_all(weft_region *r);
 weft__acct *weft__acct_new(unsigned workers);
 void weft__acct_fold(weft__acct *a, const weft_task *t, uint64_t response_ns);

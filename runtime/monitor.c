@@ -15,9 +15,9 @@
 #define PERIOD_MIN_MS 2u
 
 typedef struct mon_seen {
-  uint64_t ms_disp;   /* dispatch number last seen */
-  uint64_t ms_since;  /* when it was first seen (ms) */
-  bool ms_reported;   /* runaway message written for it */
+  uint64_t ms_disp;  /* dispatch number last seen */
+  uint64_t ms_since; /* when it was first seen (ms) */
+  bool ms_reported;  /* runaway message written for it */
 } mon_seen;
 
 static void sample_worker(weft_region *r, weft__worker *w, mon_seen *s, uint64_t now) {

@@ -60,7 +60,8 @@ void weft__tls_set(void *p);
 typedef struct weft__lock {
   void *l_opaque;
 } weft__lock;
-#define WEFT__LOCK_INIT {0}
+#define WEFT__LOCK_INIT \
+  { 0 }
 void weft__lock_init(weft__lock *l);
 void weft__lock_acquire(weft__lock *l);
 void weft__lock_release(weft__lock *l);
@@ -91,7 +92,9 @@ uint64_t weft__clock_ns(void);
 
 /* The time-stamp counter: cheap (~10 ns), monotonic on invariant-TSC
  * machines, used for accounting and runaway detection only. */
-static inline uint64_t weft__tsc(void) { return __rdtsc(); }
+static inline uint64_t weft__tsc(void) {
+  return __rdtsc();
+}
 /* Calibrated once per process against weft__clock_ns. Any thread. */
 double weft__tsc_per_ns(void);
 
@@ -99,8 +102,12 @@ double weft__tsc_per_ns(void);
 
 /* Wine ignores FIBER_FLAG_FLOAT_SWITCH, so the dispatcher keeps MXCSR and
  * the x87 control word per task itself. */
-static inline unsigned weft__fp_get_mxcsr(void) { return _mm_getcsr(); }
-static inline void weft__fp_set_mxcsr(unsigned v) { _mm_setcsr(v); }
+static inline unsigned weft__fp_get_mxcsr(void) {
+  return _mm_getcsr();
+}
+static inline void weft__fp_set_mxcsr(unsigned v) {
+  _mm_setcsr(v);
+}
 static inline unsigned short weft__fp_get_x87cw(void) {
   unsigned short cw;
   __asm__ __volatile__("fnstcw %0" : "=m"(cw));
@@ -110,7 +117,9 @@ static inline void weft__fp_set_x87cw(unsigned short cw) {
   __asm__ __volatile__("fldcw %0" : : "m"(cw));
 }
 
-static inline void weft__cpu_relax(void) { _mm_pause(); }
+static inline void weft__cpu_relax(void) {
+  _mm_pause();
+}
 
 /* ---- Program checks ----------------------------------------------------- */
 

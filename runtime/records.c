@@ -59,8 +59,8 @@ void weft__record_interval(weft_region *r, const weft_interval_record *rec) {
 
 /* ---- JSON Lines (monitor thread) ----------------------------------------------- */
 
-static const char *const wait_names[WEFT_WAIT_REASONS] = {"ready",   "delay",   "event",
-                                                          "enq",     "offload", "terminal"};
+static const char *const wait_names[WEFT_WAIT_REASONS] = {"ready", "delay",   "event",
+                                                          "enq",   "offload", "terminal"};
 
 static void json_waits(FILE *f, const uint64_t *wait_ns) {
   fputs("\"wait_ns\":{", f);
@@ -74,10 +74,9 @@ static void json_task(FILE *f, const weft_task_record *t) {
           "{\"type\":\"task\",\"task_no\":%llu,\"tranid\":\"%s\",\"enclave\":\"%s\","
           "\"enclave_id\":%llu,\"abcode\":\"%s\",\"response_ns\":%llu,"
           "\"first_dispatch_ns\":%llu,\"dispatch_ns\":%llu,\"cpu_ns\":%llu,\"dispatches\":%u,",
-          (unsigned long long)t->task_no, t->tranid, t->enclave,
-          (unsigned long long)t->enclave_id, t->abcode, (unsigned long long)t->response_ns,
-          (unsigned long long)t->first_dispatch_ns, (unsigned long long)t->dispatch_ns,
-          (unsigned long long)t->cpu_ns, t->dispatches);
+          (unsigned long long)t->task_no, t->tranid, t->enclave, (unsigned long long)t->enclave_id,
+          t->abcode, (unsigned long long)t->response_ns, (unsigned long long)t->first_dispatch_ns,
+          (unsigned long long)t->dispatch_ns, (unsigned long long)t->cpu_ns, t->dispatches);
   json_waits(f, t->wait_ns);
   fputs("}\n", f);
 }

@@ -1,8 +1,7 @@
 /* stats.c - region statistics and process-wide counters. */
 #include "runtime/internal.h"
 
-_Atomic int64_t weft__count_fibers, weft__count_threads, weft__count_regions,
-    weft__count_tasks;
+_Atomic int64_t weft__count_fibers, weft__count_threads, weft__count_regions, weft__count_tasks;
 
 /* busy_ns: the worker thread's life so far minus its idle sleeps. */
 static void worker_stats(weft__worker *w, struct weft_worker_stats *out) {

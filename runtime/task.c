@@ -184,8 +184,8 @@ void weft__waitq_remove(weft__waitq *q, weft_task *t) {
 
 static void fiber_body(void *arg);
 
-/* Give t a fiber from w's pool, or a new one. Dispatcher. On failure the
- * task ends abended AFIB and 1 is returned. */
+/* Give t a fiber from w's pool, or a new one. Dispatcher. On failure t is
+ * marked abended AFIB and 1 is returned: the caller ends it. */
 int weft__fiber_assign(weft__worker *w, weft_task *t) {
   weft__fctx *fc = w->wk_fibers;
   if (fc != NULL) {
@@ -204,7 +204,6 @@ int weft__fiber_assign(weft__worker *w, weft_task *t) {
       t->tk_flags |= WEFT__TF_ABENDED;
       t->tk_req = WEFT__REQ_END;
       WEFT__STAT_ADD(w->wk_started, 1);
-      weft__task_end_dispatch(w, t);
       return 1;
     }
   }
@@ -289,7 +288,8 @@ static void task_account(weft__worker *w, weft_task *t) {
   weft_region *r = w->wk_region;
   if (!w->wk_acct)
     return;
-  uint64_t response = weft__ticks_to_ns(r, w->wk_now > t->tk_t_start ? w->wk_now - t->tk_t_start : 0);
+  uint64_t now = w->wk_now,
+           response = weft__ticks_to_ns(r, now > t->tk_t_start ? now - t->tk_t_start : 0);
   weft__acct_fold(&t->tk_encl->ec_acct[w->wk_id], t, response);
   weft__acct_fold(&t->tk_tran->tr_acct[w->wk_id], t, response);
   if (r->r_cfg.task_record_fn != NULL || r->r_recfile != NULL)
@@ -441,10 +441,18 @@ int weft_commarea(weft_task *t, void **data, size_t *len) {
   return 0;
 }
 
-uint64_t weft_task_number(const weft_task *t) { return t != NULL ? t->tk_no : 0; }
-const char *weft_task_tranid(const weft_task *t) { return t != NULL ? t->tk_tran->tr_id : NULL; }
-weft_region *weft_task_region(const weft_task *t) { return t != NULL ? t->tk_region : NULL; }
-unsigned weft_task_worker(const weft_task *t) { return t != NULL ? t->tk_worker->wk_id : 0; }
+uint64_t weft_task_number(const weft_task *t) {
+  return t != NULL ? t->tk_no : 0;
+}
+const char *weft_task_tranid(const weft_task *t) {
+  return t != NULL ? t->tk_tran->tr_id : NULL;
+}
+weft_region *weft_task_region(const weft_task *t) {
+  return t != NULL ? t->tk_region : NULL;
+}
+unsigned weft_task_worker(const weft_task *t) {
+  return t != NULL ? t->tk_worker->wk_id : 0;
+}
 
 int weft_yield(weft_task *t) {
   int rc = weft__task_check(t);

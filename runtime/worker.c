@@ -71,7 +71,9 @@ void weft__worker_ctl(weft__worker *w, uint32_t bits) {
     worker_kick(w);
 }
 
-weft__worker *weft__worker_self(void) { return weft__tls_get(); }
+weft__worker *weft__worker_self(void) {
+  return weft__tls_get();
+}
 
 /* ---- Ready queues (owner only) ------------------------------------------ */
 
@@ -169,7 +171,8 @@ static inline uint64_t ticks_since(uint64_t now, uint64_t then) {
 
 /* Add `ticks` of wait `reason` to the task and, live, to this worker's
  * shares of its enclave and transaction. */
-static __attribute__((noinline)) void acct_wait(weft__worker *w, weft_task *t, int reason, uint64_t ticks) {
+static __attribute__((noinline)) void acct_wait(weft__worker *w, weft_task *t, int reason,
+                                                uint64_t ticks) {
   t->tk_wait_ticks[reason] += ticks;
   WEFT__STAT_ADD(t->tk_encl->ec_acct[w->wk_id].ac_wait_ticks[reason], ticks);
   WEFT__STAT_ADD(t->tk_tran->tr_acct[w->wk_id].ac_wait_ticks[reason], ticks);
@@ -189,7 +192,8 @@ void weft__wait_end(weft__worker *w, weft_task *t) {
 /* A dispatch begins at now: the ready wait (and first-dispatch delay) end;
  * a first dispatch counts the task as started in its shares. The ready
  * wait stays with the task until it ends (it is on the yield path). */
-static __attribute__((noinline)) void acct_dispatch_begin(weft__worker *w, weft_task *t, uint64_t now) {
+static __attribute__((noinline)) void acct_dispatch_begin(weft__worker *w, weft_task *t,
+                                                          uint64_t now) {
   t->tk_wait_ticks[WEFT_WAIT_READY] += ticks_since(now, t->tk_t_mark);
   if (t->tk_ndisp == 0) {
     t->tk_first_ticks = ticks_since(now, t->tk_t_admit);
@@ -200,7 +204,8 @@ static __attribute__((noinline)) void acct_dispatch_begin(weft__worker *w, weft_
 
 /* The dispatch that began at `now` ended: time on the worker, added to the
  * task and, live, to this worker's shares. */
-static __attribute__((noinline)) void acct_dispatch_end(weft__worker *w, weft_task *t, uint64_t now) {
+static __attribute__((noinline)) void acct_dispatch_end(weft__worker *w, weft_task *t,
+                                                        uint64_t now) {
   uint64_t end = weft__tsc(), ran = ticks_since(end, now);
   weft__acct *ea = &t->tk_encl->ec_acct[w->wk_id], *ta = &t->tk_tran->tr_acct[w->wk_id];
   t->tk_disp_ticks += ran;
@@ -298,14 +303,19 @@ static void drain_inbox(weft__worker *w) {
     }
     weft_task *t = (weft_task *)((char *)n - offsetof(weft_task, tk_node));
     switch (n->n_kind) {
-    case WEFT__N_ADOPT: weft__adopt(w, t); break;
-    case WEFT__N_WAKE:
-      weft__timer_cancel(w, t);
-      weft__wait_end(w, t);
-      weft__ready_push(w, t);
-      break;
-    case WEFT__N_DELAYED: weft__start_delayed_arm(w, t); break;
-    default: weft_assert(!"bad inbox node");
+      case WEFT__N_ADOPT:
+        weft__adopt(w, t);
+        break;
+      case WEFT__N_WAKE:
+        weft__timer_cancel(w, t);
+        weft__wait_end(w, t);
+        weft__ready_push(w, t);
+        break;
+      case WEFT__N_DELAYED:
+        weft__start_delayed_arm(w, t);
+        break;
+      default:
+        weft_assert(!"bad inbox node");
     }
   }
 }
@@ -335,13 +345,17 @@ static void after_switch(weft__worker *w, weft_task *t, uint64_t disp) {
   if (ran_away(w, t, disp) && t->tk_req != WEFT__REQ_END)
     runaway(w, t);
   switch (t->tk_req) {
-  case WEFT__REQ_YIELD: weft__ready_push(w, t); break;
-  case WEFT__REQ_WAIT: break; /* a waker will hand it back */
-  case WEFT__REQ_END:
-    disown(w, t);
-    weft__task_end_dispatch(w, t);
-    break;
-  default: weft_assert(!"bad task request");
+    case WEFT__REQ_YIELD:
+      weft__ready_push(w, t);
+      break;
+    case WEFT__REQ_WAIT:
+      break; /* a waker will hand it back */
+    case WEFT__REQ_END:
+      disown(w, t);
+      weft__task_end_dispatch(w, t);
+      break;
+    default:
+      weft_assert(!"bad task request");
   }
 }
 
@@ -349,8 +363,11 @@ static void after_switch(weft__worker *w, weft_task *t, uint64_t disp) {
  * accounting on, one TSC read per dispatch (its end is the next one's
  * start); with it off, no clock at all. */
 static void run_task(weft__worker *w, weft_task *t) {
-  if (weft__unlikely(t->tk_fiber == NULL) && weft__fiber_assign(w, t) != 0)
-    return; /* no fiber: the task was ended with an abend */
+  if (weft__unlikely(t->tk_fiber == NULL) && weft__fiber_assign(w, t) != 0) {
+    disown(w, t); /* no fiber: it ends abended AFIB without running */
+    weft__task_end_dispatch(w, t);
+    return;
+  }
   uint64_t disp = WEFT__LOAD(w->wk_dispatches) + 1, now = w->wk_now;
   atomic_store_explicit(&w->wk_dispatches, disp, memory_order_relaxed);
   atomic_store_explicit(&w->wk_run_no, t->tk_no, memory_order_relaxed);

@@ -16,21 +16,29 @@
 /* The one place Win32 error codes become WEFT_E* codes. */
 static int err_from_win32(DWORD e) {
   switch (e) {
-  case ERROR_SUCCESS: return 0;
-  case ERROR_NOT_ENOUGH_MEMORY:
-  case ERROR_OUTOFMEMORY:
-  case ERROR_COMMITMENT_LIMIT: return WEFT_ENOMEM;
-  case ERROR_INVALID_PARAMETER: return WEFT_EINVAL;
-  case ERROR_TIMEOUT: return WEFT_ETIMEDOUT;
-  case ERROR_MOD_NOT_FOUND:
-  case ERROR_PROC_NOT_FOUND:
-  case ERROR_FILE_NOT_FOUND:
-  case ERROR_PATH_NOT_FOUND: return WEFT_ENOTFOUND;
-  case ERROR_NOT_SUPPORTED:
-  case ERROR_CALL_NOT_IMPLEMENTED: return WEFT_ENOTSUP;
-  case ERROR_ALREADY_FIBER:
-  case ERROR_ALREADY_THREAD: return WEFT_ESTATE;
-  default: return WEFT_ESYS;
+    case ERROR_SUCCESS:
+      return 0;
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY:
+    case ERROR_COMMITMENT_LIMIT:
+      return WEFT_ENOMEM;
+    case ERROR_INVALID_PARAMETER:
+      return WEFT_EINVAL;
+    case ERROR_TIMEOUT:
+      return WEFT_ETIMEDOUT;
+    case ERROR_MOD_NOT_FOUND:
+    case ERROR_PROC_NOT_FOUND:
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+      return WEFT_ENOTFOUND;
+    case ERROR_NOT_SUPPORTED:
+    case ERROR_CALL_NOT_IMPLEMENTED:
+      return WEFT_ENOTSUP;
+    case ERROR_ALREADY_FIBER:
+    case ERROR_ALREADY_THREAD:
+      return WEFT_ESTATE;
+    default:
+      return WEFT_ESYS;
   }
 }
 
@@ -61,12 +69,13 @@ int weft__fiber_convert_thread(weft__fiber *out) {
   return 0;
 }
 
-void weft__fiber_unconvert_thread(void) { ConvertFiberToThread(); }
+void weft__fiber_unconvert_thread(void) {
+  ConvertFiberToThread();
+}
 
 int weft__fiber_create(size_t commit, size_t reserve, weft__fiber_fn fn, void *arg,
                        weft__fiber *out) {
-  void *f = CreateFiberEx(commit, reserve, FIBER_FLAG_FLOAT_SWITCH, (LPFIBER_START_ROUTINE)fn,
-                          arg);
+  void *f = CreateFiberEx(commit, reserve, FIBER_FLAG_FLOAT_SWITCH, (LPFIBER_START_ROUTINE)fn, arg);
   if (f == NULL)
     return weft__err_from_sys();
   atomic_fetch_add_explicit(&weft__count_fibers, 1, memory_order_relaxed);
@@ -79,9 +88,13 @@ void weft__fiber_delete(weft__fiber f) {
   atomic_fetch_sub_explicit(&weft__count_fibers, 1, memory_order_relaxed);
 }
 
-void weft__fiber_switch(weft__fiber to) { SwitchToFiber(to); }
+void weft__fiber_switch(weft__fiber to) {
+  SwitchToFiber(to);
+}
 
-weft__fiber weft__fiber_current(void) { return GetCurrentFiber(); }
+weft__fiber weft__fiber_current(void) {
+  return GetCurrentFiber();
+}
 
 /* ---- Threads -------------------------------------------------------------- */
 
@@ -129,8 +142,12 @@ static uint64_t thread_cpu(HANDLE h) {
   return (k + u) * 100u;
 }
 
-uint64_t weft__thread_cpu_ns(weft__thread th) { return thread_cpu(th); }
-uint64_t weft__thread_cpu_self_ns(void) { return thread_cpu(GetCurrentThread()); }
+uint64_t weft__thread_cpu_ns(weft__thread th) {
+  return thread_cpu(th);
+}
+uint64_t weft__thread_cpu_self_ns(void) {
+  return thread_cpu(GetCurrentThread());
+}
 
 unsigned weft__cpu_count(void) {
   SYSTEM_INFO si;
@@ -138,7 +155,9 @@ unsigned weft__cpu_count(void) {
   return si.dwNumberOfProcessors ? si.dwNumberOfProcessors : 1;
 }
 
-void weft__sleep_ms(unsigned ms) { Sleep(ms); }
+void weft__sleep_ms(unsigned ms) {
+  Sleep(ms);
+}
 
 /* ---- TLS ------------------------------------------------------------------ */
 
@@ -164,13 +183,25 @@ void weft__tls_set(void *p) {
 _Static_assert(sizeof(weft__lock) == sizeof(SRWLOCK), "weft__lock is an SRWLOCK");
 _Static_assert(sizeof(weft__cond) == sizeof(CONDITION_VARIABLE), "weft__cond is a CV");
 
-void weft__lock_init(weft__lock *l) { InitializeSRWLock((PSRWLOCK)l); }
-void weft__lock_acquire(weft__lock *l) { AcquireSRWLockExclusive((PSRWLOCK)l); }
-void weft__lock_release(weft__lock *l) { ReleaseSRWLockExclusive((PSRWLOCK)l); }
-void weft__lock_acquire_shared(weft__lock *l) { AcquireSRWLockShared((PSRWLOCK)l); }
-void weft__lock_release_shared(weft__lock *l) { ReleaseSRWLockShared((PSRWLOCK)l); }
+void weft__lock_init(weft__lock *l) {
+  InitializeSRWLock((PSRWLOCK)l);
+}
+void weft__lock_acquire(weft__lock *l) {
+  AcquireSRWLockExclusive((PSRWLOCK)l);
+}
+void weft__lock_release(weft__lock *l) {
+  ReleaseSRWLockExclusive((PSRWLOCK)l);
+}
+void weft__lock_acquire_shared(weft__lock *l) {
+  AcquireSRWLockShared((PSRWLOCK)l);
+}
+void weft__lock_release_shared(weft__lock *l) {
+  ReleaseSRWLockShared((PSRWLOCK)l);
+}
 
-void weft__cond_init(weft__cond *c) { InitializeConditionVariable((PCONDITION_VARIABLE)c); }
+void weft__cond_init(weft__cond *c) {
+  InitializeConditionVariable((PCONDITION_VARIABLE)c);
+}
 
 int weft__cond_wait(weft__cond *c, weft__lock *l, unsigned ms) {
   if (SleepConditionVariableSRW((PCONDITION_VARIABLE)c, (PSRWLOCK)l, ms, 0))
@@ -178,14 +209,22 @@ int weft__cond_wait(weft__cond *c, weft__lock *l, unsigned ms) {
   return GetLastError() == ERROR_TIMEOUT ? WEFT_ETIMEDOUT : weft__err_from_sys();
 }
 
-void weft__cond_signal(weft__cond *c) { WakeConditionVariable((PCONDITION_VARIABLE)c); }
-void weft__cond_broadcast(weft__cond *c) { WakeAllConditionVariable((PCONDITION_VARIABLE)c); }
+void weft__cond_signal(weft__cond *c) {
+  WakeConditionVariable((PCONDITION_VARIABLE)c);
+}
+void weft__cond_broadcast(weft__cond *c) {
+  WakeAllConditionVariable((PCONDITION_VARIABLE)c);
+}
 
 void weft__addr_wait(volatile void *addr, const void *expected, size_t size, unsigned ms) {
   WaitOnAddress(addr, (PVOID)expected, size, ms);
 }
-void weft__addr_wake_one(void *addr) { WakeByAddressSingle(addr); }
-void weft__addr_wake_all(void *addr) { WakeByAddressAll(addr); }
+void weft__addr_wake_one(void *addr) {
+  WakeByAddressSingle(addr);
+}
+void weft__addr_wake_all(void *addr) {
+  WakeByAddressAll(addr);
+}
 
 /* ---- Clocks --------------------------------------------------------------- */
 
