@@ -186,6 +186,16 @@ WEFT_API void weft_region_destroy(weft_region *r);
  * WEFT_EINVAL (fn NULL), WEFT_EEXIST. Any thread. */
 WEFT_API int weft_program_define(weft_region *r, const char *name, weft_program_fn fn);
 
+/* Define program `name` as the function `symbol` exported by the DLL at
+ * path `dll` (LoadLibrary search rules), loaded once per region however
+ * many programs it provides and unloaded when the region is destroyed. The
+ * function must have the weft_program_fn signature. Errors: WEFT_EINVAL,
+ * WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTFOUND (the DLL, a DLL it needs, or
+ * the symbol is missing; the region log names which), WEFT_ESYS. Nothing is
+ * defined or kept loaded on an error. Any thread. */
+WEFT_API int weft_program_load(weft_region *r, const char *name, const char *dll,
+                               const char *symbol);
+
 typedef struct weft_transaction_def {
   const char *tranid;  /* 1-8 characters */
   const char *program; /* an already defined program */

@@ -392,7 +392,8 @@ struct weft_region {
   unsigned r_nworkers;
   weft__worker **r_workers;
   weft__dtab r_progs, r_trans; /* definitions (lock-free readers) */
-  weft__lock r_def_lock;       /* writers of r_progs / r_trans */
+  weft__lock r_def_lock;       /* writers of r_progs / r_trans, r_dlls */
+  struct weft__dll_ref *r_dlls; /* program DLL references (txn/program.c) */
 
   /* Admission: r_live counts admitted tasks plus the slots workers hold in
    * reserve (wk_credits, at most r_credit_keep each); the queue is
@@ -557,6 +558,9 @@ void weft__record_interval(weft_region *r, const weft_interval_record *rec);
 void weft__records_flush(weft_region *r);
 void weft__encl_interval(weft_region *r, weft__encl *e, uint64_t start_ns, uint64_t end_ns,
                          int final);
+
+/* txn/program.c */
+void weft__programs_unload(weft_region *r);
 
 /* monitor.c */
 int weft__monitor_start(weft_region *r);

@@ -121,6 +121,16 @@ static inline void weft__cpu_relax(void) {
   _mm_pause();
 }
 
+/* ---- Program DLLs -------------------------------------------------------- */
+
+typedef void *weft__dll; /* a loaded module */
+/* Load a DLL (LoadLibrary): 0, WEFT_ENOTFOUND when it or a DLL it needs is
+ * missing, or another WEFT_E* code. Any thread. */
+int weft__dll_open(const char *path, weft__dll *out);
+/* The exported symbol's address, or NULL. */
+void *weft__dll_symbol(weft__dll dll, const char *symbol);
+void weft__dll_close(weft__dll dll);
+
 /* ---- Program checks ----------------------------------------------------- */
 
 /* Install (first call) or count (later calls) the process-wide vectored

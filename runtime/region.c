@@ -43,6 +43,7 @@ static void region_free(weft_region *r) {
   if (r->r_recfile != NULL)
     fclose(r->r_recfile);
   weft__defs_free(r);
+  weft__programs_unload(r); /* after the workers: no program runs any more */
   weft__encl_free(r);
   weft__enq_free(r);
   free(r->r_adm);

@@ -178,6 +178,24 @@ void weft__tls_set(void *p) {
   TlsSetValue(tls_slot, p);
 }
 
+/* ---- Program DLLs ----------------------------------------------------------- */
+
+int weft__dll_open(const char *path, weft__dll *out) {
+  /* No "cannot find" dialog box for a missing DLL: a clear error instead. */
+  UINT old = SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOOPENFILEERRORBOX);
+  HMODULE m = LoadLibraryA(path);
+  int rc = m != NULL ? 0 : weft__err_from_sys();
+  SetErrorMode(old);
+  *out = m;
+  return rc;
+}
+
+void *weft__dll_symbol(weft__dll dll, const char *symbol) {
+  return (void *)GetProcAddress((HMODULE)dll, symbol);
+}
+
+void weft__dll_close(weft__dll dll) { FreeLibrary((HMODULE)dll); }
+
 /* ---- Locks ---------------------------------------------------------------- */
 
 _Static_assert(sizeof(weft__lock) == sizeof(SRWLOCK), "weft__lock is an SRWLOCK");
