@@ -369,7 +369,6 @@ struct weft__worker {
   _Atomic uint32_t wk_nready; /* also read by thieves */
   _Atomic uint32_t wk_nidle_fibers;
   _Atomic uint32_t wk_credits;    /* admission slots reserved, not yet used */
-  _Atomic uint64_t wk_busy_ticks; /* TSC time in dispatches (accounting on) */
 
   /* -- Cross-thread ----------------------------------------------------- */
   weft__mpsc wk_inbox;                   /* work handed to this worker */

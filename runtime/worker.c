@@ -215,7 +215,6 @@ static __attribute__((noinline)) void acct_dispatch_end(weft__worker *w, weft_ta
   WEFT__STAT_ADD(ea->ac_dispatches, 1);
   WEFT__STAT_ADD(ta->ac_disp_ticks, ran);
   WEFT__STAT_ADD(ta->ac_dispatches, 1);
-  WEFT__STAT_ADD(w->wk_busy_ticks, ran);
   w->wk_now = end;
 }
 
