@@ -901,6 +901,17 @@ static void expect_sums_match(const struct weft_enclave_stats *s, const rec_sums
                   (unsigned long long)s->wait_ns[k], (unsigned long long)rs->wait_ns[k]);
 }
 
+/* Start n tasks of tranid with g_load (indexes 0..n-1), wait until they and
+ * their records have ended, shut down, and check no task saw a failure. */
+static void run_load(weft_region *r, const char *tranid, long n) {
+  for (long i = 0; i < n; i++)
+    start_in(r, tranid, &g_load, i, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL, NULL);
+  th_wait_count(&g_load.ended, n);
+  th_wait_until(atomic_load(&g_log.t_done) >= n);
+  shut(r);
+  cr_assert_eq(atomic_load(&g_load.bad), 0);
+}
+
 Test(enclave, task_records_sum_to_enclave_figures) {
   enum { N = 40, ROUNDS = 8 };
   g_load.rounds = ROUNDS;
@@ -909,12 +920,7 @@ Test(enclave, task_records_sum_to_enclave_figures) {
   weft_region *r = th_region_cfg(&cfg);
   def_enclave(r, "W", 3, WEFT_GOAL_AVERAGE, 5000, 0, 0);
   def_tx(r, "TW", spin_yield, 10, "W");
-  for (long i = 0; i < N; i++)
-    start_in(r, "TW", &g_load, i, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL, NULL);
-  th_wait_count(&g_load.ended, N);
-  th_wait_until(atomic_load(&g_log.t_done) >= N);
-  shut(r);
-  cr_assert_eq(atomic_load(&g_load.bad), 0);
+  run_load(r, "TW", N);
 
   struct weft_enclave_stats s = est(r, "W");
   rec_sums rs = sum_records("W");
@@ -1001,12 +1007,7 @@ Test(enclave, migrating_tasks_are_accounted_once) {
   weft_region *r = th_region_cfg(&cfg);
   def_enclave(r, "W", 3, WEFT_GOAL_NONE, 0, 0, 0);
   def_tx(r, "TW", spin_yield, 10, "W");
-  for (long i = 0; i < N; i++)
-    start_in(r, "TW", &g_load, i, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL, NULL);
-  th_wait_count(&g_load.ended, N);
-  th_wait_until(atomic_load(&g_log.t_done) >= N);
-  shut(r);
-  cr_assert_eq(atomic_load(&g_load.bad), 0);
+  run_load(r, "TW", N);
   struct weft_region_stats st = th_stats(r);
   uint64_t steals = 0, wdisp = 0;
   for (unsigned w = 0; w < st.workers; w++) {
@@ -1200,12 +1201,7 @@ Test(enclave, response_times_and_percentiles) {
   weft_region *r = th_region_cfg(&cfg);
   def_enclave(r, "EP", 3, WEFT_GOAL_PERCENTILE, 1000, 90, 0);
   def_tx(r, "TP", delay_by_index, 10, "EP");
-  for (long i = 0; i < N; i++)
-    start_in(r, "TP", &g_load, i, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL, NULL);
-  th_wait_count(&g_load.ended, N);
-  th_wait_until(atomic_load(&g_log.t_done) >= N);
-  shut(r);
-  cr_assert_eq(atomic_load(&g_load.bad), 0);
+  run_load(r, "TP", N);
   struct weft_enclave_stats s = est(r, "EP");
   uint64_t max_ns = 0, sum_ns = 0;
   for (int i = 0; i < n_trecs(); i++) {

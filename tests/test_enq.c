@@ -129,6 +129,17 @@ static void expect_rc(int i, int got, int want) {
                weft_err_name(want));
 }
 
+/* A region where HOLDER holds the ENQ and PROBER has made its first try
+ * (step 1) while it is held. */
+static weft_region *hold_and_probe(void) {
+  weft_region *r = hold_region();
+  th_start(r, "HOLDER", &g_hold, 0);
+  th_wait_until(atomic_load(&g_hold.held));
+  th_start(r, "PROBER", &g_hold, 0);
+  th_wait_until(atomic_load(&g_hold.step) == 1);
+  return r;
+}
+
 /* The prober's codes 0..6, taken while the holder has RES. */
 static void expect_probe_while_held(void) {
   expect_rc(0, g_hold.rc[0], WEFT_EBUSY);
@@ -142,11 +153,7 @@ static void expect_probe_while_held(void) {
 
 Test(enq, busy_timeout_and_wait_while_held) {
   g_hold.deq_at_end = 1;
-  weft_region *r = hold_region();
-  th_start(r, "HOLDER", &g_hold, 0);
-  th_wait_until(atomic_load(&g_hold.held));
-  th_start(r, "PROBER", &g_hold, 0);
-  th_wait_until(atomic_load(&g_hold.step) == 1);
+  weft_region *r = hold_and_probe();
   cr_assert_eq(atomic_load(&g_hold.done), 0, "the prober got a held ENQ");
   cr_assert_eq(weft_event_post(g_hold.release), 0);
   th_wait_count(&g_hold.done, 2);
@@ -161,11 +168,7 @@ Test(enq, busy_timeout_and_wait_while_held) {
 /* A task that ends holding an ENQ (never DEQs) lets the waiter proceed. */
 Test(enq, released_when_the_holder_ends) {
   g_hold.deq_at_end = 0;
-  weft_region *r = hold_region();
-  th_start(r, "HOLDER", &g_hold, 0);
-  th_wait_until(atomic_load(&g_hold.held));
-  th_start(r, "PROBER", &g_hold, 0);
-  th_wait_until(atomic_load(&g_hold.step) == 1);
+  weft_region *r = hold_and_probe();
   cr_assert_eq(weft_event_post(g_hold.release), 0);
   th_wait_count(&g_hold.done, 2);
   th_finish(r);
@@ -179,11 +182,7 @@ Test(enq, released_when_the_holder_ends) {
 Test(enq, nested_enqs_released_when_the_holder_ends) {
   g_hold.deq_at_end = 0;
   g_hold.nest = 2;
-  weft_region *r = hold_region();
-  th_start(r, "HOLDER", &g_hold, 0);
-  th_wait_until(atomic_load(&g_hold.held));
-  th_start(r, "PROBER", &g_hold, 0);
-  th_wait_until(atomic_load(&g_hold.step) == 1);
+  weft_region *r = hold_and_probe();
   cr_assert_eq(weft_event_post(g_hold.release), 0);
   th_wait_count(&g_hold.done, 2);
   th_finish(r);
