@@ -108,12 +108,10 @@ void bench_done_arm(void) {
 
 void bench_done_signal(void) { SetEvent(g_done); }
 
-/* Called on a task: 1 if rc is 0; otherwise records the first failure,
+/* Called on a task whose call returned rc != 0: records the first failure,
  * wakes the host and returns 0. */
-int bench_task_ok(int rc, const char *what) {
+int bench_task_failed(int rc, const char *what) {
   int none = 0;
-  if (rc == 0)
-    return 1;
   if (atomic_compare_exchange_strong(&g_task_rc, &none, rc))
     g_task_what = what;
   SetEvent(g_done);

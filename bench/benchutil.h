@@ -44,7 +44,12 @@ void bench_check_win32(int ok, const char *what);
 void bench_done_init(void);
 void bench_done_arm(void);
 void bench_done_signal(void);
-int bench_task_ok(int rc, const char *what);
+int bench_task_failed(int rc, const char *what);
+/* Inline: it wraps every call of a measured loop (a weft_yield per yield),
+ * so the success path must cost nothing. */
+static inline int bench_task_ok(int rc, const char *what) {
+  return rc == 0 ? 1 : bench_task_failed(rc, what);
+}
 void bench_done_wait(const char *what);
 /* Die if a task recorded a failure. */
 void bench_tasks_check(void);
