@@ -358,15 +358,23 @@ static void after_switch(weft__worker *w, weft_task *t, uint64_t disp) {
   }
 }
 
+/* A task's first dispatch: give it a fiber, or, when none can be made, end
+ * it abended AFIB without running (1). Out of line: the dispatch loop stays
+ * small (see the accounting note above). */
+static __attribute__((noinline)) int first_fiber(weft__worker *w, weft_task *t) {
+  if (weft__fiber_assign(w, t) == 0)
+    return 0;
+  disown(w, t);
+  weft__task_end_dispatch(w, t);
+  return 1;
+}
+
 /* Run t until it switches back to the dispatcher. Hot path: with
  * accounting on, one TSC read per dispatch (its end is the next one's
  * start); with it off, no clock at all. */
 static void run_task(weft__worker *w, weft_task *t) {
-  if (weft__unlikely(t->tk_fiber == NULL) && weft__fiber_assign(w, t) != 0) {
-    disown(w, t); /* no fiber: it ends abended AFIB without running */
-    weft__task_end_dispatch(w, t);
+  if (weft__unlikely(t->tk_fiber == NULL) && first_fiber(w, t) != 0)
     return;
-  }
   uint64_t disp = WEFT__LOAD(w->wk_dispatches) + 1, now = w->wk_now;
   atomic_store_explicit(&w->wk_dispatches, disp, memory_order_relaxed);
   atomic_store_explicit(&w->wk_run_no, t->tk_no, memory_order_relaxed);
