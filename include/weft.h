@@ -71,7 +71,11 @@ extern "C" {
   X(ESYS, -14, "operating system call failed")                                \
   X(ENOTSUP, -15, "not supported")                                            \
   X(EDEADLOCK, -16, "deadlock detected")                                      \
-  X(ECORRUPT, -17, "data is corrupt")
+  X(ECORRUPT, -17, "data is corrupt")                                        \
+  X(EEMPTY, -18, "queue is empty")                                            \
+  X(EENDFILE, -19, "no more records")                                         \
+  X(EROLLEDBACK, -20, "the unit of work was rolled back")                     \
+  X(EDISABLED, -21, "the program or transaction is disabled")
 
 enum {
   WEFT_OK = 0,
@@ -146,7 +150,24 @@ typedef struct weft_region_config {
   weft_interval_record_fn interval_record_fn; /* one per enclave per interval */
   void *record_ctx;                           /* passed to both */
   const char *record_path; /* append both as JSON Lines to this file; NULL: no file */
+  /* Units of work and recoverable resources (see docs/recovery.md). */
+  const char *data_dir;      /* log and checkpoints of the recoverable
+                             resources; created if missing; opening it
+                             runs restart recovery. NULL: resources live
+                             in memory only and commits never wait for a
+                             disk */
+  uint64_t checkpoint_bytes; /* take a checkpoint (and drop the old log)
+                             when the log grows past this; default 64 MiB */
+  unsigned lock_timeout_ms;  /* a record-lock wait gives up after this;
+                             WEFT_WAIT_FOREVER never; default 30000 */
+  int deadlock_action;       /* WEFT_DEADLOCK_ABEND (default) or _ERROR */
 } weft_region_config;
+
+/* What happens to the victim of a deadlock (and to a task whose record-lock
+ * wait times out). */
+#define WEFT_DEADLOCK_ABEND 0 /* it abends AKCS (its unit of work is backed out) */
+#define WEFT_DEADLOCK_ERROR 1 /* the waiting call returns WEFT_EDEADLOCK
+                                 (WEFT_ETIMEDOUT); the program decides */
 
 #define WEFT_DISPATCH_GOAL 0   /* importance, then goal-driven dispatch priority */
 #define WEFT_DISPATCH_STATIC 1 /* importance only */
@@ -156,7 +177,11 @@ typedef struct weft_region_config {
 WEFT_API void weft_region_config_init(weft_region_config *cfg);
 
 /* Create a region and start its workers. cfg NULL means the defaults.
- * Returns WEFT_EINVAL / WEFT_ERANGE for a bad configuration. Host thread. */
+ * Returns WEFT_EINVAL / WEFT_ERANGE for a bad configuration. With a
+ * data_dir it first runs restart recovery (see weft_region_recovery): a
+ * checksum failure before the log's tail returns WEFT_ECORRUPT (the region
+ * log names the file and offset, and nothing on disk is changed); WEFT_ESYS
+ * when the directory cannot be used. Host thread. */
 WEFT_API int weft_region_create(const weft_region_config *cfg, weft_region **out);
 
 #define WEFT_SHUTDOWN_NORMAL 0    /* drain running and queued tasks */
@@ -208,6 +233,16 @@ typedef struct weft_transaction_def {
  * WEFT_ERANGE (priority), WEFT_EEXIST, WEFT_ENOTFOUND (enclave). Any
  * thread. */
 WEFT_API int weft_transaction_define(weft_region *r, const weft_transaction_def *def);
+
+/* Disable (enabled 0) or enable a program at run time (CEMT SET PROGRAM).
+ * A task whose transaction's program is disabled abends APCT at its first
+ * dispatch, before any of its code runs; weft_link and weft_xctl to it
+ * return WEFT_EDISABLED. Errors: WEFT_ENOPROG. Any thread. */
+WEFT_API int weft_program_set_enabled(weft_region *r, const char *name, int enabled);
+/* Disable or enable a transaction: weft_start of a disabled one returns
+ * WEFT_EDISABLED (tasks already started run on). Errors: WEFT_ENOTRAN.
+ * Any thread. */
+WEFT_API int weft_transaction_set_enabled(weft_region *r, const char *tranid, int enabled);
 
 /* ------------------------------------------------------------------------ */
 /* Starting work                                                             */
@@ -282,12 +317,37 @@ WEFT_API int weft_link(weft_task *t, const char *program, void *commarea, size_t
  * never waits (WEFT_EBUSY), WEFT_WAIT_FOREVER never times out; otherwise
  * WEFT_ETIMEDOUT. weft_deq of a resource not held: WEFT_ENOTFOUND. */
 WEFT_API int weft_enq(weft_task *t, const void *res, size_t len, unsigned timeout_ms);
+/* weft_enq with a lifetime: WEFT_ENQ_TASK (weft_enq's: until DEQ or the
+ * task ends) or WEFT_ENQ_UOW (also released, however nested, at the next
+ * syncpoint or rollback). Every ENQ wait takes part in deadlock detection
+ * (see WEFT_EDEADLOCK and deadlock_action). */
+#define WEFT_ENQ_TASK 0
+#define WEFT_ENQ_UOW 1
+WEFT_API int weft_enq_ex(weft_task *t, const void *res, size_t len, unsigned timeout_ms,
+                         int lifetime);
 WEFT_API int weft_deq(weft_task *t, const void *res, size_t len);
 
 /* Run fn(arg) on an offload thread while this task waits; the worker runs
  * other tasks meanwhile. *result (if not NULL) receives fn's return. Use it
  * for blocking calls (file or network I/O, Sleep, foreign locks). */
 WEFT_API int weft_offload(weft_task *t, int (*fn)(void *arg), void *arg, int *result);
+
+/* Transfer control to `program` at the current LINK level (CICS XCTL): the
+ * calling program is left for good and `program` runs in its place with a
+ * copy of commarea (len bytes; NULL, 0 for none); when it returns, control
+ * goes to whoever LINKed to the caller (or the task ends). The caller's
+ * abend handlers are dropped. Returns only on error: WEFT_ENOPROG,
+ * WEFT_EDISABLED, WEFT_EINVAL, WEFT_ENOMEM. */
+WEFT_API int weft_xctl(weft_task *t, const char *program, const void *commarea, size_t len);
+
+/* End the task normally from any LINK level (CICS RETURN): the unit of
+ * work is committed as at a normal end. With a tranid, the next
+ * transaction of a pseudo-conversation is named with a copy of commarea:
+ * a task attached to a terminal hands both to the terminal, which starts
+ * that transaction with its next input; any other task starts tranid at
+ * once with commarea as its start data (weft_retrieve). tranid NULL: just
+ * end. Returns only on error: WEFT_ENOTRAN, WEFT_EBADNAME, WEFT_EINVAL. */
+WEFT_API int weft_return(weft_task *t, const char *tranid, const void *commarea, size_t len);
 
 /* size bytes of zeroed task storage, 16-byte aligned, freed when the task
  * ends (normally or by abend). NULL if t is not the calling task or on
@@ -368,6 +428,7 @@ enum {
   WEFT_WAIT_ENQ,       /* weft_enq */
   WEFT_WAIT_OFFLOAD,   /* weft_offload */
   WEFT_WAIT_TERMINAL,  /* terminal I/O */
+  WEFT_WAIT_LOG,       /* its commit record being flushed to disk */
   WEFT_WAIT_REASONS
 };
 
@@ -427,6 +488,211 @@ WEFT_API int weft_enclave_stats(weft_region *r, const char *enclave,
 WEFT_API int weft_enclave_stats_of(weft_enclave *e, struct weft_enclave_stats *out);
 WEFT_API int weft_transaction_stats(weft_region *r, const char *tranid,
                                     struct weft_enclave_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Units of work and recoverable resources (see docs/recovery.md)          */
+/* ------------------------------------------------------------------------ */
+
+/* A task's changes to recoverable resources (keyed files, recoverable TS
+ * and TD queues, enlisted resource managers) form its unit of work (UOW).
+ * weft_syncpoint commits them and starts a new UOW; weft_rollback backs
+ * them out. A task that ends normally (or by weft_return) takes an implicit
+ * syncpoint; a task that abends is backed out. A commit returns once its
+ * log record is on disk (with a data_dir); tasks committing together share
+ * one flush, done off the workers. Record locks and WEFT_ENQ_UOW ENQs are
+ * released at every syncpoint and rollback. */
+
+/* Commit the UOW. 0; WEFT_EROLLEDBACK when a resource manager voted no in
+ * phase one (everything was backed out); WEFT_ESYS when the log could not
+ * be written (the outcome is then decided by restart recovery, and the
+ * region refuses further commits). Task. */
+WEFT_API int weft_syncpoint(weft_task *t);
+/* Back the UOW out. Task. */
+WEFT_API int weft_rollback(weft_task *t);
+/* The current UOW's id: unique across restarts of the data directory.
+ * Task (0 from elsewhere). */
+WEFT_API uint64_t weft_task_uow(weft_task *t);
+
+/* Resource managers: a host's own resource (a database, a queue) taking
+ * part in Weft units of work. Callbacks run on the committing task's
+ * fiber (t), except recover, which runs inside weft_rm_register; they may
+ * call weft_offload through t for blocking work. */
+typedef struct weft_rm weft_rm;
+typedef struct weft_rm_ops {
+  /* Phase one: make the UOW's changes durable-but-undecided. 0 votes yes;
+   * anything else votes no and the UOW is rolled back everywhere. */
+  int (*prepare)(void *ctx, weft_task *t, uint64_t uow);
+  /* Phase two, after the commit decision is on disk. */
+  void (*commit)(void *ctx, weft_task *t, uint64_t uow);
+  /* Back out (also for a UOW that was never prepared). */
+  void (*rollback)(void *ctx, weft_task *t, uint64_t uow);
+  /* One-phase commit, used when this RM is the only participant (no
+   * Weft resource changed): 0 committed, else rolled back. NULL: Weft runs
+   * prepare then commit. */
+  int (*commit_one_phase)(void *ctx, weft_task *t, uint64_t uow);
+  /* Restart: a UOW this RM prepared and Weft committed, whose phase two
+   * the RM may have missed (Weft crashed first); the RM must commit it if
+   * it still holds it. Any other UOW the RM holds prepared must be rolled
+   * back (presumed abort). May be NULL. */
+  void (*recover)(void *ctx, uint64_t uow);
+} weft_rm_ops;
+
+/* Register resource manager `name` (1-8 characters). Before it returns,
+ * ops->recover is called for every committed UOW the RM has not
+ * acknowledged (from the log). Errors: WEFT_EINVAL, WEFT_EBADNAME,
+ * WEFT_EEXIST. Host thread. */
+WEFT_API int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops,
+                              void *ctx, weft_rm **out);
+/* rm takes part in the task's current UOW (again: no effect). Task. */
+WEFT_API int weft_rm_enlist(weft_task *t, weft_rm *rm);
+
+/* ---- Keyed files (KSDS-like) --------------------------------------------- */
+
+#define WEFT_KEY_MAX 240            /* longest key any file allows */
+#define WEFT_RECORD_MAX (1u << 20) /* longest record any file allows */
+
+typedef struct weft_file_def {
+  const char *name; /* 1-8 characters */
+  unsigned key_max; /* longest key in bytes, 1..WEFT_KEY_MAX */
+  unsigned rec_max; /* longest record in bytes, 1..WEFT_RECORD_MAX */
+} weft_file_def;
+
+/* Define a keyed file: records with unique keys (byte strings compared as
+ * unsigned bytes, a shorter prefix first), always recoverable. Its records
+ * survive restarts when the region has a data_dir (defining a file that
+ * recovery found just makes it usable again). Errors: WEFT_EINVAL,
+ * WEFT_EBADNAME, WEFT_ERANGE, WEFT_EEXIST. Any thread. */
+WEFT_API int weft_file_define(weft_region *r, const weft_file_def *def);
+
+/* The calls below are "task" context and share these errors:
+ * WEFT_ENOTFOUND (no such file, or no such record), WEFT_ERANGE (a key or
+ * record longer than the file allows: refused, never truncated; or a
+ * buffer too small for the record: *len gets the size, nothing is copied),
+ * WEFT_EDEADLOCK / WEFT_ETIMEDOUT (a record-lock wait, with
+ * deadlock_action ERROR; with ABEND the task abends AKCS instead).
+ * A record another UOW has changed and not yet committed is waited for,
+ * never seen. */
+
+#define WEFT_READ_UPDATE 1 /* lock the record until syncpoint (for rewrite) */
+
+/* Read the record with this key into buf (cap bytes); *len gets its size. */
+WEFT_API int weft_file_read(weft_task *t, const char *file, const void *key, size_t klen,
+                            void *buf, size_t cap, size_t *len, int flags);
+/* Add a record; WEFT_EEXIST if the key exists. The record is locked until
+ * syncpoint. */
+WEFT_API int weft_file_write(weft_task *t, const char *file, const void *key, size_t klen,
+                             const void *data, size_t len);
+/* Replace a record this UOW read for update (or wrote); WEFT_ESTATE if it
+ * holds no lock on it. */
+WEFT_API int weft_file_rewrite(weft_task *t, const char *file, const void *key, size_t klen,
+                               const void *data, size_t len);
+/* Delete the record with this key (locking it until syncpoint). */
+WEFT_API int weft_file_delete(weft_task *t, const char *file, const void *key, size_t klen);
+
+/* Browse in key order. From the first key >= key (forward) or the last key
+ * <= key (backward); klen 0 starts at the file's first (last) record.
+ * WEFT_BROWSE_GENERIC returns only keys that begin with key. The browse
+ * sees the UOW's own changes; it ends with weft_browse_end or the task. */
+#define WEFT_BROWSE_BACKWARD 1
+#define WEFT_BROWSE_GENERIC 2
+typedef struct weft_browse weft_browse;
+WEFT_API int weft_browse_start(weft_task *t, const char *file, const void *key, size_t klen,
+                               int flags, weft_browse **out);
+/* The next record: its key into kbuf (kcap bytes, *klen its size) and data
+ * into buf (cap, *len). WEFT_EENDFILE when there are no more. kbuf may be
+ * NULL (kcap 0) and buf may be NULL (cap 0) to skip them. */
+WEFT_API int weft_browse_next(weft_browse *b, void *kbuf, size_t kcap, size_t *klen, void *buf,
+                              size_t cap, size_t *len);
+WEFT_API void weft_browse_end(weft_browse *b);
+
+/* ---- Temporary storage queues --------------------------------------------- */
+
+#define WEFT_QNAME_MAX 16 /* queue names: 1-16 printable characters */
+#define WEFT_ITEM_MAX 32767u
+
+/* Make queues named `name` recoverable (changes belong to the UOW and are
+ * logged), or, with a name ending in '*', every queue whose name starts
+ * with what precedes it. Queues matching no definition are not
+ * recoverable: changes apply at once and are lost at restart. Errors:
+ * WEFT_EINVAL, WEFT_EBADNAME, WEFT_EEXIST. Any thread. */
+WEFT_API int weft_tsq_define(weft_region *r, const char *name, int recoverable);
+
+/* Task. A queue is created by its first write; items are numbered from 1.
+ * Errors: WEFT_ENOTFOUND (no such queue or item), WEFT_ERANGE (an item
+ * over WEFT_ITEM_MAX, or buf too small: *len gets the size), WEFT_ELIMIT
+ * (32767 items). A recoverable queue changed by another UOW is waited for. */
+WEFT_API int weft_ts_write(weft_task *t, const char *queue, const void *data, size_t len,
+                           unsigned *item);
+/* Read item `item`, or with item 0 the item after the queue's read
+ * cursor (WEFT_EENDFILE past the end); *item_out (may be NULL) gets its
+ * number. Either moves the cursor to it. */
+WEFT_API int weft_ts_read(weft_task *t, const char *queue, unsigned item, void *buf, size_t cap,
+                          size_t *len, unsigned *item_out);
+WEFT_API int weft_ts_rewrite(weft_task *t, const char *queue, unsigned item, const void *data,
+                             size_t len);
+WEFT_API int weft_ts_delete(weft_task *t, const char *queue);
+/* Items in the queue as this task sees it (0 and WEFT_ENOTFOUND if none). */
+WEFT_API int weft_ts_count(weft_task *t, const char *queue, unsigned *count);
+
+/* ---- Transient data queues ------------------------------------------------ */
+
+typedef struct weft_tdq_def {
+  const char *name;       /* 1-16 characters */
+  int recoverable;        /* 1: writes appear and reads are final at syncpoint */
+  unsigned trigger_level; /* 0: none; else start `tranid` when this many
+                             committed items wait and no task it triggered
+                             is still running (ATI) */
+  const char *tranid;     /* with a trigger level; its start data is the
+                             queue name */
+} weft_tdq_def;
+
+/* Errors: WEFT_EINVAL, WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTRAN. Any
+ * thread. */
+WEFT_API int weft_tdq_define(weft_region *r, const weft_tdq_def *def);
+/* Task. Append an item (1..WEFT_ITEM_MAX bytes). */
+WEFT_API int weft_td_write(weft_task *t, const char *queue, const void *data, size_t len);
+/* Task. Take the oldest item (destructive read); WEFT_EEMPTY when none.
+ * A recoverable queue's read end is locked by the reading UOW until
+ * syncpoint; a rollback puts the items back in order. */
+WEFT_API int weft_td_read(weft_task *t, const char *queue, void *buf, size_t cap, size_t *len);
+/* Committed items waiting in the queue. Any thread. */
+WEFT_API int weft_td_depth(weft_region *r, const char *queue, uint64_t *depth);
+
+/* ---- Log, checkpoints, restart ------------------------------------------- */
+
+/* Take a checkpoint now: the committed state is written to a new
+ * checkpoint file and the log before it is dropped. WEFT_ENOTSUP without a
+ * data_dir. Any thread that is not a task. */
+WEFT_API int weft_checkpoint(weft_region *r);
+
+/* What restart recovery found and did when the region opened its data
+ * directory. */
+typedef struct weft_recovery_info {
+  int data_dir;               /* 1 if the region has a data directory */
+  int clean;                  /* the last run shut down cleanly: nothing to do */
+  int fresh;                  /* the directory held no data yet */
+  uint64_t checkpoint_gen;    /* the checkpoint it started from (0: none) */
+  uint64_t records_read;      /* log records read after the checkpoint */
+  uint64_t uows_redone;       /* committed units of work replayed */
+  uint64_t uows_undone;       /* units of work with changes but no commit record: discarded */
+  uint64_t torn_bytes;        /* bytes of a torn last record cut from the log */
+  uint64_t rm_pending;        /* committed UOWs a resource manager must still be told of */
+  char message[512];          /* the same, as sentences (also in the region log) */
+} weft_recovery_info;
+WEFT_API int weft_region_recovery(weft_region *r, weft_recovery_info *out);
+
+struct weft_log_stats {
+  uint64_t commits;     /* commit records written */
+  uint64_t flushes;     /* FlushFileBuffers calls */
+  uint64_t bytes;       /* log bytes written */
+  uint64_t durable_lsn; /* log position known to be on disk */
+  uint64_t checkpoints; /* checkpoints taken since the region opened */
+  uint64_t rollbacks;   /* units of work backed out */
+  uint64_t deadlocks;   /* deadlocks detected (victims chosen) */
+  uint64_t lock_timeouts;
+};
+/* Figures since the region opened. Any thread. */
+WEFT_API int weft_log_stats(weft_region *r, struct weft_log_stats *out);
 
 /* ------------------------------------------------------------------------ */
 /* Observing                                                                 */

@@ -195,3 +195,25 @@ void weft__defs_free(weft_region *r) {
   weft__dtab_free(&r->r_trans, tran_free);
   weft__dtab_free(&r->r_progs, free);
 }
+
+/* ---- Enabling and disabling at run time ------------------------------------ */
+
+int weft_program_set_enabled(weft_region *r, const char *name, int enabled) {
+  if (r == NULL || name == NULL)
+    return WEFT_EINVAL;
+  weft__prog *p = (weft__prog *)weft__prog_find(r, name);
+  if (p == NULL)
+    return WEFT_ENOPROG;
+  atomic_store(&p->pg_disabled, !enabled);
+  return 0;
+}
+
+int weft_transaction_set_enabled(weft_region *r, const char *tranid, int enabled) {
+  if (r == NULL || tranid == NULL)
+    return WEFT_EINVAL;
+  weft__tran *tr = (weft__tran *)weft__tran_find(r, tranid);
+  if (tr == NULL)
+    return WEFT_ENOTRAN;
+  atomic_store(&tr->tr_disabled, !enabled);
+  return 0;
+}

@@ -123,6 +123,7 @@ typedef struct weft__prog {
   uint64_t pg_key; /* packed name */
   char pg_name[WEFT_NAME_MAX + 1];
   weft_program_fn pg_fn; /* entry point; immutable */
+  _Atomic int pg_disabled; /* weft_program_set_enabled */
 } weft__prog;
 
 typedef struct weft__tran {
@@ -133,6 +134,7 @@ typedef struct weft__tran {
   unsigned tr_runaway_ms; /* 0: region default */
   weft__encl *tr_encl;    /* its enclave */
   weft__acct *tr_acct;    /* one per worker */
+  _Atomic int tr_disabled; /* weft_transaction_set_enabled */
 } weft__tran;
 
 /* An open-addressing table of immutable definitions. Readers (any thread)
@@ -245,6 +247,9 @@ typedef struct weft__handler {
 typedef struct weft__link {
   void *l_ca; /* COMMAREA of this level */
   size_t l_len;
+  const weft__prog *l_next; /* program XCTL transfers to (task) */
+  void *l_xca;              /* the XCTL copy of the COMMAREA (task storage) */
+  void *l_jmp[5];           /* where XCTL and RETURN unwind this level to */
 } weft__link;
 
 typedef struct weft__storage {
@@ -289,6 +294,12 @@ struct weft_task {
   int tk_nhandlers;
   weft__storage tk_storage; /* getmain list head (circular) */
   weft__enq *tk_enqs;       /* ENQs held (under the ENQ lock) */
+  weft__enq *tk_enq_wait;   /* the ENQ it waits for (under the ENQ lock) */
+  bool tk_enq_uow;          /* that wait is for a UOW-lifetime ENQ */
+  void *tk_uow;             /* its unit of work (txn/), NULL until used */
+  const weft__tran *tk_ret_tran; /* weft_return: the next transaction */
+  void *tk_ret_ca;               /* ... and its COMMAREA (malloc) */
+  size_t tk_ret_len;
   weft__timer tk_timer;     /* wait timeout or delayed start */
 
   /* -- Waiting: tk_wait is claimed by CAS; the winner sets the result ---- */
@@ -444,6 +455,10 @@ struct weft_region {
   weft__mpsc r_recq;
   void *r_recfile; /* FILE *, monitor thread only */
 
+  /* Units of work, recoverable resources and the log (txn/txn.h). */
+  struct weft__txn *r_txn;
+  _Atomic uint64_t r_deadlocks, r_lock_timeouts;
+
   /* Monitor thread: runaway detection and reports (r_mon_lock). */
   weft__lock r_mon_lock;
   weft__cond r_mon_cond;
@@ -534,6 +549,13 @@ int weft__enq_init(weft_region *r);
 void weft__enq_release_all(weft_task *t);
 void weft__enq_free(weft_region *r);
 void weft__enq_detach(weft_task *t);
+void weft__enq_release_uow(weft_task *t); /* task: syncpoint, rollback */
+/* Record locks (txn/): an ENQ with UOW lifetime on len bytes at res. 0,
+ * WEFT_ETIMEDOUT, WEFT_EDEADLOCK, WEFT_ENOMEM. Task. */
+int weft__lock_uow(weft_task *t, const void *res, size_t len, unsigned timeout_ms);
+bool weft__lock_held(weft_task *t, const void *res, size_t len);
+/* Wait until no other task holds res; holds nothing after. Task. */
+int weft__lock_wait_free(weft_task *t, const void *res, size_t len, unsigned timeout_ms);
 
 /* event.c */
 void weft__event_detach(weft_task *t);
@@ -560,6 +582,11 @@ void weft__encl_interval(weft_region *r, weft__encl *e, uint64_t start_ns, uint6
 
 /* txn/program.c */
 void weft__programs_unload(weft_region *r);
+/* txn/ hooks (txn/txn.h has the rest) */
+int weft__txn_init(weft_region *r);
+void weft__txn_close(weft_region *r);
+void weft__txn_free(weft_region *r);
+void weft__uow_task_end(weft_task *t);
 
 /* monitor.c */
 int weft__monitor_start(weft_region *r);

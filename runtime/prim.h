@@ -131,6 +131,37 @@ int weft__dll_open(const char *path, weft__dll *out);
 void *weft__dll_symbol(weft__dll dll, const char *symbol);
 void weft__dll_close(weft__dll dll);
 
+/* ---- Files and directories (the log, checkpoints: txn/) ---------------- */
+
+typedef void *weft__file; /* an open file */
+#define WEFT__F_READ 0x0   /* read only; the file must exist */
+#define WEFT__F_WRITE 0x1  /* read and write */
+#define WEFT__F_CREATE 0x2 /* create it if missing */
+#define WEFT__F_TRUNC 0x4  /* with CREATE: start empty */
+/* Open path (0, WEFT_ENOTFOUND, WEFT_ESYS...). Any thread. */
+int weft__file_open(const char *path, int mode, weft__file *out);
+void weft__file_close(weft__file f);
+/* Write all len bytes at offset off (the file grows as needed). */
+int weft__file_write_at(weft__file f, uint64_t off, const void *buf, size_t len);
+/* Read up to len bytes at off; *got is short only at end of file. */
+int weft__file_read_at(weft__file f, uint64_t off, void *buf, size_t len, size_t *got);
+/* FlushFileBuffers: the data written so far is on disk when it returns 0. */
+int weft__file_flush(weft__file f);
+int weft__file_size(weft__file f, uint64_t *size);
+/* Cut the file to size bytes and flush. */
+int weft__file_truncate(weft__file f, uint64_t size);
+/* Atomically replace `to` with `from` (MoveFileEx, write-through). */
+int weft__file_rename(const char *from, const char *to);
+int weft__file_remove(const char *path);
+/* Create a directory; 0 if it already exists as one. */
+int weft__dir_create(const char *path);
+/* Call fn(ctx, name) for every file (not directory) in dir; stops at the
+ * first non-zero return and returns it. */
+int weft__dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
+/* End the process at once (TerminateProcess): nothing is flushed or run.
+ * For fault injection only. */
+WEFT_NORETURN void weft__process_kill(unsigned code);
+
 /* ---- Program checks ----------------------------------------------------- */
 
 /* Install (first call) or count (later calls) the process-wide vectored

@@ -24,13 +24,17 @@ void weft_region_config_init(weft_region_config *cfg) {
   cfg->accounting = 1;
   cfg->policy_interval_ms = 250;
   cfg->aging_ms = 100;
+  cfg->checkpoint_bytes = 64u << 20;
+  cfg->lock_timeout_ms = 30000;
+  cfg->deadlock_action = WEFT_DEADLOCK_ABEND;
 }
 
 static int config_check(const weft_region_config *c) {
   if (c->workers < 1 || c->workers > WEFT_MAX_WORKERS || c->max_tasks < 1 ||
       c->stack_size < MIN_STACK || c->stack_commit > c->stack_size || c->offload_threads < 1 ||
       c->dispatch_mode < WEFT_DISPATCH_GOAL || c->dispatch_mode > WEFT_DISPATCH_FIFO ||
-      c->policy_interval_ms < 10 || c->policy_interval_ms > 3600000)
+      c->policy_interval_ms < 10 || c->policy_interval_ms > 3600000 ||
+      (c->deadlock_action != WEFT_DEADLOCK_ABEND && c->deadlock_action != WEFT_DEADLOCK_ERROR))
     return WEFT_ERANGE;
   return 0;
 }
@@ -45,6 +49,7 @@ static void region_free(weft_region *r) {
   weft__defs_free(r);
   weft__programs_unload(r); /* after the workers: no program runs any more */
   weft__encl_free(r);
+  weft__txn_free(r); /* after the programs: no task can touch the store */
   weft__enq_free(r);
   free(r->r_adm);
   _aligned_free(r);
@@ -105,7 +110,8 @@ int weft_region_create(const weft_region_config *cfg, weft_region **out) {
     return WEFT_ENOMEM;
   if ((rc = weft__dtab_init(&r->r_progs)) != 0 || (rc = weft__dtab_init(&r->r_trans)) != 0 ||
       (rc = weft__enq_init(r)) != 0 || (rc = weft__encl_init(r)) != 0 ||
-      (rc = records_open(r)) != 0 || (rc = weft__fault_install()) != 0) {
+      (rc = records_open(r)) != 0 || (rc = weft__txn_init(r)) != 0 ||
+      (rc = weft__fault_install()) != 0) {
     region_free(r);
     return rc;
   }
@@ -164,6 +170,7 @@ static void region_down(weft_region *r) {
   weft__monitor_stop(r);
   weft__workers_join(r);
   weft__offload_stop(r);
+  weft__txn_close(r); /* no task is left: a clean checkpoint */
   atomic_store(&r->r_state, WEFT__R_DOWN);
 }
 

@@ -322,6 +322,8 @@ int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
       return WEFT_ERANGE;
     prio = opts->priority;
   }
+  if (atomic_load_explicit(&tr->tr_disabled, memory_order_relaxed))
+    return WEFT_EDISABLED;
   if (atomic_load_explicit(&r->r_state, memory_order_acquire) != WEFT__R_RUNNING)
     return start_refused(r, WEFT_ESHUTDOWN);
   weft__worker *w = weft__worker_self();

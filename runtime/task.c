@@ -38,6 +38,10 @@ weft_task *weft__task_alloc(weft__worker *w) {
   t->tk_link[0].l_len = 0;
   t->tk_storage.s_next = t->tk_storage.s_prev = &t->tk_storage;
   t->tk_enqs = NULL;
+  t->tk_enq_wait = NULL;
+  t->tk_uow = NULL;
+  t->tk_ret_tran = NULL;
+  t->tk_ret_ca = NULL;
   t->tk_timer.tm_index = -1;
   atomic_store_explicit(&t->tk_wait, WEFT__W_NONE, memory_order_relaxed);
   t->tk_wait_obj = NULL;
@@ -226,8 +230,27 @@ void weft__fibers_free(weft__worker *w) {
   atomic_store(&w->wk_nidle_fibers, 0);
 }
 
-/* Release what the task holds: ENQs, then task storage. Task context. */
+/* weft_return named a next transaction: start it with the COMMAREA. */
+static void task_next_start(weft_task *t) {
+  const weft__tran *next = t->tk_ret_tran;
+  if (next == NULL)
+    return;
+  if (!(t->tk_flags & WEFT__TF_ABENDED)) {
+    int rc = weft_start(t->tk_region, next->tr_id, t->tk_ret_ca, t->tk_ret_len, NULL, NULL);
+    if (rc != 0)
+      weft__log(t->tk_region, 'W', "task %llu: RETURN TRANSID(%s) not started: %s",
+                (unsigned long long)t->tk_no, next->tr_id, weft_err_name(rc));
+  }
+  free(t->tk_ret_ca);
+  t->tk_ret_ca = NULL;
+  t->tk_ret_tran = NULL;
+}
+
+/* Release what the task holds: its unit of work (committed at a normal
+ * end, backed out after an abend), ENQs, then task storage. Task context. */
 static void task_release(weft_task *t) {
+  weft__uow_task_end(t);
+  task_next_start(t);
   weft__enq_release_all(t);
   while (t->tk_storage.s_next != &t->tk_storage) {
     weft__storage *s = t->tk_storage.s_next;
@@ -254,6 +277,22 @@ static WEFT_NORETURN void task_finish_faulted(weft_task *t) {
   weft__assert_fail("a faulted fiber was resumed", __FILE__, __LINE__);
 }
 
+/* Run program p at the current LINK level, then whatever XCTL transfers
+ * to. XCTL and RETURN unwind to this level's jump buffer. */
+static void __attribute__((noinline)) run_level(weft_task *t, const weft__prog *p) {
+  weft__link *volatile l = &t->tk_link[t->tk_depth];
+  l->l_next = p;
+  l->l_xca = NULL;
+  while (l->l_next != NULL) {
+    const weft__prog *run = l->l_next;
+    l->l_next = NULL;
+    if (__builtin_setjmp(l->l_jmp) == 0)
+      run->pg_fn(t);
+  }
+  if (l->l_xca != NULL)
+    weft_freemain(t, l->l_xca);
+}
+
 /* One task on this fiber: program, then end. Returns when the fiber is
  * reused. An abend lands at the setjmp with the handlers already run. */
 static void __attribute__((noinline)) run_one(weft__fctx *fc) {
@@ -265,7 +304,12 @@ static void __attribute__((noinline)) run_one(weft__fctx *fc) {
   if (__builtin_setjmp(fc->fc_jmp) == 0) {
     if (t->tk_flags & WEFT__TF_PURGE)
       weft__task_abend(t, "AEXZ");
-    t->tk_tran->tr_prog->pg_fn(t);
+    if (atomic_load_explicit(&t->tk_tran->tr_prog->pg_disabled, memory_order_relaxed)) {
+      weft__log(t->tk_region, 'E', "task %llu (%s): program %s is disabled: abend APCT",
+                (unsigned long long)t->tk_no, t->tk_tran->tr_id, t->tk_tran->tr_prog->pg_name);
+      weft__task_abend(t, "APCT");
+    }
+    run_level(t, t->tk_tran->tr_prog);
   }
   t = vfc->fc_task;
   task_release(t);
@@ -487,12 +531,75 @@ int weft_link(weft_task *t, const char *program, void *commarea, size_t len) {
     return WEFT_ENOPROG;
   if (t->tk_depth == WEFT_MAX_LINK_DEPTH)
     return WEFT_ELIMIT;
+  if (atomic_load_explicit(&p->pg_disabled, memory_order_relaxed))
+    return WEFT_EDISABLED;
   int depth = ++t->tk_depth;
-  t->tk_link[depth] = (weft__link){commarea, len};
-  p->pg_fn(t);
+  t->tk_link[depth].l_ca = commarea;
+  t->tk_link[depth].l_len = len;
+  run_level(t, p);
   weft__handlers_drop(t, depth);
   t->tk_depth = depth - 1;
   return 0;
+}
+
+int weft_xctl(weft_task *t, const char *program, const void *commarea, size_t len) {
+  int rc = weft__task_check(t);
+  if (rc != 0)
+    return rc;
+  if (program == NULL || (commarea == NULL && len != 0))
+    return WEFT_EINVAL;
+  const weft__prog *p = weft__prog_find(t->tk_region, program);
+  if (p == NULL)
+    return WEFT_ENOPROG;
+  if (atomic_load_explicit(&p->pg_disabled, memory_order_relaxed))
+    return WEFT_EDISABLED;
+  weft__link *l = &t->tk_link[t->tk_depth];
+  void *copy = NULL;
+  if (len > 0) {
+    if ((copy = weft_getmain(t, len)) == NULL)
+      return WEFT_ENOMEM;
+    memcpy(copy, commarea, len);
+  }
+  if (l->l_xca != NULL)
+    weft_freemain(t, l->l_xca);
+  l->l_xca = copy;
+  l->l_ca = copy;
+  l->l_len = len;
+  l->l_next = p;
+  weft__handlers_drop(t, t->tk_depth);
+  __builtin_longjmp(l->l_jmp, 1);
+}
+
+int weft_return(weft_task *t, const char *tranid, const void *commarea, size_t len) {
+  int rc = weft__task_check(t);
+  if (rc != 0)
+    return rc;
+  if (commarea == NULL && len != 0)
+    return WEFT_EINVAL;
+  const weft__tran *next = NULL;
+  if (tranid != NULL) {
+    if (weft__name_pack(tranid) == 0)
+      return WEFT_EBADNAME;
+    if ((next = weft__tran_find(t->tk_region, tranid)) == NULL)
+      return WEFT_ENOTRAN;
+    void *copy = len ? malloc(len) : NULL;
+    if (len && copy == NULL)
+      return WEFT_ENOMEM;
+    if (len)
+      memcpy(copy, commarea, len);
+    free(t->tk_ret_ca);
+    t->tk_ret_ca = copy;
+    t->tk_ret_len = len;
+  }
+  t->tk_ret_tran = next;
+  /* Leave every LINK level: unwind to the top level's loop, which ends. */
+  weft__handlers_drop(t, 1);
+  for (int d = t->tk_depth; d > 0; d--)
+    if (t->tk_link[d].l_xca != NULL)
+      weft_freemain(t, t->tk_link[d].l_xca);
+  t->tk_depth = 0;
+  t->tk_link[0].l_next = NULL;
+  __builtin_longjmp(t->tk_link[0].l_jmp, 1);
 }
 
 void *weft_getmain(weft_task *t, size_t size) {

@@ -1,0 +1,381 @@
+/* recover.c - restart: open a region's data directory, load the newest
+ * checkpoint, redo the committed units of work of the logs after it, cut a
+ * torn last record, then start a new generation with a fresh checkpoint.
+ *
+ * Nothing on disk changes until every file has been read and checked: a
+ * checksum failure before the tail returns WEFT_ECORRUPT and leaves the
+ * directory as it was. Host thread, inside weft_region_create. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "txn/txn.h"
+
+#define MAX_FILES 256
+
+typedef struct scan {
+  uint64_t ckpt[MAX_FILES], log[MAX_FILES];
+  int nckpt, nlog, ntmp;
+  char tmp[8][48];
+} scan;
+
+static int scan_file(void *arg, const char *name) {
+  scan *s = arg;
+  unsigned long long g;
+  char kind[8];
+  int used = 0;
+  if (sscanf(name, "weft.%4[a-z].%16llx%n", kind, &g, &used) != 2)
+    return 0;
+  if (strcmp(name + used, ".tmp") == 0) {
+    if (s->ntmp < 8 && strlen(name) < sizeof s->tmp[0])
+      strcpy(s->tmp[s->ntmp++], name);
+  } else if (name[used] == '\0' && strcmp(kind, "ckpt") == 0 && s->nckpt < MAX_FILES) {
+    s->ckpt[s->nckpt++] = g;
+  } else if (name[used] == '\0' && strcmp(kind, "log") == 0 && s->nlog < MAX_FILES) {
+    s->log[s->nlog++] = g;
+  }
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Read a whole file into memory. */
+static int slurp(const char *path, unsigned char **out, size_t *len) {
+  weft__file f;
+  uint64_t size;
+  int rc = weft__file_open(path, WEFT__F_READ, &f);
+  if (rc != 0)
+    return rc;
+  if ((rc = weft__file_size(f, &size)) == 0) {
+    *out = malloc(size ? size : 1);
+    if (*out == NULL)
+      rc = WEFT_ENOMEM;
+    else if ((rc = weft__file_read_at(f, 0, *out, size, len)) != 0)
+      free(*out);
+  }
+  weft__file_close(f);
+  return rc;
+}
+
+static int corrupt(weft_region *r, const char *path, uint64_t off, const char *why) {
+  weft_recovery_info *info = &weft__txn_of(r)->x_info;
+  snprintf(info->message, sizeof info->message,
+           "restart refused: %s is corrupt at offset %llu (%s); nothing was changed",
+           path, (unsigned long long)off, why);
+  weft__log(r, 'E', "%s", info->message);
+  return WEFT_ECORRUPT;
+}
+
+/* ---- The checkpoint ------------------------------------------------------------ */
+
+static int pending_note(weft__txn *x, uint64_t uow, const unsigned char *name8) {
+  if (x->x_npending == x->x_pendcap) {
+    uint32_t cap = x->x_pendcap ? x->x_pendcap * 2 : 16;
+    void *p = realloc(x->x_pending, cap * sizeof *x->x_pending);
+    if (p == NULL)
+      return WEFT_ENOMEM;
+    x->x_pending = p;
+    x->x_pendcap = cap;
+  }
+  x->x_pending[x->x_npending].p_uow = uow;
+  memcpy(x->x_pending[x->x_npending].p_rm, name8, 8);
+  x->x_pending[x->x_npending++].p_rm[8] = '\0';
+  return 0;
+}
+
+static void pending_forget(weft__txn *x, uint64_t uow, const unsigned char *name8) {
+  char name[9];
+  memcpy(name, name8, 8);
+  name[8] = '\0';
+  for (uint32_t i = 0; i < x->x_npending; i++) {
+    if (x->x_pending[i].p_uow == uow && strcmp(x->x_pending[i].p_rm, name) == 0) {
+      x->x_pending[i] = x->x_pending[--x->x_npending];
+      return;
+    }
+  }
+}
+
+static int load_ckpt(weft_region *r, uint64_t gen, bool *clean) {
+  char path[1024];
+  weft__data_path(r, path, sizeof path, "ckpt", gen, "");
+  unsigned char *buf;
+  size_t len;
+  int rc = slurp(path, &buf, &len);
+  if (rc != 0)
+    return rc;
+  uint64_t g;
+  uint32_t flags;
+  if (weft__fhdr_check(buf, len, WEFT__CKPT_MAGIC, &g, &flags) != 0 || g != gen) {
+    free(buf);
+    return corrupt(r, path, 0, "bad file header");
+  }
+  *clean = flags & WEFT__FH_CLEAN;
+  size_t off = WEFT__FHDR_SIZE;
+  uint64_t count = 0;
+  weft__rec rec;
+  for (;;) {
+    int pr = weft__rec_parse(buf + off, len - off, &rec);
+    if (pr != 1) {
+      free(buf);
+      return corrupt(r, path, off, pr == 0 ? "truncated record" : "checksum mismatch");
+    }
+    if (rec.type == WEFT__LR_END)
+      break;
+    if (rec.type == WEFT__LR_PENDING)
+      rc = rec.len == 8 ? pending_note(weft__txn_of(r), rec.uow, rec.p) : WEFT_ECORRUPT;
+    else
+      rc = weft__store_redo(r, &rec);
+    if (rc != 0) {
+      free(buf);
+      return rc == WEFT_ECORRUPT ? corrupt(r, path, off, "malformed record") : rc;
+    }
+    count++;
+    off += rec.size;
+  }
+  free(buf);
+  if (rec.len != 8 || weft__get64(rec.p) != count)
+    return corrupt(r, path, off, "record count mismatch");
+  return 0;
+}
+
+/* ---- The logs -------------------------------------------------------------------- */
+
+typedef struct replay {
+  weft__rec *recs; /* change records of the UOW being read */
+  uint32_t n, cap;
+  uint64_t uow;
+  uint64_t redone, undone, read;
+  uint64_t torn_off, torn_bytes; /* in the last file */
+} replay;
+
+static int replay_add(replay *rp, const weft__rec *rec) {
+  if (rp->n > 0 && rp->uow != rec->uow) {
+    rp->undone++; /* a UOW's records without its commit record */
+    rp->n = 0;
+  }
+  if (rp->n == rp->cap) {
+    uint32_t cap = rp->cap ? rp->cap * 2 : 64;
+    void *p = realloc(rp->recs, cap * sizeof *rp->recs);
+    if (p == NULL)
+      return WEFT_ENOMEM;
+    rp->recs = p;
+    rp->cap = cap;
+  }
+  rp->uow = rec->uow;
+  rp->recs[rp->n++] = *rec;
+  return 0;
+}
+
+static int replay_commit(weft_region *r, replay *rp, const weft__rec *rec) {
+  if (rp->n > 0 && rp->uow != rec->uow) {
+    rp->undone++;
+    rp->n = 0;
+  }
+  if (rec->len < 4 || rec->len != 4 + 8 * (uint64_t)weft__get32(rec->p))
+    return WEFT_ECORRUPT;
+  if (rp->redone == 1)
+    weft__crash_point(r, "apply");
+  for (uint32_t i = 0; i < rp->n; i++) {
+    int rc = weft__store_redo(r, &rp->recs[i]);
+    if (rc != 0)
+      return rc;
+  }
+  for (uint32_t i = 0; i < weft__get32(rec->p); i++) {
+    int rc = pending_note(weft__txn_of(r), rec->uow, rec->p + 4 + 8 * i);
+    if (rc != 0)
+      return rc;
+  }
+  rp->n = 0;
+  rp->redone++;
+  return 0;
+}
+
+/* Is there a valid record anywhere in [off, len)? Then a bad record
+ * before it is not a torn tail. */
+static bool valid_after(const unsigned char *buf, size_t off, size_t len) {
+  weft__rec rec;
+  for (size_t o = off; o + WEFT__RHDR_SIZE <= len; o++)
+    if (weft__get32(buf + o) == WEFT__REC_MAGIC && weft__rec_parse(buf + o, len - o, &rec) == 1)
+      return true;
+  return false;
+}
+
+static int replay_file(weft_region *r, replay *rp, uint64_t gen, bool last, bool *empty) {
+  char path[1024];
+  weft__data_path(r, path, sizeof path, "log", gen, "");
+  unsigned char *buf;
+  size_t len;
+  int rc = slurp(path, &buf, &len);
+  if (rc != 0)
+    return rc;
+  uint64_t g;
+  uint32_t flags;
+  *empty = true;
+  if (weft__fhdr_check(buf, len, WEFT__LOG_MAGIC, &g, &flags) != 0 || g != gen) {
+    bool torn_header = last && len < WEFT__FHDR_SIZE;
+    free(buf);
+    if (!torn_header)
+      return corrupt(r, path, 0, "bad file header");
+    rp->torn_off = 0;
+    rp->torn_bytes = len;
+    return 0;
+  }
+  size_t off = WEFT__FHDR_SIZE;
+  while (rc == 0 && off < len) {
+    weft__rec rec;
+    int pr = weft__rec_parse(buf + off, len - off, &rec);
+    if (pr != 1) {
+      if (!last || valid_after(buf, off + 1, len)) {
+        free(buf);
+        return corrupt(r, path, off, pr == 0 ? "truncated record" : "checksum mismatch");
+      }
+      rp->torn_off = off;
+      rp->torn_bytes = len - off;
+      break;
+    }
+    *empty = false;
+    rp->read++;
+    if (rec.type == WEFT__LR_COMMIT)
+      rc = replay_commit(r, rp, &rec);
+    else if (rec.type == WEFT__LR_FORGET)
+      rc = rec.len == 8 ? (pending_forget(weft__txn_of(r), rec.uow, rec.p), 0) : WEFT_ECORRUPT;
+    else if (rec.type >= WEFT__LR_FPUT && rec.type <= WEFT__LR_TDPOP)
+      rc = replay_add(rp, &rec);
+    else
+      rc = WEFT_ECORRUPT;
+    if (rc == WEFT_ECORRUPT)
+      rc = corrupt(r, path, off, "malformed record");
+    off += rec.size;
+  }
+  /* Records of a UOW never span files: the writer switches generations
+   * between appends. */
+  if (rc == 0 && rp->n > 0) {
+    rp->undone++;
+    rp->n = 0;
+  }
+  free(buf);
+  return rc;
+}
+
+static int cut_torn(weft_region *r, uint64_t gen, uint64_t off) {
+  char path[1024];
+  weft__data_path(r, path, sizeof path, "log", gen, "");
+  weft__file f;
+  int rc = weft__file_open(path, WEFT__F_WRITE, &f);
+  if (rc == 0) {
+    rc = weft__file_truncate(f, off);
+    weft__file_close(f);
+  }
+  return rc;
+}
+
+/* ---- Report ---------------------------------------------------------------------- */
+
+static void report(weft_region *r) {
+  weft_recovery_info *in = &weft__txn_of(r)->x_info;
+  char *m = in->message;
+  size_t cap = sizeof in->message;
+  int n;
+  if (in->fresh)
+    n = snprintf(m, cap, "data directory %s is new: nothing to recover.",
+                 weft__txn_of(r)->x_dir);
+  else if (in->clean)
+    n = snprintf(m, cap, "clean restart from checkpoint %llu: nothing to recover.",
+                 (unsigned long long)in->checkpoint_gen);
+  else
+    n = snprintf(m, cap,
+                 "restart recovery from checkpoint %llu: %llu log records read, %llu units of "
+                 "work redone, %llu without a commit record discarded.",
+                 (unsigned long long)in->checkpoint_gen, (unsigned long long)in->records_read,
+                 (unsigned long long)in->uows_redone, (unsigned long long)in->uows_undone);
+  if (n > 0 && (size_t)n < cap && in->torn_bytes)
+    n += snprintf(m + n, cap - n, " A torn last record (%llu bytes) was cut from the log.",
+                  (unsigned long long)in->torn_bytes);
+  if (n > 0 && (size_t)n < cap && in->rm_pending)
+    snprintf(m + n, cap - n, " %llu committed units of work await their resource managers.",
+             (unsigned long long)in->rm_pending);
+  weft__log(r, 'I', "%s", m);
+}
+
+/* ---- Entry ---------------------------------------------------------------------- */
+
+int weft__recover(weft_region *r) {
+  weft__txn *x = weft__txn_of(r);
+  weft_recovery_info *in = &x->x_info;
+  in->data_dir = 1;
+  int rc = weft__dir_create(x->x_dir);
+  if (rc != 0) {
+    weft__log(r, 'E', "data directory %s cannot be used: %s", x->x_dir, weft_err_name(rc));
+    return rc;
+  }
+  scan *sp = calloc(1, sizeof *sp); /* large; recovery runs once per region create */
+  if (sp == NULL)
+    return WEFT_ENOMEM;
+  weft__dir_list(x->x_dir, scan_file, sp);
+  qsort(sp->ckpt, sp->nckpt, sizeof(uint64_t), cmp_u64);
+  qsort(sp->log, sp->nlog, sizeof(uint64_t), cmp_u64);
+  uint64_t base = sp->nckpt ? sp->ckpt[sp->nckpt - 1] : 0, top = base;
+  bool clean = false, all_empty = true;
+  in->fresh = sp->nckpt == 0 && sp->nlog == 0;
+  in->checkpoint_gen = base;
+  if (sp->nckpt)
+    rc = load_ckpt(r, base, &clean);
+  replay rp = {0};
+  uint64_t prev = 0;
+  bool first = true;
+  for (int i = 0; rc == 0 && i < sp->nlog; i++) {
+    uint64_t g = sp->log[i];
+    if (g < base)
+      continue; /* older than the checkpoint: left by a crash before its drop */
+    if (!first && g != prev + 1) {
+      char path[1024];
+      weft__data_path(r, path, sizeof path, "log", prev + 1, "");
+      rc = corrupt(r, path, 0, "log generation missing");
+      break;
+    }
+    bool empty = true;
+    rc = replay_file(r, &rp, g, i == sp->nlog - 1, &empty);
+    all_empty &= empty;
+    first = false;
+    prev = top = g;
+  }
+  if (rc == 0 && rp.torn_bytes)
+    rc = cut_torn(r, top, rp.torn_off);
+  free(rp.recs);
+  if (rc == 0) {
+    in->clean = clean && all_empty && !rp.torn_bytes;
+    in->records_read = rp.read;
+    in->uows_redone = rp.redone;
+    in->uows_undone = rp.undone;
+    in->torn_bytes = rp.torn_bytes;
+    in->rm_pending = x->x_npending;
+    for (int i = 0; i < sp->ntmp; i++) {
+      char path[1024];
+      snprintf(path, sizeof path, "%s\\%s", x->x_dir, sp->tmp[i]);
+      weft__file_remove(path);
+    }
+    /* A new generation: its log, then a checkpoint of what was restored. */
+    uint64_t gen = top + 1;
+    weft__buf snap = {0};
+    uint64_t pending;
+    weft__store_snapshot(r, &snap, &pending);
+    rc = snap.oom ? WEFT_ENOMEM : weft__log_file_new(r, gen, &x->x_file);
+    if (rc == 0 && (rc = weft__ckpt_write(r, gen, &snap, false)) != 0) {
+      weft__file_close(x->x_file);
+      x->x_file = NULL;
+    }
+    weft__buf_free(&snap);
+    x->x_gen = gen;
+    x->x_epoch = gen;
+    x->x_file_off = WEFT__FHDR_SIZE;
+    if (rc != 0)
+      weft__log(r, 'E', "data directory %s: the restart checkpoint failed: %s", x->x_dir,
+                weft_err_name(rc));
+    else
+      report(r);
+  }
+  free(sp);
+  return rc;
+}

@@ -1,0 +1,210 @@
+/* txn.c - the region's txn state: set-up (restart recovery, the log
+ * writer), the clean-shutdown checkpoint, teardown, and the definitions of
+ * recoverable resources (files, TS models, TD queues). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "txn/txn.h"
+
+/* WEFT_CRASH=name or name:N (tests): end the process at the N-th pass. */
+static void crash_config(weft__txn *x) {
+  const char *v = getenv("WEFT_CRASH");
+  if (v == NULL || *v == '\0')
+    return;
+  long n = 1;
+  const char *colon = strchr(v, ':');
+  size_t len = colon ? (size_t)(colon - v) : strlen(v);
+  if (colon != NULL)
+    n = strtol(colon + 1, NULL, 10);
+  if (len >= sizeof x->x_crash || n < 1)
+    return;
+  memcpy(x->x_crash, v, len);
+  x->x_crash[len] = '\0';
+  atomic_store(&x->x_crash_left, n);
+}
+
+int weft__txn_init(weft_region *r) {
+  weft__txn *x = calloc(1, sizeof *x);
+  if (x == NULL)
+    return WEFT_ENOMEM;
+  r->r_txn = x;
+  weft__lock_init(&x->x_data);
+  weft__lock_init(&x->x_log);
+  weft__cond_init(&x->x_log_cond);
+  crash_config(x);
+  const char *dir = r->r_cfg.data_dir;
+  r->r_cfg.data_dir = NULL; /* the caller's string is not kept */
+  if (dir == NULL)
+    return 0;
+  if ((x->x_dir = strdup(dir)) == NULL)
+    return WEFT_ENOMEM;
+  r->r_cfg.data_dir = x->x_dir;
+  int rc = weft__recover(r);
+  return rc != 0 ? rc : weft__log_start(r);
+}
+
+void weft__txn_close(weft_region *r) {
+  weft__txn *x = weft__txn_of(r);
+  if (x == NULL || x->x_dir == NULL || x->x_file == NULL)
+    return;
+  weft__log_stop(r);
+  if (!atomic_load(&x->x_failed) && weft__log_checkpoint(r, true) == 0)
+    weft__log(r, 'I', "clean shutdown: checkpoint %llu written, nothing to recover",
+              (unsigned long long)x->x_gen);
+}
+
+void weft__txn_free(weft_region *r) {
+  weft__txn *x = weft__txn_of(r);
+  if (x == NULL)
+    return;
+  weft__log_stop(r);
+  weft__file_close(x->x_file);
+  weft__store_free(r);
+  while (x->x_rms != NULL) {
+    weft_rm *rm = x->x_rms;
+    x->x_rms = rm->rm_next;
+    free(rm);
+  }
+  free(x->x_pending);
+  weft__buf_free(&x->x_buf);
+  free(x->x_dir);
+  free(x);
+  r->r_txn = NULL;
+}
+
+int weft_region_recovery(weft_region *r, weft_recovery_info *out) {
+  if (r == NULL || out == NULL)
+    return WEFT_EINVAL;
+  *out = weft__txn_of(r)->x_info;
+  return 0;
+}
+
+/* ---- Definitions ------------------------------------------------------------ */
+
+/* 1..WEFT_QNAME_MAX printable characters without spaces. */
+int weft__qname_check(const char *name) {
+  if (name == NULL)
+    return WEFT_EINVAL;
+  size_t n = strlen(name);
+  if (n == 0 || n > WEFT_QNAME_MAX)
+    return WEFT_EBADNAME;
+  for (size_t i = 0; i < n; i++)
+    if (name[i] <= ' ' || name[i] > '~')
+      return WEFT_EBADNAME;
+  return 0;
+}
+
+int weft_file_define(weft_region *r, const weft_file_def *def) {
+  if (r == NULL || def == NULL || def->name == NULL)
+    return WEFT_EINVAL;
+  if (weft__name_pack(def->name) == 0)
+    return WEFT_EBADNAME;
+  if (def->key_max < 1 || def->key_max > WEFT_KEY_MAX || def->rec_max < 1 ||
+      def->rec_max > WEFT_RECORD_MAX)
+    return WEFT_ERANGE;
+  weft__txn *x = weft__txn_of(r);
+  int rc = 0;
+  weft__lock_acquire(&x->x_data);
+  weft__sfile *f = weft__sfile_get(r, def->name);
+  if (f == NULL)
+    rc = WEFT_ENOMEM;
+  else if (f->sf_defined)
+    rc = WEFT_EEXIST;
+  else {
+    f->sf_key_max = def->key_max;
+    f->sf_rec_max = def->rec_max;
+    f->sf_defined = true;
+  }
+  weft__lock_release(&x->x_data);
+  return rc;
+}
+
+int weft_tsq_define(weft_region *r, const char *name, int recoverable) {
+  if (r == NULL || name == NULL)
+    return WEFT_EINVAL;
+  size_t n = strlen(name);
+  bool prefix = n > 0 && name[n - 1] == '*';
+  char base[WEFT_QNAME_MAX + 1];
+  if (n - prefix > WEFT_QNAME_MAX || (n - prefix == 0 && !prefix))
+    return WEFT_EBADNAME;
+  memcpy(base, name, n - prefix);
+  base[n - prefix] = '\0';
+  if (n - prefix > 0 && weft__qname_check(base) != 0)
+    return WEFT_EBADNAME;
+  weft__txn *x = weft__txn_of(r);
+  weft__lock_acquire(&x->x_data);
+  for (weft__tsmodel *m = x->x_models; m != NULL; m = m->m_next) {
+    if (m->m_prefix == prefix && strcmp(m->m_name, base) == 0) {
+      weft__lock_release(&x->x_data);
+      return WEFT_EEXIST;
+    }
+  }
+  weft__tsmodel *m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    weft__lock_release(&x->x_data);
+    return WEFT_ENOMEM;
+  }
+  strcpy(m->m_name, base);
+  m->m_prefix = prefix;
+  m->m_recoverable = recoverable != 0;
+  /* Exact names first, then longer prefixes: the most specific wins. */
+  weft__tsmodel **pp = &x->x_models;
+  while (*pp != NULL && (!(*pp)->m_prefix || (prefix && strlen((*pp)->m_name) > strlen(base))))
+    pp = &(*pp)->m_next;
+  m->m_next = *pp;
+  *pp = m;
+  /* Queues that exist already (recovered ones) keep what they are. */
+  weft__lock_release(&x->x_data);
+  return 0;
+}
+
+int weft_tdq_define(weft_region *r, const weft_tdq_def *def) {
+  if (r == NULL || def == NULL)
+    return WEFT_EINVAL;
+  int rc = weft__qname_check(def->name);
+  if (rc != 0)
+    return rc;
+  if (def->trigger_level > 0) {
+    if (def->tranid == NULL)
+      return WEFT_EINVAL;
+    if (weft__name_pack(def->tranid) == 0)
+      return WEFT_EBADNAME;
+    if (weft__tran_find(r, def->tranid) == NULL)
+      return WEFT_ENOTRAN;
+  }
+  weft__txn *x = weft__txn_of(r);
+  weft__lock_acquire(&x->x_data);
+  weft__tdq *d = weft__tdq_get(r, def->name);
+  if (d == NULL)
+    rc = WEFT_ENOMEM;
+  else if (d->d_defined)
+    rc = WEFT_EEXIST;
+  else {
+    d->d_defined = true;
+    d->d_recoverable = def->recoverable != 0;
+    d->d_trigger = def->trigger_level;
+    if (def->trigger_level > 0)
+      strcpy(d->d_tranid, def->tranid);
+  }
+  weft__lock_release(&x->x_data);
+  if (rc == 0)
+    weft__td_triggers(r); /* recovered items may already reach the level */
+  return rc;
+}
+
+int weft_td_depth(weft_region *r, const char *queue, uint64_t *depth) {
+  if (r == NULL || depth == NULL)
+    return WEFT_EINVAL;
+  int rc = weft__qname_check(queue);
+  if (rc != 0)
+    return rc;
+  weft__txn *x = weft__txn_of(r);
+  weft__lock_acquire_shared(&x->x_data);
+  weft__tdq *d = weft__tdq_find(r, queue);
+  if (d == NULL || !d->d_defined)
+    rc = WEFT_ENOTFOUND;
+  else
+    *depth = d->d_depth;
+  weft__lock_release_shared(&x->x_data);
+  return rc;
+}
