@@ -134,10 +134,9 @@ static int load_ckpt(weft_region *r, uint64_t gen, bool *clean) {
     count++;
     off += rec.size;
   }
+  bool count_ok = rec.len == 8 && weft__get64(rec.p) == count;
   free(buf);
-  if (rec.len != 8 || weft__get64(rec.p) != count)
-    return corrupt(r, path, off, "record count mismatch");
-  return 0;
+  return count_ok ? 0 : corrupt(r, path, off, "record count mismatch");
 }
 
 /* ---- The logs -------------------------------------------------------------------- */
