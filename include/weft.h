@@ -227,12 +227,35 @@ typedef struct weft_transaction_def {
   int priority;        /* 0..255; higher runs first */
   unsigned runaway_ms; /* 0: the region's runaway_ms */
   const char *enclave; /* its enclave; NULL: WEFT_DEFAULT_ENCLAVE */
+  const char *tclass;  /* its transaction class; NULL: none */
 } weft_transaction_def;
 
 /* Define a transaction. Errors: WEFT_EBADNAME (tranid), WEFT_ENOPROG,
- * WEFT_ERANGE (priority), WEFT_EEXIST, WEFT_ENOTFOUND (enclave). Any
- * thread. */
+ * WEFT_ERANGE (priority), WEFT_EEXIST, WEFT_ENOTFOUND (enclave or class).
+ * Any thread. */
 WEFT_API int weft_transaction_define(weft_region *r, const weft_transaction_def *def);
+
+/* Transaction classes (CICS TRANCLASS): a cap on the tasks of its
+ * transactions that are active at once. A start past the cap waits in the
+ * class's queue (in start order); past purge_threshold queued starts,
+ * weft_start returns WEFT_EBUSY (a terminal shows abend AKCC). */
+typedef struct weft_class_def {
+  const char *name;         /* 1-8 characters */
+  unsigned max_active;      /* 1..1000000 */
+  unsigned purge_threshold; /* queued starts at most; 0: max_queued */
+} weft_class_def;
+/* Errors: WEFT_EINVAL, WEFT_EBADNAME, WEFT_ERANGE, WEFT_EEXIST. Any thread. */
+WEFT_API int weft_class_define(weft_region *r, const weft_class_def *def);
+/* Change a class's max_active at run time (queued starts are admitted at
+ * once if it grows). Errors: WEFT_ENOTFOUND, WEFT_ERANGE. Any thread. */
+WEFT_API int weft_class_set_max(weft_region *r, const char *name, unsigned max_active);
+struct weft_class_stats {
+  char name[WEFT_NAME_MAX + 1];
+  unsigned max_active, purge_threshold;
+  uint32_t active, queued; /* now */
+  uint64_t rejected;       /* starts refused past the purge threshold */
+};
+WEFT_API int weft_class_stats(weft_region *r, const char *name, struct weft_class_stats *out);
 
 /* Disable (enabled 0) or enable a program at run time (CEMT SET PROGRAM).
  * A task whose transaction's program is disabled abends APCT at its first
@@ -243,6 +266,9 @@ WEFT_API int weft_program_set_enabled(weft_region *r, const char *name, int enab
  * WEFT_EDISABLED (tasks already started run on). Errors: WEFT_ENOTRAN.
  * Any thread. */
 WEFT_API int weft_transaction_set_enabled(weft_region *r, const char *tranid, int enabled);
+/* 1 enabled, 0 disabled, or WEFT_ENOPROG / WEFT_ENOTRAN. Any thread. */
+WEFT_API int weft_program_is_enabled(weft_region *r, const char *name);
+WEFT_API int weft_transaction_is_enabled(weft_region *r, const char *tranid);
 
 /* ------------------------------------------------------------------------ */
 /* Starting work                                                             */
@@ -254,6 +280,11 @@ typedef struct weft_start_opts {
   int membership;          /* WEFT_MEMBER_CLASSIFY (default), _JOIN or _NEW */
   const char *enclave;     /* override the tranid's enclave (CLASSIFY, NEW) */
   weft_enclave *transient; /* join this transient enclave (overrides all) */
+  struct weft_terminal *terminal; /* attach the task to this terminal (its
+                                     one task at a time: WEFT_EBUSY) */
+  const void *commarea;   /* a COMMAREA for the top level (copied) */
+  size_t commarea_len;
+  const char *userid;     /* the signed-on user, 1-8 characters, or NULL */
 } weft_start_opts;
 
 /* Which enclave a started task belongs to. */
@@ -377,6 +408,103 @@ WEFT_API int weft_event_reset(weft_event *ev);           /* any thread */
 WEFT_API int weft_event_is_posted(const weft_event *ev); /* any thread */
 /* Wait until ev is posted: 0, or WEFT_ETIMEDOUT (timeout_ms 0 polls). */
 WEFT_API int weft_event_wait(weft_task *t, weft_event *ev, unsigned timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Terminals                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A terminal is a host's connection (weftd: a TCP line-mode session) that
+ * tasks talk to with weft_send / weft_receive. The host creates one per
+ * session, starts tasks attached to it (weft_start_opts.terminal), hands
+ * it input lines and learns through its callbacks what the tasks send and
+ * how they end. */
+typedef struct weft_terminal weft_terminal;
+
+/* How a task attached to a terminal ended. */
+typedef struct weft_task_end {
+  uint64_t task_no;
+  const char *tranid;
+  const char *abcode;      /* "" when it ended normally */
+  const char *next_tranid; /* weft_return named one (pseudo-conversation), or NULL */
+  const void *commarea;    /* ... with this COMMAREA (valid during the call) */
+  size_t commarea_len;
+} weft_task_end;
+
+typedef struct weft_terminal_ops {
+  /* Output of weft_send, on the task's worker: queue it and return; never
+   * block. Non-zero: the terminal is gone (the task abends ATNI). */
+  int (*send)(void *ctx, const void *data, size_t len);
+  /* A task began to wait in weft_receive (the host may prompt). May be NULL. */
+  void (*receiving)(void *ctx);
+  /* The attached task ended, after its unit of work was committed or
+   * backed out. Not called once the terminal was released. */
+  void (*ended)(void *ctx, const weft_task_end *end);
+} weft_terminal_ops;
+
+/* Make a terminal named termid (1-8 characters). ops is copied. Any thread. */
+WEFT_API int weft_terminal_create(weft_region *r, const char *termid,
+                                  const weft_terminal_ops *ops, void *ctx,
+                                  weft_terminal **out);
+/* Hand one input line to the terminal: to its task waiting in
+ * weft_receive, or kept for its next receive. WEFT_EBUSY when a line is
+ * already kept; WEFT_ESTATE after release. Any thread. */
+WEFT_API int weft_terminal_input(weft_terminal *term, const void *data, size_t len);
+/* The session is over (disconnect, timeout): an attached task is abended
+ * ATNI (at once if it waits in weft_receive, else at its next suspension
+ * point or terminal call) and backed out. No callback runs after this
+ * returns; the terminal is freed when its task has ended. Any thread. */
+WEFT_API void weft_terminal_release(weft_terminal *term);
+WEFT_API const char *weft_terminal_id(const weft_terminal *term);
+
+/* Task. Send data (text; a line end is added when missing) to the task's
+ * terminal. WEFT_ESTATE without one. A gone terminal abends the task ATNI. */
+WEFT_API int weft_send(weft_task *t, const void *data, size_t len);
+/* Task. weft_send of a printf-formatted text (at most 4096 bytes). */
+WEFT_API int weft_sendf(weft_task *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Task. Wait for the next input line (conversational): 0 and the line in
+ * buf (cap bytes, *len its length; a longer line: WEFT_ERANGE with *len,
+ * and the line is dropped), WEFT_ETIMEDOUT after timeout_ms
+ * (WEFT_WAIT_FOREVER: never), WEFT_ESTATE without a terminal. A terminal
+ * gone meanwhile abends the task ATNI. */
+WEFT_API int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned timeout_ms);
+/* The task's terminal id and user ("" when none). Any thread while the
+ * task lives. */
+WEFT_API const char *weft_task_termid(const weft_task *t);
+WEFT_API const char *weft_task_userid(const weft_task *t);
+
+/* ---- Inquiring about and purging tasks ---------------------------------- */
+
+#define WEFT_TASK_READY 0   /* waiting for a worker */
+#define WEFT_TASK_RUNNING 1 /* on a worker now */
+#define WEFT_TASK_WAITING 2 /* suspended; wait_reason says for what */
+
+typedef struct weft_task_info {
+  uint64_t task_no;
+  char tranid[WEFT_NAME_MAX + 1];
+  char enclave[WEFT_NAME_MAX + 1];
+  char termid[WEFT_NAME_MAX + 1];
+  char userid[WEFT_NAME_MAX + 1];
+  int state;        /* WEFT_TASK_* */
+  int wait_reason;  /* WEFT_WAIT_* while WAITING */
+  int priority;
+  unsigned worker;
+  uint64_t age_ms;  /* since it was admitted */
+} weft_task_info;
+
+/* A snapshot of the live tasks (each worker reports its own; a task
+ * moving between workers at that moment may be missed). Up to cap into
+ * out; *count gets how many there were. Not on a worker thread: a host
+ * thread, or a task through weft_offload (WEFT_ESTATE otherwise). */
+WEFT_API int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count);
+/* Abend task task_no AEXY (purged by the operator) at its next
+ * suspension point, at once if it waits (not inside weft_offload or a
+ * commit's flush). WEFT_ENOTFOUND if no such task lives. Same context as
+ * weft_task_list. */
+WEFT_API int weft_task_purge(weft_region *r, uint64_t task_no);
 
 /* ------------------------------------------------------------------------ */
 /* Enclaves                                                                  */

@@ -172,12 +172,16 @@ int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
   weft__encl *e = def->enclave ? weft__encl_find(r, def->enclave) : r->r_default;
   if (e == NULL)
     return WEFT_ENOTFOUND;
+  weft__class *c = NULL;
+  if (def->tclass != NULL && (c = weft__class_find(r, def->tclass)) == NULL)
+    return WEFT_ENOTFOUND;
   weft__tran *tr = calloc(1, sizeof *tr);
   if (tr == NULL || (tr->tr_acct = weft__acct_new(r->r_nworkers)) == NULL) {
     free(tr);
     return WEFT_ENOMEM;
   }
   tr->tr_encl = e;
+  tr->tr_class = c;
   tr->tr_key = key;
   memcpy(tr->tr_id, &key, WEFT_NAME_MAX);
   tr->tr_prog = prog;
@@ -216,4 +220,14 @@ int weft_transaction_set_enabled(weft_region *r, const char *tranid, int enabled
     return WEFT_ENOTRAN;
   atomic_store(&tr->tr_disabled, !enabled);
   return 0;
+}
+
+int weft_program_is_enabled(weft_region *r, const char *name) {
+  const weft__prog *p = r != NULL && name != NULL ? weft__prog_find(r, name) : NULL;
+  return p == NULL ? WEFT_ENOPROG : !atomic_load(&p->pg_disabled);
+}
+
+int weft_transaction_is_enabled(weft_region *r, const char *tranid) {
+  const weft__tran *tr = r != NULL && tranid != NULL ? weft__tran_find(r, tranid) : NULL;
+  return tr == NULL ? WEFT_ENOTRAN : !atomic_load(&tr->tr_disabled);
 }

@@ -135,7 +135,22 @@ typedef struct weft__tran {
   weft__encl *tr_encl;    /* its enclave */
   weft__acct *tr_acct;    /* one per worker */
   _Atomic int tr_disabled; /* weft_transaction_set_enabled */
+  struct weft__class *tr_class; /* its transaction class, or NULL */
 } weft__tran;
+
+/* A transaction class (TRANCLASS): a cap like an enclave's max_active.
+ * Immutable but for the fields under cl_lock. */
+typedef struct weft__class {
+  uint64_t cl_key; /* packed name */
+  char cl_name[WEFT_NAME_MAX + 1];
+  unsigned cl_purge;           /* queued starts at most (0: max_queued) */
+  weft__lock cl_lock;
+  unsigned cl_max;             /* max_active (under cl_lock) */
+  uint32_t cl_active, cl_queued;
+  weft_task *cl_q_head, *cl_q_tail; /* starts waiting for a slot */
+  _Atomic uint64_t cl_rejected;
+  struct weft__class *cl_next; /* r_class_list (r_def_lock) */
+} weft__class;
 
 /* An open-addressing table of immutable definitions. Readers (any thread)
  * need no lock: they load t_cur with acquire and probe; writers hold
@@ -224,6 +239,7 @@ enum {
 #define WEFT__TF_FAULTED 0x0008u  /* ended by a program check: drop the fiber */
 #define WEFT__TF_ABENDED 0x0010u  /* counts as abended */
 #define WEFT__TF_DELAYED 0x0020u  /* a delayed start, not yet admitted */
+#define WEFT__TF_CLASSED 0x0040u  /* holds a slot of its transaction class */
 
 /* Every task fiber reserves WEFT__FAULT_PAD bytes under its base frames
  * before running programs; a program check restarts the fiber at
@@ -297,6 +313,11 @@ struct weft_task {
   weft__enq *tk_enq_wait;   /* the ENQ it waits for (under the ENQ lock) */
   bool tk_enq_uow;          /* that wait is for a UOW-lifetime ENQ */
   void *tk_uow;             /* its unit of work (txn/), NULL until used */
+  struct weft_terminal *tk_term; /* its terminal, or NULL (immutable) */
+  char tk_userid[WEFT_NAME_MAX + 1]; /* signed-on user, "" (immutable) */
+  void *tk_start_ca;             /* the start's COMMAREA copy (malloc) */
+  weft__class *tk_class;         /* its class, or NULL (immutable) */
+  char tk_purge_code[5];         /* abend code of a purge ("" = AEXZ) (owner) */
   const weft__tran *tk_ret_tran; /* weft_return: the next transaction */
   void *tk_ret_ca;               /* ... and its COMMAREA (malloc) */
   size_t tk_ret_len;
@@ -341,6 +362,8 @@ struct weft__fctx {
 #define WEFT__CTL_PURGE 0x4u /* abend every owned task AEXZ */
 #define WEFT__CTL_STOP 0x8u  /* leave the dispatch loop (no tasks left) */
 #define WEFT__CTL_AGE 0x10u  /* an aging tick: raise tasks ready since the last */
+#define WEFT__CTL_PURGE1 0x20u /* purge the tasks named in r_purges */
+#define WEFT__CTL_INQ 0x40u    /* describe the owned tasks into r_inq */
 
 struct weft__worker {
   /* -- Owner-only (the worker's thread, dispatcher or task fiber) -------- */
@@ -455,6 +478,20 @@ struct weft_region {
   weft__mpsc r_recq;
   void *r_recfile; /* FILE *, monitor thread only */
 
+  /* Transaction classes: r_classes for lookups, the list under r_def_lock. */
+  weft__dtab r_classes;
+  weft__class *r_class_list;
+
+  /* Purges of single tasks (weft_task_purge, terminal release): requests
+   * under r_purge_lock, found by the owning worker (runtime/inquire.c). */
+  weft__lock r_purge_lock;
+  struct weft__purge_req *r_purges;
+  uint32_t r_purge_cap;
+  _Atomic uint32_t r_npurge;
+  /* Task inquiries: one at a time under r_inq_lock. */
+  weft__lock r_inq_lock;
+  struct weft__inq *_Atomic r_inq;
+
   /* Units of work, recoverable resources and the log (txn/txn.h). */
   struct weft__txn *r_txn;
   _Atomic uint64_t r_deadlocks, r_lock_timeouts;
@@ -506,6 +543,7 @@ void weft__task_free(weft__worker *w, weft_task *t);                /* owner */
 int weft__task_check(weft_task *t);                                 /* 0 if t is the caller */
 void weft__task_switch_out(weft_task *t, int req);                  /* task */
 int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason); /* task; tk_wait set */
+int weft__task_wait_raw(weft_task *t, unsigned timeout_ms, int reason); /* no abend after */
 bool weft__task_claim(weft_task *t);                                /* any thread: win the wake */
 void weft__task_wake(weft_task *t, int result);                     /* the claimer */
 void weft__task_resume_checks(weft_task *t);                        /* task: purge, runaway */
@@ -579,6 +617,28 @@ void weft__record_interval(weft_region *r, const weft_interval_record *rec);
 void weft__records_flush(weft_region *r);
 void weft__encl_interval(weft_region *r, weft__encl *e, uint64_t start_ns, uint64_t end_ns,
                          int final);
+
+/* tclass.c */
+int weft__class_take(weft__class *c, weft_task *t, bool bounded); /* 0, 1 queued, EBUSY */
+weft_task *weft__class_release(weft__class *c);                  /* a queued start to admit */
+void weft__class_cancel_all(weft_region *r);
+void weft__classes_free(weft_region *r);
+weft__class *weft__class_find(weft_region *r, const char *name);
+
+/* start.c: a start that got its class slot continues its admission. */
+void weft__admit_classed(weft_region *r, weft__worker *w, weft_task *t);
+
+/* term.c */
+int weft__term_attach(struct weft_terminal *term, weft_task *t); /* at start */
+void weft__term_detach(struct weft_terminal *term);              /* start refused */
+void weft__term_task_end(weft_task *t);                          /* task: end */
+
+/* inquire.c */
+void weft__purge_scan(weft__worker *w); /* owner: apply purge requests */
+void weft__purge_adopted(weft__worker *w, weft_task *t); /* owner */
+void weft__purge_forget(weft_region *r, uint64_t task_no); /* the task ended */
+void weft__inq_serve(weft__worker *w); /* owner: answer r_inq */
+int weft__purge_request(weft_region *r, uint64_t task_no, const char *code);
 
 /* txn/program.c */
 void weft__programs_unload(weft_region *r);

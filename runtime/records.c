@@ -59,8 +59,9 @@ void weft__record_interval(weft_region *r, const weft_interval_record *rec) {
 
 /* ---- JSON Lines (monitor thread) ----------------------------------------------- */
 
-static const char *const wait_names[WEFT_WAIT_REASONS] = {"ready", "delay",   "event",
-                                                          "enq",   "offload", "terminal"};
+static const char *const wait_names[WEFT_WAIT_REASONS] = {
+    "ready", "delay", "event", "enq", "offload", "terminal", "log"};
+_Static_assert(WEFT_WAIT_LOG == 6 && WEFT_WAIT_REASONS == 7, "wait_names matches the reasons");
 
 static void json_waits(FILE *f, const uint64_t *wait_ns) {
   fputs("\"wait_ns\":{", f);

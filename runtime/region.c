@@ -51,6 +51,8 @@ static void region_free(weft_region *r) {
   weft__encl_free(r);
   weft__txn_free(r); /* after the programs: no task can touch the store */
   weft__enq_free(r);
+  weft__classes_free(r);
+  free(r->r_purges);
   free(r->r_adm);
   _aligned_free(r);
   atomic_fetch_sub(&weft__count_regions, 1);
@@ -74,6 +76,8 @@ static weft_region *region_alloc(const weft_region_config *cfg) {
   weft__cond_init(&r->r_life_cond);
   weft__lock_init(&r->r_off_lock);
   weft__cond_init(&r->r_off_cond);
+  weft__lock_init(&r->r_purge_lock);
+  weft__lock_init(&r->r_inq_lock);
   return r;
 }
 
@@ -109,6 +113,7 @@ int weft_region_create(const weft_region_config *cfg, weft_region **out) {
   if (r == NULL)
     return WEFT_ENOMEM;
   if ((rc = weft__dtab_init(&r->r_progs)) != 0 || (rc = weft__dtab_init(&r->r_trans)) != 0 ||
+      (rc = weft__dtab_init(&r->r_classes)) != 0 ||
       (rc = weft__enq_init(r)) != 0 || (rc = weft__encl_init(r)) != 0 ||
       (rc = records_open(r)) != 0 || (rc = weft__txn_init(r)) != 0 ||
       (rc = weft__fault_install()) != 0) {
@@ -161,6 +166,7 @@ static void begin_purge(weft_region *r) {
   weft__log(r, 'I', "purging every task (abend AEXZ)");
   atomic_store(&r->r_state, WEFT__R_PURGING);
   weft__cap_cancel_all(r);
+  weft__class_cancel_all(r);
   weft__adm_cancel_all(r);
   ctl_all(r, WEFT__CTL_PURGE);
 }

@@ -184,7 +184,7 @@ void weft__admit_pump(weft_region *r, weft__worker *w) {
 /* Admit t now or queue it. bounded: refuse with WEFT_EBUSY past max_queued.
  * A start of a capped enclave first needs a cap slot; without one it waits
  * on the enclave (and is admitted when a task of the enclave ends). */
-static int admit(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
+static int admit_encl(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
   weft__encl *e = t->tk_encl;
   if (e->ec_max_active == 0)
     return weft__admit_slot(r, w, t, bounded);
@@ -197,6 +197,29 @@ static int admit(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
       weft__admit_capped(r, w, next);
   }
   return rc;
+}
+
+/* Admit t or queue it: its transaction class's slot first (it may wait
+ * on the class), then its enclave's, then an admission slot. */
+static int admit(weft_region *r, weft__worker *w, weft_task *t, bool bounded) {
+  weft__class *c = t->tk_class;
+  if (c == NULL)
+    return admit_encl(r, w, t, bounded);
+  int rc = weft__class_take(c, t, bounded);
+  if (rc != 0)
+    return rc == 1 ? 0 : rc;
+  if ((rc = admit_encl(r, w, t, bounded)) != 0) { /* refused: the slot goes on */
+    t->tk_flags &= ~WEFT__TF_CLASSED;
+    weft_task *next = weft__class_release(c);
+    if (next != NULL)
+      weft__admit_classed(r, w, next);
+  }
+  return rc;
+}
+
+/* A start that got its class slot when a task of its class ended. */
+void weft__admit_classed(weft_region *r, weft__worker *w, weft_task *t) {
+  admit_encl(r, w, t, false);
 }
 
 /* A start that got its cap slot when a task of its enclave ended. */
@@ -304,6 +327,25 @@ static int task_set_data(weft_task *t, const void *data, size_t len) {
   return 0;
 }
 
+/* The terminal, user and COMMAREA of a start (opts). */
+static int start_facility(weft_task *t, const weft_start_opts *o) {
+  if (o->userid != NULL) {
+    if (weft__name_pack(o->userid) == 0)
+      return WEFT_EBADNAME;
+    strcpy(t->tk_userid, o->userid);
+  }
+  if (o->commarea_len > 0) {
+    if (o->commarea == NULL)
+      return WEFT_EINVAL;
+    if ((t->tk_start_ca = malloc(o->commarea_len)) == NULL)
+      return WEFT_ENOMEM;
+    memcpy(t->tk_start_ca, o->commarea, o->commarea_len);
+    t->tk_link[0].l_ca = t->tk_start_ca;
+    t->tk_link[0].l_len = o->commarea_len;
+  }
+  return o->terminal != NULL ? weft__term_attach(o->terminal, t) : 0;
+}
+
 static int start_refused(weft_region *r, int rc) {
   atomic_fetch_add_explicit(&r->r_rejected, 1, memory_order_relaxed);
   return rc;
@@ -344,9 +386,16 @@ int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
     weft__task_free(w, t);
     return rc;
   }
+  t->tk_class = tr->tr_class;
+  t->tk_no = weft__task_no_next(r, w);
+  if (opts != NULL && (rc = start_facility(t, opts)) != 0) {
+    weft__encl *e = t->tk_encl;
+    weft__task_free(w, t);
+    weft__encl_put(e, r);
+    return rc;
+  }
   if (r->r_cfg.accounting) /* admitted at once, as a rule */
     t->tk_t_start = t->tk_t_admit = t->tk_t_mark = weft__tsc();
-  t->tk_no = weft__task_no_next(r, w);
   t->tk_runaway_ms = tr->tr_runaway_ms ? tr->tr_runaway_ms : r->r_cfg.runaway_ms;
   uint64_t no = t->tk_no; /* t may be gone once handed over */
   if (opts != NULL && opts->delay_ms != 0)

@@ -40,6 +40,11 @@ weft_task *weft__task_alloc(weft__worker *w) {
   t->tk_enqs = NULL;
   t->tk_enq_wait = NULL;
   t->tk_uow = NULL;
+  t->tk_term = NULL;
+  t->tk_userid[0] = '\0';
+  t->tk_start_ca = NULL;
+  t->tk_class = NULL;
+  t->tk_purge_code[0] = '\0';
   t->tk_ret_tran = NULL;
   t->tk_ret_ca = NULL;
   t->tk_timer.tm_index = -1;
@@ -60,6 +65,9 @@ weft_task *weft__task_alloc(weft__worker *w) {
 void weft__task_free(weft__worker *w, weft_task *t) {
   if (t->tk_data != t->tk_inline)
     free(t->tk_data);
+  free(t->tk_start_ca);
+  if (t->tk_term != NULL) /* a start that never ran */
+    weft__term_detach(t->tk_term);
   t->tk_magic = 0;
   if (w != NULL && w->wk_nfree < TASK_FREE_MAX) {
     t->tk_rnext = w->wk_free;
@@ -111,7 +119,7 @@ void weft__task_resume_checks(weft_task *t) {
   if (weft__likely(!(t->tk_flags & (WEFT__TF_PURGE | WEFT__TF_RUNAWAY))))
     return;
   if (t->tk_flags & WEFT__TF_PURGE)
-    weft__task_abend(t, "AEXZ");
+    weft__task_abend(t, t->tk_purge_code[0] ? t->tk_purge_code : "AEXZ");
   t->tk_flags &= ~WEFT__TF_RUNAWAY;
   weft__task_abend(t, "AICA");
 }
@@ -134,6 +142,14 @@ void weft__task_wake(weft_task *t, int result) {
  * the awaited object, with tk_detach to unlink it); reason (WEFT_WAIT_*)
  * is what the wait is accounted as. Task context. */
 int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason) {
+  int rc = weft__task_wait_raw(t, timeout_ms, reason);
+  weft__task_resume_checks(t);
+  return rc;
+}
+
+/* weft__task_wait without the purge and runaway checks after it: for
+ * waits that must not end in an abend (a commit waiting for its flush). */
+int weft__task_wait_raw(weft_task *t, unsigned timeout_ms, int reason) {
   t->tk_wreason = (uint8_t)reason;
   if (timeout_ms != WEFT_WAIT_FOREVER) {
     uint64_t now = weft__clock_ns();
@@ -146,7 +162,6 @@ int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason) {
     t->tk_detach(t);
   t->tk_detach = NULL;
   t->tk_wait_obj = NULL;
-  weft__task_resume_checks(t);
   return rc;
 }
 
@@ -233,9 +248,7 @@ void weft__fibers_free(weft__worker *w) {
 /* weft_return named a next transaction: start it with the COMMAREA. */
 static void task_next_start(weft_task *t) {
   const weft__tran *next = t->tk_ret_tran;
-  if (next == NULL)
-    return;
-  if (!(t->tk_flags & WEFT__TF_ABENDED)) {
+  if (next != NULL && !(t->tk_flags & WEFT__TF_ABENDED)) {
     int rc = weft_start(t->tk_region, next->tr_id, t->tk_ret_ca, t->tk_ret_len, NULL, NULL);
     if (rc != 0)
       weft__log(t->tk_region, 'W', "task %llu: RETURN TRANSID(%s) not started: %s",
@@ -250,6 +263,7 @@ static void task_next_start(weft_task *t) {
  * end, backed out after an abend), ENQs, then task storage. Task context. */
 static void task_release(weft_task *t) {
   weft__uow_task_end(t);
+  weft__term_task_end(t); /* tells the terminal: RETURN TRANSID goes there */
   task_next_start(t);
   weft__enq_release_all(t);
   while (t->tk_storage.s_next != &t->tk_storage) {
@@ -303,7 +317,7 @@ static void __attribute__((noinline)) run_one(weft__fctx *fc) {
   fp_restore(t, t->tk_worker);
   if (__builtin_setjmp(fc->fc_jmp) == 0) {
     if (t->tk_flags & WEFT__TF_PURGE)
-      weft__task_abend(t, "AEXZ");
+      weft__task_abend(t, t->tk_purge_code[0] ? t->tk_purge_code : "AEXZ");
     if (atomic_load_explicit(&t->tk_tran->tr_prog->pg_disabled, memory_order_relaxed)) {
       weft__log(t->tk_region, 'E', "task %llu (%s): program %s is disabled: abend APCT",
                 (unsigned long long)t->tk_no, t->tk_tran->tr_id, t->tk_tran->tr_prog->pg_name);
@@ -361,13 +375,18 @@ void weft__task_end_dispatch(weft__worker *w, weft_task *t) {
   else
     WEFT__STAT_ADD(w->wk_completed, 1);
   task_account(w, t);
+  weft__purge_forget(r, t->tk_no);
   weft__encl *e = t->tk_encl;
   weft_task *capped = e->ec_max_active ? weft__cap_release(e) : NULL;
+  weft__class *c = (t->tk_flags & WEFT__TF_CLASSED) ? t->tk_class : NULL;
+  weft_task *classed = c != NULL ? weft__class_release(c) : NULL;
   weft__task_free(w, t);
   weft__encl_put(e, r);
   weft__slot_release(r, w);
   if (capped != NULL)
     weft__admit_capped(r, w, capped);
+  if (classed != NULL)
+    weft__admit_classed(r, w, classed);
   if (weft__unlikely(atomic_load_explicit(&r->r_state, memory_order_relaxed) != WEFT__R_RUNNING))
     weft__region_check_drained(r);
 }

@@ -228,6 +228,7 @@ void weft__adopt(weft__worker *w, weft_task *t) {
   w->wk_tasks = t;
   if (w->wk_purging)
     t->tk_flags |= WEFT__TF_PURGE;
+  weft__purge_adopted(w, t);
   weft__ready_push(w, t);
 }
 
@@ -288,6 +289,10 @@ static void handle_ctl(weft__worker *w) {
     w->wk_stop = true;
   if (bits & WEFT__CTL_AGE)
     age_ready(w);
+  if (bits & WEFT__CTL_PURGE1)
+    weft__purge_scan(w);
+  if (bits & WEFT__CTL_INQ)
+    weft__inq_serve(w);
 }
 
 /* ---- The dispatch loop ---------------------------------------------------- */

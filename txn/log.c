@@ -127,7 +127,8 @@ int weft__log_wait(weft_task *t, uint64_t lsn) {
     x->x_wait_head = &w;
   x->x_wait_tail = &w;
   weft__lock_release(&x->x_log);
-  return weft__task_wait(t, WEFT_WAIT_FOREVER, WEFT_WAIT_LOG);
+  /* No purge or runaway abend may end this wait: the UOW is committed. */
+  return weft__task_wait_raw(t, WEFT_WAIT_FOREVER, WEFT_WAIT_LOG);
 }
 
 /* ---- The writer thread -------------------------------------------------------- */

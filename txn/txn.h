@@ -255,6 +255,7 @@ struct weft__uow {
   weft_rm *u_rms[WEFT__UOW_RMS];
   int u_nrm;
   uint64_t u_read_lsn; /* newest commit it read (ELR: wait for it) */
+  bool u_phase2;       /* committed: RMs are being told; never roll them back */
   weft__buf u_log;     /* redo records built at commit */
 };
 

@@ -244,6 +244,7 @@ static void uow_reset(weft__txn *x, weft__uow *u) {
   u->u_ntouch = u->u_nput = u->u_ngot = 0;
   u->u_td_put = u->u_td_got = NULL;
   u->u_nrm = 0;
+  u->u_phase2 = false;
   u->u_read_lsn = 0;
   u->u_log.len = 0;
   u->u_id = uow_id_new(x);
@@ -298,9 +299,13 @@ static void uow_backout(weft_task *t, weft__uow *u) {
     apply_backout(r, u);
     weft__lock_release(&x->x_data);
   }
-  for (int i = 0; i < u->u_nrm; i++)
+  for (int i = 0; i < u->u_nrm && !u->u_phase2; i++)
     if (u->u_rms[i]->rm_ops.rollback != NULL)
       u->u_rms[i]->rm_ops.rollback(u->u_rms[i]->rm_ctx, t, u->u_id);
+  if (u->u_phase2)
+    weft__log(r, 'W', "task %llu: abend during phase two of committed UOW %llx: its resource "
+              "managers are told at the next restart", (unsigned long long)t->tk_no,
+              (unsigned long long)u->u_id);
   weft__enq_release_uow(t);
   atomic_fetch_add_explicit(&x->x_rollbacks, 1, memory_order_relaxed);
   uow_reset(x, u);
@@ -349,7 +354,7 @@ static void phase_two(weft_task *t, weft__uow *u) {
 static int uow_commit(weft_task *t, weft__uow *u) {
   weft_region *r = t->tk_region;
   weft__txn *x = weft__txn_of(r);
-  bool local = uow_local(u);
+  bool local = uow_local(u), had_puts = u->u_nput > 0;
   if ((local || u->u_nrm) && atomic_load(&x->x_failed)) {
     uow_backout(t, u);
     return WEFT_ESYS;
@@ -369,8 +374,13 @@ static int uow_commit(weft_task *t, weft__uow *u) {
     return rc;
   }
   uint64_t lsn = local || u->u_nrm ? commit_point(r, u) : 0;
+  /* Committed: nothing below may back it out (apply_commit consumed the
+   * lists; an abend from here on only skips what is left of phase two). */
+  u->u_ntouch = u->u_nput = u->u_ngot = 0;
+  u->u_td_put = u->u_td_got = NULL;
+  u->u_phase2 = u->u_nrm > 0;
   weft__enq_release_uow(t);
-  if (u->u_nput)
+  if (had_puts)
     weft__td_triggers(r);
   uint64_t wait = lsn > u->u_read_lsn ? lsn : u->u_read_lsn;
   if (x->x_dir != NULL && wait > atomic_load(&x->x_lsn_durable))
@@ -480,6 +490,8 @@ void weft__td_triggers(weft_region *r) {
 
 int weft__lock_outcome(weft_task *t, int rc) {
   weft_region *r = t->tk_region;
+  if (rc == WEFT_EBUSY) /* lock_timeout_ms 0: the wait timed out at once */
+    rc = WEFT_ETIMEDOUT;
   if (rc == WEFT_ETIMEDOUT)
     atomic_fetch_add_explicit(&r->r_lock_timeouts, 1, memory_order_relaxed);
   if ((rc == WEFT_EDEADLOCK || rc == WEFT_ETIMEDOUT) &&
