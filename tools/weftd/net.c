@@ -1,0 +1,239 @@
+/* net.c - the network thread: it listens, accepts sessions (refusing
+ * those past max_terminals), reads their sockets and writes their output,
+ * all non-blocking under one WSAPoll loop. Workers never touch a socket:
+ * a task's output is queued by its terminal callback, which wakes this
+ * thread through a loopback UDP datagram.
+ *
+ * Ownership: g_sess and every socket belong to the network thread. */
+#include <ws2tcpip.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "weftd.h"
+
+#define POLL_MS 250
+
+static SOCKET g_listen = INVALID_SOCKET, g_wake_rx = INVALID_SOCKET, g_wake_tx = INVALID_SOCKET;
+static struct sockaddr_in g_wake_addr;
+static _Atomic int g_wake_flag, g_stop;
+static HANDLE g_thread;
+static wd_session **g_sess; /* network thread only */
+static size_t g_n, g_cap;
+static unsigned long long g_next_no;
+static char g_stop_why[128];
+
+void wd_net_wake(void) {
+  if (atomic_exchange(&g_wake_flag, 1) == 0)
+    sendto(g_wake_tx, "w", 1, 0, (struct sockaddr *)&g_wake_addr, sizeof g_wake_addr);
+}
+
+static void nonblocking(SOCKET s) {
+  u_long on = 1;
+  ioctlsocket(s, FIONBIO, &on);
+}
+
+static int wake_open(void) {
+  g_wake_rx = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  g_wake_tx = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  if (g_wake_rx == INVALID_SOCKET || g_wake_tx == INVALID_SOCKET)
+    return -1;
+  memset(&g_wake_addr, 0, sizeof g_wake_addr);
+  g_wake_addr.sin_family = AF_INET;
+  g_wake_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int len = sizeof g_wake_addr;
+  if (bind(g_wake_rx, (struct sockaddr *)&g_wake_addr, sizeof g_wake_addr) != 0 ||
+      getsockname(g_wake_rx, (struct sockaddr *)&g_wake_addr, &len) != 0)
+    return -1;
+  nonblocking(g_wake_rx);
+  return 0;
+}
+
+static int listen_open(void) {
+  const wdef_region *reg = &wd.def->region;
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((u_short)reg->listen_port);
+  if (inet_pton(AF_INET, reg->listen_addr, &a.sin_addr) != 1) {
+    wd_log('E', "listen address %s is not an IPv4 address", reg->listen_addr);
+    return -1;
+  }
+  g_listen = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  BOOL excl = TRUE;
+  setsockopt(g_listen, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&excl, sizeof excl);
+  if (g_listen == INVALID_SOCKET || bind(g_listen, (struct sockaddr *)&a, sizeof a) != 0 ||
+      listen(g_listen, SOMAXCONN) != 0) {
+    wd_log('E', "cannot listen on %s:%u (error %d)", reg->listen_addr, reg->listen_port,
+           WSAGetLastError());
+    return -1;
+  }
+  nonblocking(g_listen);
+  return 0;
+}
+
+/* ---- Sessions ------------------------------------------------------------------- */
+
+static void sess_add(wd_session *ss) {
+  if (g_n == g_cap) {
+    size_t cap = g_cap ? 2 * g_cap : 64;
+    wd_session **n = realloc(g_sess, cap * sizeof *n);
+    if (n == NULL) {
+      wd_session_gone(ss, false);
+      return;
+    }
+    g_sess = n;
+    g_cap = cap;
+  }
+  g_sess[g_n++] = ss;
+}
+
+static void sess_drop(size_t i, bool peer_closed) {
+  wd_session_gone(g_sess[i], peer_closed);
+  g_sess[i] = g_sess[--g_n];
+}
+
+static void refuse(SOCKET s) {
+  static const char busy[] = "%BUSY too many terminals, try again later\r\n";
+  send(s, busy, sizeof busy - 1, 0);
+  shutdown(s, SD_SEND);
+  closesocket(s);
+}
+
+static void accept_all(void) {
+  for (;;) {
+    SOCKET s = accept(g_listen, NULL, NULL);
+    if (s == INVALID_SOCKET)
+      return;
+    if (atomic_load(&wd.stopping) || g_n >= wd.def->region.max_terminals) {
+      refuse(s);
+      continue;
+    }
+    nonblocking(s);
+    BOOL nodelay = TRUE;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&nodelay, sizeof nodelay);
+    wd_session *ss = wd_session_new(s, ++g_next_no);
+    if (ss == NULL) {
+      refuse(s);
+      continue;
+    }
+    sess_add(ss);
+  }
+}
+
+/* Read what session i has sent; false when it is gone. */
+static bool sess_read(size_t i) {
+  char buf[4096];
+  for (;;) {
+    int n = recv(wd_session_socket(g_sess[i]), buf, sizeof buf, 0);
+    if (n > 0) {
+      wd_session_input(g_sess[i], buf, (size_t)n);
+      if (!wd_session_wants_input(g_sess[i]))
+        return true;
+      continue;
+    }
+    if (n < 0 && WSAGetLastError() == WSAEWOULDBLOCK)
+      return true;
+    sess_drop(i, true); /* closed (a half line is dropped) or failed */
+    return false;
+  }
+}
+
+/* ---- The loop -------------------------------------------------------------------- */
+
+/* The pollfd set: listener, wake socket, then every session. */
+static WSAPOLLFD *poll_set(size_t *n) {
+  static WSAPOLLFD *fds;
+  static size_t cap;
+  if (cap < g_n + 2) {
+    cap = g_n + 64;
+    fds = realloc(fds, cap * sizeof *fds);
+  }
+  fds[0] = (WSAPOLLFD){.fd = g_listen, .events = POLLRDNORM};
+  fds[1] = (WSAPOLLFD){.fd = g_wake_rx, .events = POLLRDNORM};
+  for (size_t i = 0; i < g_n; i++) {
+    short ev = wd_session_wants_input(g_sess[i]) ? POLLRDNORM : 0;
+    if (wd_session_has_output(g_sess[i]))
+      ev |= POLLWRNORM;
+    fds[2 + i] = (WSAPOLLFD){.fd = wd_session_socket(g_sess[i]), .events = ev};
+  }
+  *n = g_n + 2;
+  return fds;
+}
+
+/* Input, timeouts, then output and closes, for every session. */
+static void sessions_serve(WSAPOLLFD *fds, size_t nfds) {
+  size_t polled = nfds - 2;
+  for (size_t i = polled; i-- > 0;) /* backwards: drops move the last one */
+    if (i < g_n && (fds[2 + i].revents & (POLLRDNORM | POLLHUP | POLLERR)))
+      sess_read(i);
+  uint64_t now = GetTickCount64();
+  for (size_t i = g_n; i-- > 0;) {
+    wd_session *ss = g_sess[i];
+    wd_session_tick(ss, now);
+    int f = wd_session_flush(ss);
+    if (f < 0 || (f == 0 && wd_session_closing(ss)))
+      sess_drop(i, f < 0);
+  }
+}
+
+static void close_all(void) {
+  for (size_t i = g_n; i-- > 0;) {
+    wd_session_bye(g_sess[i], g_stop_why);
+    for (int tries = 0; tries < 20 && wd_session_flush(g_sess[i]) > 0; tries++)
+      Sleep(5);
+    sess_drop(i, false);
+  }
+}
+
+static DWORD WINAPI net_main(void *arg) {
+  (void)arg;
+  while (!atomic_load(&g_stop)) {
+    size_t n;
+    WSAPOLLFD *fds = poll_set(&n);
+    if (WSAPoll(fds, (ULONG)n, POLL_MS) < 0) {
+      wd_log('E', "WSAPoll failed (error %d)", WSAGetLastError());
+      Sleep(POLL_MS);
+      continue;
+    }
+    if (fds[1].revents & POLLRDNORM) {
+      char b[64];
+      atomic_store(&g_wake_flag, 0);
+      while (recv(g_wake_rx, b, sizeof b, 0) > 0) {
+      }
+    }
+    if (fds[0].revents & POLLRDNORM)
+      accept_all();
+    sessions_serve(fds, n);
+  }
+  close_all();
+  return 0;
+}
+
+int wd_net_start(void) {
+  WSADATA d;
+  if (WSAStartup(MAKEWORD(2, 2), &d) != 0 || wake_open() != 0 || listen_open() != 0)
+    return -1;
+  g_thread = CreateThread(NULL, 0, net_main, NULL, 0, NULL);
+  return g_thread != NULL ? 0 : -1;
+}
+
+void wd_net_close_all(const char *why) {
+  snprintf(g_stop_why, sizeof g_stop_why, "%s", why);
+  atomic_store(&g_stop, 1);
+  wd_net_wake();
+}
+
+void wd_net_stop(void) {
+  if (g_thread != NULL) {
+    WaitForSingleObject(g_thread, INFINITE);
+    CloseHandle(g_thread);
+    g_thread = NULL;
+  }
+  closesocket(g_listen);
+  closesocket(g_wake_rx);
+  closesocket(g_wake_tx);
+  free(g_sess);
+  g_sess = NULL;
+  g_n = g_cap = 0;
+  WSACleanup();
+}

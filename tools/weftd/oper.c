@@ -1,0 +1,287 @@
+/* oper.c - operator commands (CEMT-like), the same on the server's console
+ * and in the WEFT transaction (operators only):
+ *
+ *   INQ TASKS | ENCLAVES | TRANS | PROGS | CLASSES | TERMINALS
+ *   SET CLASS <name> MAXACTIVE <n>
+ *   SET TRAN <tranid> ENABLED | DISABLED
+ *   SET PROG <name> ENABLED | DISABLED
+ *   PURGE TASK <number>
+ *   INSTALL <definition file>
+ *   SHUTDOWN [IMMEDIATE]
+ *   HELP
+ *
+ * Commands run on the console thread or, for WEFT, on an offload thread:
+ * never on a worker (weft_task_list and weft_task_purge wait for the
+ * workers; INSTALL loads DLLs). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "weftd.h"
+
+static void outf(wd_out_fn out, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void outf(wd_out_fn out, void *ctx, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  out(ctx, line);
+}
+
+static const char *const wait_names[] = {"ready", "delay", "event", "enq",
+                                         "offload", "terminal", "log"};
+static const char *const state_names[] = {"READY", "RUNNING", "WAITING"};
+
+/* ---- INQ ------------------------------------------------------------------------ */
+
+static void inq_tasks(wd_out_fn out, void *ctx) {
+  size_t n = 0, cap = 1024;
+  weft_task_info *v = malloc(cap * sizeof *v);
+  if (v == NULL || weft_task_list(wd.region, v, cap, &n) != 0) {
+    outf(out, ctx, "INQ TASKS failed");
+    free(v);
+    return;
+  }
+  for (size_t i = 0; i < n && i < cap; i++) {
+    const weft_task_info *t = &v[i];
+    outf(out, ctx, "TASK %-8llu TRAN %-8s ENCLAVE %-8s TERM %-8s USER %-8s %-7s %-8s PRIO %3d AGE %llums",
+         (unsigned long long)t->task_no, t->tranid, t->enclave, t->termid[0] ? t->termid : "-",
+         t->userid[0] ? t->userid : "-", state_names[t->state],
+         t->state == WEFT_TASK_WAITING ? wait_names[t->wait_reason] : "-", t->priority,
+         (unsigned long long)t->age_ms);
+  }
+  outf(out, ctx, "%llu task(s)", (unsigned long long)n);
+  free(v);
+}
+
+static void enclave_line(wd_out_fn out, void *ctx, const char *name) {
+  struct weft_enclave_stats s;
+  if (weft_enclave_stats(wd.region, name, &s) != 0)
+    return;
+  char goal[48] = "none";
+  if (s.goal_type == WEFT_GOAL_AVERAGE)
+    snprintf(goal, sizeof goal, "avg<=%ums", s.goal_ms);
+  else if (s.goal_type == WEFT_GOAL_PERCENTILE)
+    snprintf(goal, sizeof goal, "%u%%<=%ums", s.goal_percent, s.goal_ms);
+  outf(out, ctx,
+       "ENCLAVE %-8s IMP %d GOAL %-12s PI %5.2f BAND %d ACTIVE %u DONE %llu ABENDS %llu "
+       "P50 %.2fms P90 %.2fms P99 %.2fms",
+       s.name, s.importance, goal, s.pi, s.dispatch_priority, s.active,
+       (unsigned long long)s.tasks_completed, (unsigned long long)s.tasks_abended,
+       s.resp_p50_ms, s.resp_p90_ms, s.resp_p99_ms);
+}
+
+/* Call fn for every definition file the server knows (def_lock held). */
+static void each_file(void (*fn)(const wdef_file *f, wd_out_fn out, void *ctx), wd_out_fn out,
+                      void *ctx) {
+  AcquireSRWLockShared(&wd.def_lock);
+  fn(wd.def, out, ctx);
+  for (size_t i = 0; i < wd.n_extra; i++)
+    fn(wd.extra[i], out, ctx);
+  ReleaseSRWLockShared(&wd.def_lock);
+}
+
+static void file_enclaves(const wdef_file *f, wd_out_fn out, void *ctx) {
+  for (size_t i = 0; i < f->n_enclaves; i++)
+    enclave_line(out, ctx, f->enclaves[i].name);
+}
+
+static void file_trans(const wdef_file *f, wd_out_fn out, void *ctx) {
+  for (size_t i = 0; i < f->n_transactions; i++) {
+    const wdef_transaction *t = &f->transactions[i];
+    struct weft_enclave_stats s = {0};
+    weft_transaction_stats(wd.region, t->tranid, &s);
+    int en = weft_transaction_is_enabled(wd.region, t->tranid);
+    outf(out, ctx, "TRAN %-8s PROG %-8s ENCLAVE %-8s CLASS %-8s PRIO %3d %-8s DONE %llu ABENDS %llu P90 %.2fms",
+         t->tranid, t->program, t->enclave, t->tclass[0] ? t->tclass : "-", t->priority,
+         en == 1 ? "ENABLED" : en == 0 ? "DISABLED" : "UNKNOWN",
+         (unsigned long long)s.tasks_completed, (unsigned long long)s.tasks_abended,
+         s.resp_p90_ms);
+  }
+}
+
+static void file_progs(const wdef_file *f, wd_out_fn out, void *ctx) {
+  for (size_t i = 0; i < f->n_programs; i++) {
+    const wdef_program *p = &f->programs[i];
+    int en = weft_program_is_enabled(wd.region, p->name);
+    outf(out, ctx, "PROG %-8s %-8s %s %s", p->name,
+         en == 1 ? "ENABLED" : en == 0 ? "DISABLED" : "UNKNOWN",
+         p->builtin ? "builtin" : p->dll, p->symbol);
+  }
+}
+
+static void file_classes(const wdef_file *f, wd_out_fn out, void *ctx) {
+  for (size_t i = 0; i < f->n_classes; i++) {
+    struct weft_class_stats s;
+    if (weft_class_stats(wd.region, f->classes[i].name, &s) == 0)
+      outf(out, ctx, "CLASS %-8s MAXACTIVE %u ACTIVE %u QUEUED %u PURGETHRESH %u REJECTED %llu",
+           s.name, s.max_active, s.active, s.queued, s.purge_threshold,
+           (unsigned long long)s.rejected);
+  }
+}
+
+static void inq(const char *what, wd_out_fn out, void *ctx) {
+  if (_stricmp(what, "TASKS") == 0 || _stricmp(what, "TASK") == 0)
+    inq_tasks(out, ctx);
+  else if (_stricmp(what, "ENCLAVES") == 0 || _stricmp(what, "ENCLAVE") == 0) {
+    enclave_line(out, ctx, WEFT_DEFAULT_ENCLAVE);
+    each_file(file_enclaves, out, ctx);
+  } else if (_stricmp(what, "TRANS") == 0 || _stricmp(what, "TRAN") == 0)
+    each_file(file_trans, out, ctx);
+  else if (_stricmp(what, "PROGS") == 0 || _stricmp(what, "PROG") == 0)
+    each_file(file_progs, out, ctx);
+  else if (_stricmp(what, "CLASSES") == 0 || _stricmp(what, "CLASS") == 0)
+    each_file(file_classes, out, ctx);
+  else if (_stricmp(what, "TERMINALS") == 0 || _stricmp(what, "TERM") == 0) {
+    wd_sessions_describe(out, ctx);
+    outf(out, ctx, "%d terminal(s)", wd_sessions_count());
+  } else
+    outf(out, ctx, "INQ what? TASKS, ENCLAVES, TRANS, PROGS, CLASSES or TERMINALS");
+}
+
+/* ---- SET, PURGE, INSTALL, SHUTDOWN ------------------------------------------------ */
+
+static void set(const char *kind, const char *name, const char *attr, const char *value,
+                wd_out_fn out, void *ctx) {
+  int rc;
+  if (_stricmp(kind, "CLASS") == 0 && _stricmp(attr, "MAXACTIVE") == 0) {
+    char *end;
+    unsigned long n = strtoul(value, &end, 10);
+    rc = *value && !*end ? weft_class_set_max(wd.region, name, (unsigned)n) : WEFT_EINVAL;
+  } else if ((_stricmp(kind, "TRAN") == 0 || _stricmp(kind, "PROG") == 0) &&
+             (_stricmp(attr, "ENABLED") == 0 || _stricmp(attr, "DISABLED") == 0)) {
+    int en = _stricmp(attr, "ENABLED") == 0;
+    rc = _stricmp(kind, "TRAN") == 0 ? weft_transaction_set_enabled(wd.region, name, en)
+                                     : weft_program_set_enabled(wd.region, name, en);
+  } else {
+    outf(out, ctx, "SET what? CLASS <name> MAXACTIVE <n> | TRAN <id> ENABLED|DISABLED | "
+                   "PROG <name> ENABLED|DISABLED");
+    return;
+  }
+  if (rc == 0)
+    outf(out, ctx, "SET %s %s %s%s%s: done", kind, name, attr, *value ? " " : "", value);
+  else
+    outf(out, ctx, "SET %s %s failed: %s", kind, name, weft_strerror(rc));
+  if (rc == 0)
+    wd_log('I', "operator: SET %s %s %s %s", kind, name, attr, value);
+}
+
+static void purge(const char *arg, wd_out_fn out, void *ctx) {
+  char *end;
+  unsigned long long no = strtoull(arg, &end, 10);
+  int rc = *arg && !*end ? weft_task_purge(wd.region, no) : WEFT_EINVAL;
+  if (rc == 0) {
+    outf(out, ctx, "PURGE TASK %llu: it abends AEXY", no);
+    wd_log('I', "operator: PURGE TASK %llu", no);
+  } else {
+    outf(out, ctx, "PURGE TASK %s failed: %s", arg, weft_strerror(rc));
+  }
+}
+
+static void install(const char *path, wd_out_fn out, void *ctx) {
+  wdef_file *f = NULL;
+  wdef_errors errs = {0};
+  int rc = wdef_parse_file(path, WDEF_INSTALL, &f, &errs);
+  if (rc == 0)
+    rc = wdef_apply(f, wd.region, NULL, NULL, &errs);
+  for (size_t i = 0; i < errs.n; i++)
+    out(ctx, errs.v[i].text);
+  if (f != NULL) { /* kept even after errors: what was installed stays */
+    AcquireSRWLockExclusive(&wd.def_lock);
+    wdef_file **n = realloc(wd.extra, (wd.n_extra + 1) * sizeof *n);
+    if (n != NULL) {
+      wd.extra = n;
+      wd.extra[wd.n_extra++] = f;
+      f = NULL;
+    }
+    ReleaseSRWLockExclusive(&wd.def_lock);
+    wdef_free(f);
+  }
+  outf(out, ctx, "INSTALL %s: %s", path, rc == 0 ? "installed" : "errors (see above)");
+  wd_log(rc == 0 ? 'I' : 'W', "operator: INSTALL %s: %s", path, rc == 0 ? "installed" : "errors");
+  wdef_errors_free(&errs);
+}
+
+static void help(wd_out_fn out, void *ctx) {
+  static const char *const lines[] = {
+      "INQ TASKS | ENCLAVES | TRANS | PROGS | CLASSES | TERMINALS",
+      "SET CLASS <name> MAXACTIVE <n>",
+      "SET TRAN <tranid> ENABLED|DISABLED",
+      "SET PROG <name> ENABLED|DISABLED",
+      "PURGE TASK <number>",
+      "INSTALL <definition file>",
+      "SHUTDOWN [IMMEDIATE]",
+  };
+  for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+    out(ctx, lines[i]);
+}
+
+void wd_oper_run(const char *line, wd_out_fn out, void *ctx) {
+  char w[5][260] = {{0}};
+  int n = sscanf(line, "%259s %259s %259s %259s %259s", w[0], w[1], w[2], w[3], w[4]);
+  if (n <= 0 || _stricmp(w[0], "HELP") == 0)
+    help(out, ctx);
+  else if (_stricmp(w[0], "INQ") == 0 || _stricmp(w[0], "INQUIRE") == 0)
+    inq(w[1], out, ctx);
+  else if (_stricmp(w[0], "SET") == 0)
+    set(w[1], w[2], w[3], w[4], out, ctx);
+  else if (_stricmp(w[0], "PURGE") == 0 && _stricmp(w[1], "TASK") == 0)
+    purge(w[2], out, ctx);
+  else if (_stricmp(w[0], "INSTALL") == 0 && n >= 2)
+    install(w[1], out, ctx);
+  else if (_stricmp(w[0], "SHUTDOWN") == 0 || _stricmp(w[0], "PERFORM") == 0) {
+    int mode = _stricmp(w[1], "IMMEDIATE") == 0 || _stricmp(w[2], "IMMEDIATE") == 0
+                   ? WEFT_SHUTDOWN_IMMEDIATE
+                   : WEFT_SHUTDOWN_NORMAL;
+    outf(out, ctx, "SHUTDOWN %s requested", mode == WEFT_SHUTDOWN_NORMAL ? "NORMAL" : "IMMEDIATE");
+    wd_request_shutdown(mode);
+  } else
+    outf(out, ctx, "unknown command '%s' (HELP lists them)", w[0]);
+}
+
+/* ---- The WEFT transaction --------------------------------------------------------- */
+
+typedef struct oper_job {
+  const char *cmd;
+  char *text; /* output lines, '\n' separated */
+  size_t len, cap;
+} oper_job;
+
+static void job_out(void *ctx, const char *line) {
+  oper_job *j = ctx;
+  size_t n = strlen(line);
+  if (j->len + n + 2 > j->cap) {
+    size_t cap = j->cap ? 2 * j->cap : 4096;
+    while (cap < j->len + n + 2)
+      cap *= 2;
+    char *p = realloc(j->text, cap);
+    if (p == NULL)
+      return;
+    j->text = p;
+    j->cap = cap;
+  }
+  memcpy(j->text + j->len, line, n);
+  j->len += n;
+  j->text[j->len++] = '\n';
+}
+
+static int job_run(void *arg) {
+  oper_job *j = arg;
+  wd_oper_run(j->cmd, job_out, j);
+  return 0;
+}
+
+void wd_oper_program(weft_task *t) {
+  const void *data;
+  size_t len;
+  weft_retrieve(t, &data, &len);
+  char cmd[1024];
+  size_t n = len < sizeof cmd - 1 ? len : sizeof cmd - 1;
+  memcpy(cmd, data, n);
+  cmd[n] = '\0';
+  oper_job j = {.cmd = cmd};
+  weft_offload(t, job_run, &j, NULL); /* commands must not run on a worker */
+  if (j.len > 0)
+    weft_send(t, j.text, j.len);
+  free(j.text);
+}

@@ -1,0 +1,611 @@
+/* session.c - one terminal session: the line protocol of docs/terminal.md,
+ * sign-on and authorization, starting transactions on the session's
+ * weft_terminal, and that terminal's callbacks.
+ *
+ * Ownership: the network thread owns a session's socket, its input
+ * assembly and its queue of complete lines, and alone frees it. ss->lock
+ * guards what the terminal callbacks (weft workers, under the terminal's
+ * lock) share with it: the output buffer and the state (S_*, receiving,
+ * the pseudo-conversation). Lock order: terminal lock, then ss->lock; the
+ * network thread never calls weft_terminal_* while holding ss->lock. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "weftd.h"
+
+#define OUT_MAX (1u << 20) /* output a slow client may leave unread */
+#define QUEUE_MAX 64       /* complete lines waiting for the task */
+
+enum { S_IDLE, S_NEXT, S_RUNNING };
+
+typedef struct qline {
+  struct qline *next;
+  size_t len;
+  char text[];
+} qline;
+
+struct wd_session {
+  SOCKET sock;
+  char termid[WEFT_NAME_MAX + 1];
+  weft_terminal *term;
+  uint64_t last_ms; /* last input (network thread) */
+  /* -- Input assembly and queue: network thread -------------------------- */
+  char *line;
+  size_t line_len;
+  bool overlong;
+  qline *q_head, *q_tail;
+  unsigned q_n;
+  /* -- Under lock ---------------------------------------------------------- */
+  SRWLOCK lock;
+  char *out;
+  size_t out_len, out_off, out_cap;
+  bool out_failed; /* over OUT_MAX: the client does not read */
+  bool closing;    /* close once the output is sent */
+  int state;       /* S_* */
+  bool receiving;  /* the task waits in weft_receive */
+  char next_tran[WEFT_NAME_MAX + 1];
+  void *next_ca;
+  size_t next_ca_len;
+  char user[WEFT_NAME_MAX + 1];
+  const wdef_user *userdef;
+  char cur_tran[WEFT_NAME_MAX + 1];
+  uint64_t cur_task;
+  /* -- The server's list (g_lock) -------------------------------------------- */
+  wd_session *prev, *next;
+};
+
+static SRWLOCK g_lock = SRWLOCK_INIT;
+static wd_session *g_list;
+static int g_count;
+
+static uint64_t now_ms(void) {
+  return GetTickCount64();
+}
+
+/* ---- Output (ss->lock held) ----------------------------------------------- */
+
+static bool out_put(wd_session *ss, const char *p, size_t n) {
+  if (ss->out_failed)
+    return false;
+  if (ss->out_off > 0 && ss->out_off == ss->out_len)
+    ss->out_off = ss->out_len = 0;
+  if (ss->out_len + n > ss->out_cap) {
+    if (ss->out_len - ss->out_off + n > OUT_MAX) {
+      ss->out_failed = true;
+      return false;
+    }
+    size_t cap = ss->out_cap ? ss->out_cap : 4096;
+    while (cap < ss->out_len + n)
+      cap *= 2;
+    char *nb = realloc(ss->out, cap);
+    if (nb == NULL) {
+      ss->out_failed = true;
+      return false;
+    }
+    ss->out = nb;
+    ss->out_cap = cap;
+  }
+  memcpy(ss->out + ss->out_len, p, n);
+  ss->out_len += n;
+  return true;
+}
+
+/* A control line: "%" + text + CRLF. */
+static void out_ctl(wd_session *ss, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_ctl(wd_session *ss, const char *fmt, ...) {
+  char buf[600];
+  buf[0] = '%';
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + 1, sizeof buf - 3, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  size_t len = 1 + ((size_t)n < sizeof buf - 3 ? (size_t)n : sizeof buf - 4);
+  memcpy(buf + len, "\r\n", 2);
+  out_put(ss, buf, len + 2);
+}
+
+/* Program output: every line ends CRLF; a leading '%' is doubled. */
+static bool out_text(wd_session *ss, const char *p, size_t n) {
+  while (n > 0) {
+    const char *nl = memchr(p, '\n', n);
+    size_t len = nl ? (size_t)(nl - p) : n;
+    size_t body = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+    if ((body > 0 && p[0] == '%' && !out_put(ss, "%", 1)) || !out_put(ss, p, body) ||
+        !out_put(ss, "\r\n", 2))
+      return false;
+    p += nl ? len + 1 : len;
+    n -= nl ? len + 1 : len;
+  }
+  return true;
+}
+
+/* The prompt for the state the session is in (ss->lock held). */
+static void prompt(wd_session *ss) {
+  if (ss->state == S_NEXT)
+    out_ctl(ss, "NEXT %s", ss->next_tran);
+  else if (ss->state == S_IDLE)
+    out_ctl(ss, "READY");
+}
+
+static void pseudo_clear(wd_session *ss) {
+  free(ss->next_ca);
+  ss->next_ca = NULL;
+  ss->next_ca_len = 0;
+  ss->next_tran[0] = '\0';
+}
+
+/* ---- Terminal callbacks (weft workers, under the terminal's lock) ---------- */
+
+static int cb_send(void *ctx, const void *data, size_t len) {
+  wd_session *ss = ctx;
+  AcquireSRWLockExclusive(&ss->lock);
+  bool ok = out_text(ss, data, len);
+  ReleaseSRWLockExclusive(&ss->lock);
+  wd_net_wake();
+  return ok ? 0 : WEFT_ESTATE;
+}
+
+static void cb_receiving(void *ctx) {
+  wd_session *ss = ctx;
+  AcquireSRWLockExclusive(&ss->lock);
+  ss->receiving = true;
+  out_ctl(ss, "INPUT");
+  ReleaseSRWLockExclusive(&ss->lock);
+  wd_net_wake();
+}
+
+static void cb_ended(void *ctx, const weft_task_end *end) {
+  wd_session *ss = ctx;
+  AcquireSRWLockExclusive(&ss->lock);
+  ss->receiving = false;
+  ss->cur_tran[0] = '\0';
+  ss->cur_task = 0;
+  pseudo_clear(ss);
+  ss->state = S_IDLE;
+  if (end->abcode[0] != '\0') {
+    out_ctl(ss, "ERROR ABEND %s task %llu (%s)", end->abcode, (unsigned long long)end->task_no,
+            end->tranid);
+  } else if (end->next_tranid != NULL) {
+    void *ca = end->commarea_len ? malloc(end->commarea_len) : NULL;
+    if (end->commarea_len == 0 || ca != NULL) {
+      if (ca != NULL)
+        memcpy(ca, end->commarea, end->commarea_len);
+      ss->next_ca = ca;
+      ss->next_ca_len = end->commarea_len;
+      strcpy(ss->next_tran, end->next_tranid);
+      ss->state = S_NEXT;
+    } else {
+      out_ctl(ss, "ERROR ABEND ASP1 no storage for the COMMAREA");
+    }
+  }
+  prompt(ss);
+  ReleaseSRWLockExclusive(&ss->lock);
+  wd_net_wake();
+}
+
+static const weft_terminal_ops term_ops = {cb_send, cb_receiving, cb_ended};
+
+/* ---- Life ------------------------------------------------------------------ */
+
+wd_session *wd_session_new(SOCKET s, unsigned long long no) {
+  wd_session *ss = calloc(1, sizeof *ss);
+  if (ss == NULL || (ss->line = malloc(wd.def->region.max_line + 1)) == NULL) {
+    free(ss);
+    return NULL;
+  }
+  ss->sock = s;
+  InitializeSRWLock(&ss->lock);
+  snprintf(ss->termid, sizeof ss->termid, "T%04llu", no % 10000000ull);
+  if (weft_terminal_create(wd.region, ss->termid, &term_ops, ss, &ss->term) != 0) {
+    free(ss->line);
+    free(ss);
+    return NULL;
+  }
+  ss->last_ms = now_ms();
+  AcquireSRWLockExclusive(&ss->lock);
+  out_ctl(ss, "WEFT %s TERMINAL %s", wd.def->region.name, ss->termid);
+  if (wd.def->region.greeting != NULL)
+    out_text(ss, wd.def->region.greeting, strlen(wd.def->region.greeting));
+  prompt(ss);
+  ReleaseSRWLockExclusive(&ss->lock);
+  AcquireSRWLockExclusive(&g_lock);
+  ss->next = g_list;
+  if (g_list != NULL)
+    g_list->prev = ss;
+  g_list = ss;
+  g_count++;
+  ReleaseSRWLockExclusive(&g_lock);
+  return ss;
+}
+
+void wd_session_gone(wd_session *ss, bool peer_closed) {
+  AcquireSRWLockExclusive(&g_lock);
+  if (ss->prev != NULL)
+    ss->prev->next = ss->next;
+  else
+    g_list = ss->next;
+  if (ss->next != NULL)
+    ss->next->prev = ss->prev;
+  g_count--;
+  ReleaseSRWLockExclusive(&g_lock);
+  if (peer_closed && ss->state == S_RUNNING)
+    wd_log('W', "terminal %s disconnected while task %llu (%s) ran: it is abended ATNI",
+           ss->termid, (unsigned long long)ss->cur_task, ss->cur_tran);
+  weft_terminal_release(ss->term); /* no callback runs after this */
+  closesocket(ss->sock);
+  while (ss->q_head != NULL) {
+    qline *q = ss->q_head;
+    ss->q_head = q->next;
+    free(q);
+  }
+  pseudo_clear(ss);
+  free(ss->out);
+  free(ss->line);
+  free(ss);
+}
+
+SOCKET wd_session_socket(wd_session *ss) {
+  return ss->sock;
+}
+
+void wd_session_bye(wd_session *ss, const char *why) {
+  AcquireSRWLockExclusive(&ss->lock);
+  if (!ss->closing)
+    out_ctl(ss, "BYE %s", why);
+  ss->closing = true;
+  ReleaseSRWLockExclusive(&ss->lock);
+}
+
+bool wd_session_closing(wd_session *ss) {
+  AcquireSRWLockShared(&ss->lock);
+  bool c = ss->closing || ss->out_failed;
+  ReleaseSRWLockShared(&ss->lock);
+  return c;
+}
+
+bool wd_session_has_output(wd_session *ss) {
+  AcquireSRWLockShared(&ss->lock);
+  bool has = ss->out_len > ss->out_off;
+  ReleaseSRWLockShared(&ss->lock);
+  return has;
+}
+
+int wd_session_flush(wd_session *ss) {
+  int rc = 0;
+  AcquireSRWLockExclusive(&ss->lock);
+  while (ss->out_len > ss->out_off) {
+    int n = send(ss->sock, ss->out + ss->out_off, (int)(ss->out_len - ss->out_off), 0);
+    if (n > 0) {
+      ss->out_off += (size_t)n;
+      continue;
+    }
+    rc = WSAGetLastError() == WSAEWOULDBLOCK ? 1 : -1;
+    break;
+  }
+  if (ss->out_off == ss->out_len)
+    ss->out_off = ss->out_len = 0;
+  ReleaseSRWLockExclusive(&ss->lock);
+  return rc;
+}
+
+bool wd_session_wants_input(wd_session *ss) {
+  return ss->q_n < QUEUE_MAX;
+}
+
+/* ---- Starting transactions (network thread) ---------------------------------- */
+
+static const char *start_error(int rc, const char **text) {
+  switch (rc) {
+    case WEFT_ENOTRAN:
+    case WEFT_EBADNAME:
+      *text = "no such transaction";
+      return "UNKNOWN_TRAN";
+    case WEFT_EDISABLED:
+      *text = "the transaction is disabled";
+      return "DISABLED";
+    case WEFT_EBUSY:
+      *text = "the region or the transaction's class is full: abend AKCC";
+      return "BUSY";
+    case WEFT_ESHUTDOWN:
+      *text = "the region is shutting down";
+      return "SHUTDOWN";
+    default:
+      *text = weft_strerror(rc);
+      return "BUSY";
+  }
+}
+
+/* May this session run tranid? NULL, or the refusal's code (and text). */
+static const char *authorize(wd_session *ss, const char *tranid, const char **text) {
+  const wdef_region *reg = &wd.def->region;
+  if (strcmp(tranid, "WEFT") == 0) {
+    *text = "operator commands need a signed-on operator";
+    return wdef_user_in_group(ss->userdef, reg->operator_group) ? NULL : "NOT_AUTHORIZED";
+  }
+  if (reg->signon && ss->userdef == NULL) {
+    *text = "sign on first: SIGNON <user> <password>";
+    return "SIGNON_REQUIRED";
+  }
+  const wdef_transaction *t = wd_find_transaction(tranid);
+  *text = "you may not run this transaction";
+  return t == NULL || wdef_may_run(ss->userdef, t) ? NULL : "NOT_AUTHORIZED";
+}
+
+/* Start tranid with data (and a COMMAREA); on failure say why and prompt. */
+static void start_tran(wd_session *ss, const char *tranid, const char *data, size_t len,
+                       const void *ca, size_t ca_len) {
+  const char *code = NULL, *text = NULL;
+  if (atomic_load(&wd.stopping)) {
+    code = "SHUTDOWN";
+    text = "the region is shutting down";
+  } else if (weft_transaction_is_enabled(wd.region, tranid) == WEFT_ENOTRAN) {
+    code = "UNKNOWN_TRAN";
+    text = "no such transaction";
+  } else {
+    code = authorize(ss, tranid, &text);
+  }
+  int rc = 0;
+  uint64_t no = 0;
+  AcquireSRWLockExclusive(&ss->lock);
+  int was = ss->state;
+  if (code == NULL) {
+    ss->state = S_RUNNING;
+    ss->receiving = false;
+    strcpy(ss->cur_tran, tranid);
+  }
+  ReleaseSRWLockExclusive(&ss->lock);
+  if (code == NULL) {
+    weft_start_opts o;
+    weft_start_opts_init(&o);
+    o.terminal = ss->term;
+    o.userid = ss->user[0] ? ss->user : NULL;
+    o.commarea = ca;
+    o.commarea_len = ca_len;
+    rc = weft_start(wd.region, tranid, data, len, &o, &no);
+    if (rc != 0)
+      code = start_error(rc, &text);
+  }
+  AcquireSRWLockExclusive(&ss->lock);
+  if (code != NULL) {
+    if (ss->state == S_RUNNING)
+      ss->state = was == S_RUNNING ? S_IDLE : was;
+    if (ss->state == S_NEXT) { /* a failed continuation ends the conversation */
+      pseudo_clear(ss);
+      ss->state = S_IDLE;
+    }
+    ss->cur_tran[0] = '\0';
+    out_ctl(ss, "ERROR %s %s", code, text);
+    prompt(ss);
+  } else if (ss->state == S_RUNNING && ss->cur_task == 0) {
+    ss->cur_task = no;
+  }
+  ReleaseSRWLockExclusive(&ss->lock);
+}
+
+/* ---- Built-in commands ------------------------------------------------------ */
+
+static bool word_is(const char *w, size_t n, const char *kw) {
+  return n == strlen(kw) && _strnicmp(w, kw, n) == 0;
+}
+
+static void signon(wd_session *ss, const char *args) {
+  char user[64] = "", pass[256] = "";
+  sscanf(args, "%63s %255s", user, pass);
+  const wdef_user *u = wdef_find_user(wd.def, user);
+  AcquireSRWLockExclusive(&ss->lock);
+  if (u != NULL && wdef_password_ok(u, pass)) {
+    strcpy(ss->user, u->name);
+    ss->userdef = u;
+    out_ctl(ss, "SIGNED ON %s", u->name);
+  } else {
+    out_ctl(ss, "ERROR SIGNON_FAILED wrong user or password");
+  }
+  prompt(ss);
+  ReleaseSRWLockExclusive(&ss->lock);
+  if (u == NULL || ss->userdef != u)
+    wd_log('W', "terminal %s: sign-on refused for user '%s'", ss->termid, user);
+}
+
+static void signoff(wd_session *ss) {
+  AcquireSRWLockExclusive(&ss->lock);
+  ss->user[0] = '\0';
+  ss->userdef = NULL;
+  out_ctl(ss, "SIGNED OFF");
+  prompt(ss);
+  ReleaseSRWLockExclusive(&ss->lock);
+}
+
+/* A complete, valid line at a prompt (not while a task runs). */
+static void do_line(wd_session *ss, const char *line, size_t len) {
+  AcquireSRWLockShared(&ss->lock);
+  int state = ss->state;
+  ReleaseSRWLockShared(&ss->lock);
+  if (state == S_NEXT) {
+    if (len == 6 && _strnicmp(line, "CANCEL", 6) == 0) {
+      AcquireSRWLockExclusive(&ss->lock);
+      pseudo_clear(ss);
+      ss->state = S_IDLE;
+      prompt(ss);
+      ReleaseSRWLockExclusive(&ss->lock);
+      return;
+    }
+    /* Take the saved COMMAREA out first: the new task's end may save the
+     * next one before start_tran returns. */
+    char tran[WEFT_NAME_MAX + 1];
+    AcquireSRWLockExclusive(&ss->lock);
+    strcpy(tran, ss->next_tran);
+    void *ca = ss->next_ca;
+    size_t ca_len = ss->next_ca_len;
+    ss->next_ca = NULL;
+    ss->next_ca_len = 0;
+    ReleaseSRWLockExclusive(&ss->lock);
+    start_tran(ss, tran, line, len, ca, ca_len);
+    free(ca);
+    return;
+  }
+  size_t i = 0;
+  while (i < len && (line[i] == ' ' || line[i] == '\t'))
+    i++;
+  const char *w = line + i;
+  size_t wn = 0;
+  while (i + wn < len && w[wn] != ' ' && w[wn] != '\t')
+    wn++;
+  const char *rest = w + wn;
+  while (rest < line + len && (*rest == ' ' || *rest == '\t'))
+    rest++;
+  if (wn == 0) {
+    AcquireSRWLockExclusive(&ss->lock);
+    prompt(ss);
+    ReleaseSRWLockExclusive(&ss->lock);
+  } else if (word_is(w, wn, "QUIT")) {
+    wd_session_bye(ss, "goodbye");
+  } else if (wd.def->region.signon && word_is(w, wn, "SIGNON")) {
+    signon(ss, rest);
+  } else if (wd.def->region.signon && word_is(w, wn, "SIGNOFF")) {
+    signoff(ss);
+  } else if (wn > WEFT_NAME_MAX) {
+    AcquireSRWLockExclusive(&ss->lock);
+    out_ctl(ss, "ERROR UNKNOWN_TRAN no such transaction");
+    prompt(ss);
+    ReleaseSRWLockExclusive(&ss->lock);
+  } else {
+    char tran[WEFT_NAME_MAX + 1];
+    memcpy(tran, w, wn);
+    tran[wn] = '\0';
+    start_tran(ss, tran, rest, (size_t)(line + len - rest), NULL, 0);
+  }
+}
+
+/* ---- Input (network thread) ------------------------------------------------------ */
+
+static bool line_valid(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if ((c < 0x20 && c != '\t') || c > 0x7E)
+      return false;
+  }
+  return true;
+}
+
+static void refuse_line(wd_session *ss, const char *code, const char *text) {
+  AcquireSRWLockExclusive(&ss->lock);
+  out_ctl(ss, "ERROR %s %s", code, text);
+  prompt(ss);
+  ReleaseSRWLockExclusive(&ss->lock);
+}
+
+/* A line ended (its LF seen): check it and queue it. */
+static void line_end(wd_session *ss) {
+  size_t n = ss->line_len;
+  if (n > 0 && ss->line[n - 1] == '\r')
+    n--;
+  if (ss->overlong) {
+    refuse_line(ss, "LINE_TOO_LONG", "the line is longer than the region's max_line");
+  } else if (!line_valid(ss->line, n)) {
+    refuse_line(ss, "BAD_INPUT", "only printable characters are accepted");
+  } else {
+    qline *q = malloc(sizeof *q + n + 1);
+    if (q != NULL) {
+      q->next = NULL;
+      q->len = n;
+      memcpy(q->text, ss->line, n);
+      q->text[n] = '\0';
+      if (ss->q_tail != NULL)
+        ss->q_tail->next = q;
+      else
+        ss->q_head = q;
+      ss->q_tail = q;
+      ss->q_n++;
+    }
+  }
+  ss->line_len = 0;
+  ss->overlong = false;
+}
+
+void wd_session_input(wd_session *ss, const char *data, size_t len) {
+  unsigned max = wd.def->region.max_line;
+  ss->last_ms = now_ms();
+  for (size_t i = 0; i < len; i++) {
+    if (data[i] == '\n') {
+      line_end(ss);
+    } else if (ss->line_len < max + 1) { /* + 1: room for a CR before the LF */
+      ss->line[ss->line_len++] = data[i];
+    } else {
+      ss->overlong = true;
+    }
+  }
+}
+
+static qline *queue_pop(wd_session *ss) {
+  qline *q = ss->q_head;
+  if (q != NULL) {
+    if ((ss->q_head = q->next) == NULL)
+      ss->q_tail = NULL;
+    ss->q_n--;
+  }
+  return q;
+}
+
+/* Hand queued lines on: to the prompt, or to a task waiting to receive. */
+static void queue_run(wd_session *ss) {
+  while (ss->q_head != NULL) {
+    AcquireSRWLockExclusive(&ss->lock);
+    int state = ss->state;
+    bool receiving = ss->receiving;
+    if (state == S_RUNNING && receiving)
+      ss->receiving = false;
+    ReleaseSRWLockExclusive(&ss->lock);
+    if (state == S_RUNNING && !receiving)
+      return; /* type-ahead: kept until the task asks */
+    qline *q = queue_pop(ss);
+    if (state == S_RUNNING)
+      weft_terminal_input(ss->term, q->text, q->len);
+    else
+      do_line(ss, q->text, q->len);
+    free(q);
+    if (wd_session_closing(ss))
+      return;
+  }
+}
+
+bool wd_session_tick(wd_session *ss, uint64_t now) {
+  queue_run(ss);
+  AcquireSRWLockShared(&ss->lock);
+  bool at_prompt = ss->state != S_RUNNING;
+  ReleaseSRWLockShared(&ss->lock);
+  unsigned idle = wd.def->region.idle_timeout_s;
+  if (at_prompt && idle != 0 && now - ss->last_ms > (uint64_t)idle * 1000u) {
+    wd_log('I', "terminal %s: idle for %u s: closed", ss->termid, idle);
+    wd_session_bye(ss, "idle timeout");
+  }
+  return !wd_session_closing(ss);
+}
+
+/* ---- Inquiries ------------------------------------------------------------------ */
+
+void wd_sessions_describe(wd_out_fn out, void *ctx) {
+  static const char *const names[] = {"READY", "NEXT", "RUNNING"};
+  uint64_t now = now_ms();
+  AcquireSRWLockShared(&g_lock);
+  for (wd_session *ss = g_list; ss != NULL; ss = ss->next) {
+    char line[200];
+    AcquireSRWLockShared(&ss->lock);
+    snprintf(line, sizeof line, "TERMINAL %-8s USER %-8s %-7s %-8s TASK %-8llu IDLE %llus",
+             ss->termid, ss->user[0] ? ss->user : "-", names[ss->state],
+             ss->state == S_NEXT ? ss->next_tran : ss->cur_tran[0] ? ss->cur_tran : "-",
+             (unsigned long long)ss->cur_task,
+             (unsigned long long)((now - ss->last_ms) / 1000u));
+    ReleaseSRWLockShared(&ss->lock);
+    out(ctx, line);
+  }
+  ReleaseSRWLockShared(&g_lock);
+}
+
+int wd_sessions_count(void) {
+  AcquireSRWLockShared(&g_lock);
+  int n = g_count;
+  ReleaseSRWLockShared(&g_lock);
+  return n;
+}

@@ -1,0 +1,101 @@
+/* weftd.h - the region server: what its parts share.
+ *
+ * Parts: main.c (start, console, shutdown), net.c (the network thread:
+ * listening, reading and writing every session's socket), session.c (a
+ * terminal session: the line protocol of docs/terminal.md, sign-on,
+ * starting transactions, the weft_terminal callbacks), oper.c (operator
+ * commands, for the console and the WEFT transaction).
+ *
+ * Threads: the main thread; the network thread, which alone touches
+ * sockets and runs the session state machines; the console thread; weft's
+ * workers, which run the terminal callbacks (under the terminal's lock)
+ * and the WEFT program; weft's offload threads, which run operator
+ * commands for WEFT.
+ */
+#ifndef WEFTD_H
+#define WEFTD_H
+
+#define WIN32_LEAN_AND_MEAN
+#include <winsock2.h>
+#include <windows.h>
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "regiondef.h"
+#include "weft.h"
+
+/* ---- The server -------------------------------------------------------- */
+
+/* Output of an operator command or a message: one line (no line end). */
+typedef void (*wd_out_fn)(void *ctx, const char *line);
+
+typedef struct wd_server {
+  weft_region *region;
+  wdef_file *def;      /* the start file (region settings, users) */
+  wdef_file **extra;   /* files installed at run time (under def_lock) */
+  size_t n_extra;
+  SRWLOCK def_lock;
+  _Atomic int shutdown_mode; /* -1 none; WEFT_SHUTDOWN_NORMAL / _IMMEDIATE */
+  _Atomic int stopping;      /* 1: new transactions are refused */
+  HANDLE shutdown_event;     /* set when a shutdown is requested */
+} wd_server;
+
+extern wd_server wd;
+
+/* Ask for a shutdown (operator, Ctrl-C, console close). Any thread. */
+void wd_request_shutdown(int mode);
+
+/* printf to stderr with a time stamp and level. Any thread. */
+void wd_log(char level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The definitions of a transaction: the start file's or an installed one's
+ * (NULL: unknown to the server). def_lock taken inside. */
+const wdef_transaction *wd_find_transaction(const char *tranid);
+
+/* ---- Network (net.c) --------------------------------------------------- */
+
+typedef struct wd_session wd_session;
+
+int wd_net_start(void);     /* listen and start the network thread */
+void wd_net_wake(void);     /* any thread: the network thread looks again */
+void wd_net_close_all(const char *why); /* after the region drained */
+void wd_net_stop(void);     /* join the network thread */
+
+/* ---- Sessions (session.c) ---------------------------------------------- */
+
+/* A new session on a connected socket (network thread). NULL on failure. */
+wd_session *wd_session_new(SOCKET s, unsigned long long no);
+/* Bytes arrived (network thread). */
+void wd_session_input(wd_session *ss, const char *data, size_t len);
+/* The peer closed or the socket failed: release everything (network
+ * thread). The session is freed; its socket closed. */
+void wd_session_gone(wd_session *ss, bool peer_closed);
+/* Work to do after a wake-up: deliver queued input, idle timeouts
+ * (network thread). Returns false when the session must be closed. */
+bool wd_session_tick(wd_session *ss, uint64_t now_ms);
+/* Send what output the socket takes now (network thread): 1 if some is
+ * left, 0 if none, -1 if the socket failed. */
+int wd_session_flush(wd_session *ss);
+bool wd_session_has_output(wd_session *ss);
+bool wd_session_wants_input(wd_session *ss); /* poll for reading */
+bool wd_session_closing(wd_session *ss);     /* close once output is sent */
+SOCKET wd_session_socket(wd_session *ss);
+/* Say goodbye (network thread). */
+void wd_session_bye(wd_session *ss, const char *why);
+
+/* For INQ TERMINALS: one line per session (any thread). */
+void wd_sessions_describe(wd_out_fn out, void *ctx);
+int wd_sessions_count(void);
+
+/* ---- Operator commands (oper.c) ---------------------------------------- */
+
+/* Run one operator command line; output through out. Not on a worker
+ * thread (the console thread, or an offload thread for WEFT). */
+void wd_oper_run(const char *line, wd_out_fn out, void *ctx);
+/* The WEFT transaction's program. */
+void wd_oper_program(weft_task *t);
+
+#endif /* WEFTD_H */
