@@ -237,15 +237,32 @@ static DWORD WINAPI call_shutdown(void *arg) {
 
 static void noop(weft_task *t) {}
 
+/* An immediate shutdown's purge has reached the (one) worker once this
+ * task, waiting on an event nobody posts, has been abended. */
+static th_abends g_waiter_log;
+static th_handler g_waiter_handler = {.log = &g_waiter_log};
+static weft_event *g_never;
+
+static void wait_forever(weft_task *t) {
+  weft_handle_abend(t, th_on_abend, &g_waiter_handler);
+  weft_event_wait(t, g_never, WEFT_WAIT_FOREVER);
+}
+
 /* Shut down (mode) on another thread while the task is offloaded, wait
- * until the shutdown has begun (weft_start says so), then let the offloaded
- * call return. The blocked task holds the only max_tasks slot, so the
- * probing starts only queue. */
+ * until the shutdown has begun (weft_start says so) and, when immediate,
+ * until its purge has reached the worker, then let the offloaded call
+ * return. The blocked tasks hold every max_tasks slot, so the probing
+ * starts only queue. Returns the abends of the offloaded task. */
 static int shutdown_during_offload(int mode) {
-  weft_region *r = th_region(1, 1);
+  bool immediate = mode == WEFT_SHUTDOWN_IMMEDIATE;
+  weft_region *r = th_region(1, immediate ? 2 : 1);
   g_off.handler.log = &g_off.log;
   th_define(r, "BLOCKED", offload_blocked, 1);
   th_define(r, "NOOP", noop, 1);
+  th_define(r, "WAITER", wait_forever, 1);
+  cr_assert_eq(weft_event_create(&g_never), 0);
+  if (immediate)
+    th_start(r, "WAITER", NULL, 0);
   th_start(r, "BLOCKED", &g_off, 0);
   th_wait_until(atomic_load(&g_off.offloaded) == 1);
   static shutdown_call call;
@@ -253,13 +270,16 @@ static int shutdown_during_offload(int mode) {
   HANDLE th = CreateThread(NULL, 0, call_shutdown, &call, 0, NULL);
   cr_assert_not_null(th);
   th_wait_until(weft_start(r, "NOOP", NULL, 0, NULL, NULL) == WEFT_ESHUTDOWN);
+  if (immediate)
+    th_wait_until(atomic_load(&g_waiter_log.n) == 1);
   atomic_store(&g_off.release, 1);
   cr_assert_eq(WaitForSingleObject(th, TH_DEADLINE_MS * 2), WAIT_OBJECT_0);
   CloseHandle(th);
   struct weft_region_stats s = th_stats(r);
   weft_region_destroy(r);
   cr_assert_eq(call.rc, 0, "shutdown: %s", weft_err_name(call.rc));
-  return (int)s.tasks_abended;
+  weft_event_destroy(g_never);
+  return (int)s.tasks_abended - (immediate ? 1 : 0);
 }
 
 Test(offload, immediate_shutdown_purges_when_the_call_returns) {
