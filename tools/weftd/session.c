@@ -50,6 +50,7 @@ struct wd_session {
   const wdef_user *userdef;
   char cur_tran[WEFT_NAME_MAX + 1];
   uint64_t cur_task;
+  uint64_t prompt_ms; /* when the last task ended (idle time counts from it) */
   /* -- The server's list (g_lock) -------------------------------------------- */
   wd_session *prev, *next;
 };
@@ -164,6 +165,7 @@ static void cb_ended(void *ctx, const weft_task_end *end) {
   ss->cur_task = 0;
   pseudo_clear(ss);
   ss->state = S_IDLE;
+  ss->prompt_ms = now_ms();
   if (end->abcode[0] != '\0') {
     out_ctl(ss, "ERROR ABEND %s task %llu (%s)", end->abcode, (unsigned long long)end->task_no,
             end->tranid);
@@ -574,9 +576,10 @@ bool wd_session_tick(wd_session *ss, uint64_t now) {
   queue_run(ss);
   AcquireSRWLockShared(&ss->lock);
   bool at_prompt = ss->state != S_RUNNING;
+  uint64_t since = ss->prompt_ms > ss->last_ms ? ss->prompt_ms : ss->last_ms;
   ReleaseSRWLockShared(&ss->lock);
   unsigned idle = wd.def->region.idle_timeout_s;
-  if (at_prompt && idle != 0 && now - ss->last_ms > (uint64_t)idle * 1000u) {
+  if (at_prompt && idle != 0 && now - since > (uint64_t)idle * 1000u) {
     wd_log('I', "terminal %s: idle for %u s: closed", ss->termid, idle);
     wd_session_bye(ss, "idle timeout");
   }
