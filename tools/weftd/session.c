@@ -323,7 +323,7 @@ static const char *start_error(int rc, const char **text) {
 static const char *authorize(wd_session *ss, const char *tranid, const char **text) {
   const wdef_region *reg = &wd.def->region;
   if (strcmp(tranid, "WEFT") == 0) {
-    *text = "operator commands need a signed-on operator";
+    *text = "operator commands need a user of the operator group";
     return wdef_user_in_group(ss->userdef, reg->operator_group) ? NULL : "NOT_AUTHORIZED";
   }
   if (reg->signon && ss->userdef == NULL) {
