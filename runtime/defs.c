@@ -101,7 +101,7 @@ int weft__dtab_insert(weft__dtab *t, uint64_t key, void *val) {
 
 void weft__dtab_free(weft__dtab *t, void (*free_val)(void *)) {
   weft__dtab_arr *a = atomic_load(&t->t_cur);
-  for (uint32_t i = 0; a != NULL && i <= a->da_mask; i++)
+  for (uint32_t i = 0; free_val != NULL && a != NULL && i <= a->da_mask; i++)
     if (atomic_load(&a->da_e[i].e_key) != 0)
       free_val(atomic_load(&a->da_e[i].e_val));
   while (a != NULL) {

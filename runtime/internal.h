@@ -171,7 +171,7 @@ typedef struct weft__dtab {
 } weft__dtab;
 
 int weft__dtab_init(weft__dtab *t);
-void weft__dtab_free(weft__dtab *t, void (*free_val)(void *));
+void weft__dtab_free(weft__dtab *t, void (*free_val)(void *)); /* free_val may be NULL */
 void *weft__dtab_find(weft__dtab *t, uint64_t key);            /* any thread */
 int weft__dtab_insert(weft__dtab *t, uint64_t key, void *val); /* r_def_lock held */
 

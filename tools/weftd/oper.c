@@ -182,11 +182,23 @@ static void install(const char *path, wd_out_fn out, void *ctx) {
   wdef_file *f = NULL;
   wdef_errors errs = {0};
   int rc = wdef_parse_file(path, WDEF_INSTALL, &f, &errs);
+  if (rc == 0) {
+    AcquireSRWLockShared(&wd.def_lock);
+    rc = wdef_check_conflicts(f, wd.def, &errs);
+    for (size_t i = 0; rc == 0 && i < wd.n_extra; i++)
+      rc = wdef_check_conflicts(f, wd.extra[i], &errs);
+    ReleaseSRWLockShared(&wd.def_lock);
+  }
   if (rc == 0)
+    rc = wdef_check_region(f, wd.region, &errs);
+  bool applied = rc == 0;
+  if (applied)
     rc = wdef_apply(f, wd.region, NULL, NULL, &errs);
+  if (rc == 0)
+    rc = wdef_run_startup(f, wd.region, &errs); /* its STARTUP lines, once */
   for (size_t i = 0; i < errs.n; i++)
     out(ctx, errs.v[i].text);
-  if (f != NULL) { /* kept even after errors: what was installed stays */
+  if (applied) { /* kept even after errors: what was installed stays */
     AcquireSRWLockExclusive(&wd.def_lock);
     wdef_file **n = realloc(wd.extra, (wd.n_extra + 1) * sizeof *n);
     if (n != NULL) {
@@ -195,8 +207,8 @@ static void install(const char *path, wd_out_fn out, void *ctx) {
       f = NULL;
     }
     ReleaseSRWLockExclusive(&wd.def_lock);
-    wdef_free(f);
   }
+  wdef_free(f);
   outf(out, ctx, "INSTALL %s: %s", path, rc == 0 ? "installed" : "errors (see above)");
   wd_log(rc == 0 ? 'I' : 'W', "operator: INSTALL %s: %s", path, rc == 0 ? "installed" : "errors");
   wdef_errors_free(&errs);
