@@ -320,7 +320,9 @@ WEFT_API int weft_start(weft_region *r, const char *tranid, const void *data, si
  * the task ends. */
 WEFT_API int weft_retrieve(weft_task *t, const void **data, size_t *len);
 
-/* The COMMAREA of the current LINK level (NULL, 0 at the top level). */
+/* The COMMAREA of the current LINK level; at the top level, the one the
+ * start passed (weft_start_opts.commarea: a pseudo-conversation's) or
+ * NULL, 0. */
 WEFT_API int weft_commarea(weft_task *t, void **data, size_t *len);
 
 /* Facts about the task. Any thread may read them while the task lives. */

@@ -47,6 +47,7 @@ weft_task *weft__task_alloc(weft__worker *w) {
   t->tk_purge_code[0] = '\0';
   t->tk_ret_tran = NULL;
   t->tk_ret_ca = NULL;
+  t->tk_ret_len = 0;
   t->tk_timer.tm_index = -1;
   atomic_store_explicit(&t->tk_wait, WEFT__W_NONE, memory_order_relaxed);
   t->tk_wait_obj = NULL;
@@ -256,6 +257,7 @@ static void task_next_start(weft_task *t) {
   }
   free(t->tk_ret_ca);
   t->tk_ret_ca = NULL;
+  t->tk_ret_len = 0;
   t->tk_ret_tran = NULL;
 }
 

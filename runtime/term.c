@@ -144,15 +144,14 @@ void weft__term_task_end(weft_task *t) {
   weft_terminal *term = t->tk_term;
   if (term == NULL)
     return;
+  bool next = t->tk_ret_tran != NULL && !(t->tk_flags & WEFT__TF_ABENDED);
   weft_task_end end = {
       .task_no = t->tk_no,
       .tranid = t->tk_tran->tr_id,
       .abcode = t->tk_abcode,
-      .next_tranid = t->tk_ret_tran != NULL && !(t->tk_flags & WEFT__TF_ABENDED)
-                         ? t->tk_ret_tran->tr_id
-                         : NULL,
-      .commarea = t->tk_ret_ca,
-      .commarea_len = t->tk_ret_len,
+      .next_tranid = next ? t->tk_ret_tran->tr_id : NULL,
+      .commarea = next ? t->tk_ret_ca : NULL,
+      .commarea_len = next ? t->tk_ret_len : 0,
   };
   weft__lock_acquire(&term->tm_lock);
   term->tm_busy = false;

@@ -579,7 +579,7 @@ bool wd_session_tick(wd_session *ss, uint64_t now) {
   uint64_t since = ss->prompt_ms > ss->last_ms ? ss->prompt_ms : ss->last_ms;
   ReleaseSRWLockShared(&ss->lock);
   unsigned idle = wd.def->region.idle_timeout_s;
-  if (at_prompt && idle != 0 && now - since > (uint64_t)idle * 1000u) {
+  if (at_prompt && idle != 0 && now > since && now - since > (uint64_t)idle * 1000u) {
     wd_log('I', "terminal %s: idle for %u s: closed", ss->termid, idle);
     wd_session_bye(ss, "idle timeout");
   }
