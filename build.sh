@@ -5,6 +5,8 @@
 #   build  configure and build into ./build (runs deps first if anything is missing)
 #   test   build, then run every Criterion test through ctest under Wine
 #   bench  build, then run the benchmarks; JSON lands in build/bench/
+#          (DebitCredit: DC_SCALE, DC_CLIENTS, DC_SECONDS, DC_ROUNDS set both
+#          bench_debitcredit and scripts/pgbench.sh, which runs just before it)
 #   demo   build, then run the demo (samples/hello for now)
 set -euo pipefail
 
@@ -16,7 +18,7 @@ export WINEPREFIX=${WINEPREFIX:-$DEPS/wineprefix}
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 APT_PACKAGES="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 cmake ninja-build \
-meson pkgconf python3 patch ca-certificates gnuplot-nox"
+meson pkgconf python3 patch ca-certificates gnuplot-nox postgresql"
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -79,10 +81,40 @@ cmd_bench() {
   cmd_build
   mkdir -p "$BUILD/bench"
   for b in "$BUILD"/bin/bench_*.exe; do
+    if [ "$(basename "$b")" = bench_debitcredit.exe ]; then
+      bench_debitcredit "$b" "$@"
+      continue
+    fi
     log "running $(basename "$b")"
     (cd "$BUILD/bench" && wine "$b" "$@")
   done
   plot_enclaves
+}
+
+# DebitCredit against PostgreSQL: pgbench is a Linux program that a Windows
+# program under Wine cannot run, so scripts/pgbench.sh runs it here, right
+# before bench_debitcredit, with the same scale, clients, duration and
+# rounds; bench_debitcredit reads its pgbench.json. --quick makes both short.
+bench_debitcredit() {
+  local exe=$1
+  shift
+  local scale=${DC_SCALE:-1} clients=${DC_CLIENTS:-8} seconds=${DC_SECONDS:-10}
+  local rounds=${DC_ROUNDS:-3} a
+  for a in "$@"; do
+    if [ "$a" = --quick ]; then seconds=2 rounds=1; fi
+  done
+  if ! ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1; then
+    log "PostgreSQL is missing: installing it (./build.sh deps)"
+    cmd_deps
+  fi
+  rm -f "$BUILD/bench/pgbench.json"
+  log "running scripts/pgbench.sh (scale $scale, $clients clients, $rounds x $seconds s)"
+  (cd "$BUILD/bench" && bash "$ROOT/scripts/pgbench.sh" --scale "$scale" --clients "$clients" \
+    --seconds "$seconds" --rounds "$rounds" --out pgbench.json --workdir pgbench-work) ||
+    log "scripts/pgbench.sh failed: bench_debitcredit reports no pgbench figures"
+  log "running $(basename "$exe")"
+  (cd "$BUILD/bench" && wine "$exe" --scale "$scale" --clients "$clients" --seconds "$seconds" \
+    --rounds "$rounds" --pgbench-json pgbench.json --json debitcredit.json)
 }
 
 # bench_enclaves writes its timeline and a gnuplot script; a Windows program

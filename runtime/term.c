@@ -153,6 +153,7 @@ void weft__term_task_end(weft_task *t) {
       .commarea = next ? t->tk_ret_ca : NULL,
       .commarea_len = next ? t->tk_ret_len : 0,
   };
+  t->tk_term = NULL; /* first: a fault in the callback must not come back here */
   weft__lock_acquire(&term->tm_lock);
   term->tm_busy = false;
   term->tm_waiter = NULL;
@@ -164,7 +165,6 @@ void weft__term_task_end(weft_task *t) {
   if (!term->tm_closed && term->tm_ops.ended != NULL)
     term->tm_ops.ended(term->tm_ctx, &end);
   weft__lock_release(&term->tm_lock);
-  t->tk_term = NULL;
   t->tk_ret_tran = NULL; /* the terminal starts it, with its next input */
   term_unref(term);
 }
