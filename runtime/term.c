@@ -26,7 +26,7 @@ struct weft_terminal {
   bool tm_has_input;     /* a line kept for the next receive */
   void *tm_input;
   size_t tm_input_len;
-  int tm_wake_result;    /* why tm_waiter was woken */
+  _Atomic unsigned tm_recv_ms; /* the "forever" of weft_receive; 0: forever */
 };
 
 static void term_unref(weft_terminal *term) {
@@ -57,6 +57,11 @@ int weft_terminal_create(weft_region *r, const char *termid, const weft_terminal
 
 const char *weft_terminal_id(const weft_terminal *term) {
   return term != NULL ? term->tm_id : "";
+}
+
+void weft_terminal_set_receive_timeout(weft_terminal *term, unsigned ms) {
+  if (term != NULL)
+    atomic_store(&term->tm_recv_ms, ms);
 }
 
 /* Keep a copy of one line (tm_lock held). */
@@ -256,6 +261,9 @@ int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned time
     return rc;
   if (buf == NULL && cap != 0)
     return WEFT_EINVAL;
+  unsigned limit = atomic_load(&term->tm_recv_ms);
+  if (timeout_ms == WEFT_WAIT_FOREVER && limit != 0)
+    timeout_ms = limit;
   weft__lock_acquire(&term->tm_lock);
   if (term->tm_closed) {
     weft__lock_release(&term->tm_lock);

@@ -197,9 +197,11 @@ static DWORD WINAPI net_main(void *arg) {
     }
     if (fds[1].revents & POLLRDNORM) {
       char b[64];
-      atomic_store(&g_wake_flag, 0);
       while (recv(g_wake_rx, b, sizeof b, 0) > 0) {
       }
+      /* Cleared after the drain: a wake sent meanwhile was eaten by it, but
+       * its output is already queued and served below. */
+      atomic_store(&g_wake_flag, 0);
     }
     if (fds[0].revents & POLLRDNORM)
       accept_all();

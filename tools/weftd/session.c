@@ -128,6 +128,8 @@ static void prompt(wd_session *ss) {
     out_ctl(ss, "NEXT %s", ss->next_tran);
   else if (ss->state == S_IDLE)
     out_ctl(ss, "READY");
+  else if (ss->receiving) /* a refused line at %INPUT: ask again */
+    out_ctl(ss, "INPUT");
 }
 
 static void pseudo_clear(wd_session *ss) {
@@ -205,6 +207,7 @@ wd_session *wd_session_new(SOCKET s, unsigned long long no) {
     free(ss);
     return NULL;
   }
+  weft_terminal_set_receive_timeout(ss->term, wd.def->region.receive_timeout_s * 1000u);
   ss->last_ms = now_ms();
   AcquireSRWLockExclusive(&ss->lock);
   out_ctl(ss, "WEFT %s TERMINAL %s", wd.def->region.name, ss->termid);
