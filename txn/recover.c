@@ -322,13 +322,18 @@ int weft__recover(weft_region *r) {
   if (sp->nckpt)
     rc = load_ckpt(r, base, &clean);
   replay rp = {0};
-  uint64_t prev = 0;
+  uint64_t prev = base - 1; /* a checkpoint's own log generation must be there */
   bool first = true;
+  if (rc == 0 && sp->nckpt == 0 && sp->nlog > 0) {
+    char path[1024];
+    weft__data_path(r, path, sizeof path, "ckpt", sp->log[0], "");
+    rc = corrupt(r, path, 0, "the checkpoint the logs start from is missing");
+  }
   for (int i = 0; rc == 0 && i < sp->nlog; i++) {
     uint64_t g = sp->log[i];
     if (g < base)
       continue; /* older than the checkpoint: left by a crash before its drop */
-    if (!first && g != prev + 1) {
+    if (g != prev + 1) {
       char path[1024];
       weft__data_path(r, path, sizeof path, "log", prev + 1, "");
       rc = corrupt(r, path, 0, "log generation missing");
@@ -339,6 +344,11 @@ int weft__recover(weft_region *r) {
     all_empty &= empty;
     first = false;
     prev = top = g;
+  }
+  if (rc == 0 && sp->nckpt > 0 && first) {
+    char path[1024];
+    weft__data_path(r, path, sizeof path, "log", base, "");
+    rc = corrupt(r, path, 0, "the log of the newest checkpoint is missing");
   }
   if (rc == 0 && rp.torn_bytes)
     rc = cut_torn(r, top, rp.torn_off);
