@@ -5,7 +5,7 @@
  * every acknowledged commit is there and that the DebitCredit invariant
  * holds (see dcchild.c for the child's output).
  *
- * Each test works in a fresh directory <exe dir>\rectmp\<test>-<pid>: the
+ * Each test works in a fresh directory <exe dir>\rectmp\<test>-<pid>-<ms>: the
  * data directory is its "data" subdirectory; the child's stderr goes to
  * child-<n>.err and its resource manager log (--rm) to rm.log beside it.
  * The directory is removed when the test passes. */
@@ -38,25 +38,6 @@ static char g_root[MAX_PATH];    /* this test's scratch directory */
 static char g_data[MAX_PATH];    /* its data directory */
 static int g_child_no;           /* children started (names child-<n>.err) */
 
-static void paths_init(const char *name) {
-  char exe[MAX_PATH];
-  DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
-  cr_assert(n > 0 && n < sizeof exe, "GetModuleFileName: %lu", GetLastError());
-  char *slash = strrchr(exe, '\\');
-  if (!slash)
-    slash = strrchr(exe, '/');
-  cr_assert_not_null(slash, "no directory in %s", exe);
-  *slash = 0;
-  snprintf(g_exe_dir, sizeof g_exe_dir, "%s", exe);
-  char tmp[MAX_PATH];
-  snprintf(tmp, sizeof tmp, "%s\\rectmp", g_exe_dir);
-  CreateDirectoryA(tmp, NULL);
-  snprintf(g_root, sizeof g_root, "%s\\%s-%lu", tmp, name, GetCurrentProcessId());
-  snprintf(g_data, sizeof g_data, "%s\\data", g_root);
-  cr_assert(CreateDirectoryA(g_root, NULL) || GetLastError() == ERROR_ALREADY_EXISTS,
-            "CreateDirectory(%s): %lu", g_root, GetLastError());
-}
-
 /* Delete dir and everything under it. */
 static void rm_tree(const char *dir) {
   char pat[MAX_PATH];
@@ -77,6 +58,28 @@ static void rm_tree(const char *dir) {
     FindClose(h);
   }
   RemoveDirectoryA(dir);
+}
+
+static void paths_init(const char *name) {
+  char exe[MAX_PATH];
+  DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
+  cr_assert(n > 0 && n < sizeof exe, "GetModuleFileName: %lu", GetLastError());
+  char *slash = strrchr(exe, '\\');
+  if (!slash)
+    slash = strrchr(exe, '/');
+  cr_assert_not_null(slash, "no directory in %s", exe);
+  *slash = 0;
+  snprintf(g_exe_dir, sizeof g_exe_dir, "%s", exe);
+  char tmp[MAX_PATH];
+  snprintf(tmp, sizeof tmp, "%s\\rectmp", g_exe_dir);
+  CreateDirectoryA(tmp, NULL);
+  snprintf(g_root, sizeof g_root, "%s\\%s-%lu-%llu", tmp, name, GetCurrentProcessId(),
+           (unsigned long long)(GetTickCount64() % 1000000));
+  snprintf(g_data, sizeof g_data, "%s\\data", g_root);
+  /* A failed run may have left one with the same name (Wine reuses
+   * process ids): start empty. */
+  rm_tree(g_root);
+  cr_assert(CreateDirectoryA(g_root, NULL), "CreateDirectory(%s): %lu", g_root, GetLastError());
 }
 
 /* The test passed: remove its scratch directory. */
@@ -362,8 +365,18 @@ static void child_start(child *c, const char *crash, const char *fmt, ...) {
   si.hStdError = err;
   PROCESS_INFORMATION pi;
   SetEnvironmentVariableA("WEFT_CRASH", crash);
-  BOOL ok = CreateProcessA(exe, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, &pi);
-  DWORD gle = GetLastError();
+  /* Wine's CreateProcess now and then fails under load (seen:
+   * ERROR_INTERNAL_ERROR); try again a few times. */
+  BOOL ok = FALSE;
+  DWORD gle = 0;
+  for (int attempt = 0; attempt < 5 && !ok; attempt++) {
+    if (attempt)
+      Sleep(200);
+    ok = CreateProcessA(exe, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, &pi);
+    gle = GetLastError();
+    if (!ok)
+      cr_log_warn("CreateProcess(%s) failed: %lu", cmd, gle);
+  }
   SetEnvironmentVariableA("WEFT_CRASH", NULL);
   CloseHandle(wr);
   CloseHandle(err);

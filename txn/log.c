@@ -282,17 +282,20 @@ static int checkpoint_now(weft_region *r, bool clean) {
   uint64_t end = x->x_lsn_end;
   weft__lock_release(&x->x_log);
   weft__lock_release(&x->x_data);
-  int rc = snap.oom ? WEFT_ENOMEM : 0;
-  if (rc == 0 && tail.len > 0)
-    rc = write_batch(r, &tail);
+  /* The tail belongs to the old generation whatever becomes of the
+   * snapshot: write it, and tell its commits how that went. */
+  int wrc = tail.len > 0 ? write_batch(r, &tail) : 0;
+  if (wrc != 0)
+    writer_fail(r, wrc);
+  weft__lock_acquire(&x->x_log);
+  if (wrc == 0)
+    atomic_store(&x->x_lsn_durable, end);
+  waiters_wake(x, end, wrc == 0 ? 0 : WEFT_ESYS);
+  weft__lock_release(&x->x_log);
+  int rc = wrc != 0 ? wrc : snap.oom ? WEFT_ENOMEM : 0;
   weft__file nf = NULL;
   if (rc == 0)
     rc = weft__log_file_new(r, x->x_gen + 1, &nf);
-  weft__lock_acquire(&x->x_log);
-  if (tail.len > 0 && rc == 0)
-    atomic_store(&x->x_lsn_durable, end);
-  waiters_wake(x, end, 0);
-  weft__lock_release(&x->x_log);
   if (rc == 0) {
     weft__file_close(x->x_file);
     x->x_file = nf;
