@@ -7,7 +7,8 @@
 #   bench  build, then run the benchmarks; JSON lands in build/bench/
 #          (DebitCredit: DC_SCALE, DC_CLIENTS, DC_SECONDS, DC_ROUNDS set both
 #          bench_debitcredit and scripts/pgbench.sh, which runs just before it)
-#   demo   build, then run the demo (samples/hello for now)
+#   demo   build, then run the demo: weftd serving the sample bank to a
+#          scripted terminal and 50 simulated ones (scripts/demo.sh)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -129,10 +130,13 @@ plot_enclaves() {
   (cd "$BUILD/bench" && gnuplot enclaves.gp) || log "gnuplot failed: no enclave plot"
 }
 
+# The whole system: weftd with the sample bank, a scripted terminal session,
+# 50 simulated terminals for 20 s, the audit, a clean shutdown
+# (scripts/demo.sh; docs/tour.md walks through it).
 cmd_demo() {
   cmd_build
-  log "running samples/hello on 2 workers"
-  (cd "$BUILD" && wine "$BUILD/bin/hello.exe" "$@")
+  wine_prefix
+  bash "$ROOT/scripts/demo.sh" "$@"
 }
 
 verb=${1:-}

@@ -293,6 +293,7 @@ typedef struct pg_result {
   double clients, scale, seconds, rounds, tps, tps_min, tps_max;
   double p50_ms, p50_min, p50_max, p99_ms, p99_min, p99_max;
   int invariant_ok;
+  int sync_commit_on; /* equal durability: every commit flushed */
   char version[128];
 } pg_result;
 
@@ -332,6 +333,7 @@ static pg_result read_pgbench(const char *path) {
   pg.p99_ms = json_number(text, "p99_ms");
   pg.p99_min = json_number(text, "p99_ms_min");
   pg.p99_max = json_number(text, "p99_ms_max");
+  pg.sync_commit_on = strstr(text, "\"synchronous_commit\": \"on\"") != NULL;
   pg.invariant_ok = strstr(text, "\"invariant_ok\": true") != NULL ||
                     strstr(text, "\"invariant_ok\":true") != NULL;
   const char *v = strstr(text, "\"postgresql_version\": \"");
@@ -490,6 +492,9 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "  warning: %s was taken with %.0f clients at scale %.0f, this run with %u at %u\n",
             g_opt.pgbench_json, pg.clients, pg.scale, g_opt.clients, g_opt.scale);
+  if (pg.present && !pg.sync_commit_on)
+    fprintf(stderr, "  warning: %s was not taken with synchronous_commit=on: the durability "
+                    "differs, the ratio means little\n", g_opt.pgbench_json);
   if (pg.present)
     invariant_ok &= pg.invariant_ok;
   double best = w[0].tps.median > w[1].tps.median ? w[0].tps.median : w[1].tps.median;

@@ -17,11 +17,14 @@
 #
 # Usage: scripts/pgbench.sh [--scale N] [--clients C] [--seconds S]
 #                           [--rounds R] [--out PATH] [--workdir DIR]
+#                           [--synchronous-commit on|off]
 # Defaults: scale 1, 8 clients, 20 s, 1 round, out ./pgbench.json,
 # workdir ./pgbench-work (wiped first). PGBIN overrides the directory of
 # initdb/pg_ctl/pgbench (default: the newest /usr/lib/postgresql/*/bin).
 # The server refuses to run as root: as root the cluster is run by the
 # `postgres` user (the Debian package makes it), else by `nobody`.
+# --synchronous-commit off is for experiments only (commits are then
+# acknowledged before they are durable: not the comparison's durability).
 set -euo pipefail
 
 SCALE=1
@@ -31,6 +34,7 @@ ROUNDS=1
 OUT=$PWD/pgbench.json
 WORK=$PWD/pgbench-work
 PORT=5499
+SYNC_COMMIT=on
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,7 +44,8 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --workdir) WORK=$2; shift 2 ;;
-    *) echo "usage: $0 [--scale N] [--clients C] [--seconds S] [--rounds R] [--out PATH] [--workdir DIR]" >&2
+    --synchronous-commit) SYNC_COMMIT=$2; shift 2 ;;
+    *) echo "usage: $0 [--scale N] [--clients C] [--seconds S] [--rounds R] [--out PATH] [--workdir DIR] [--synchronous-commit on|off]" >&2
        exit 2 ;;
   esac
 done
@@ -68,19 +73,26 @@ OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 rm -rf "$WORK"
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
-# The socket path must fit in sun_path (107 bytes).
-[ ${#WORK} -lt 90 ] || die "workdir path too long for a Unix socket: $WORK"
-PGDATA_DIR=$WORK/data
-SOCK=$WORK
+# The server user must reach the directory through its parents, and the
+# socket path must fit in sun_path (107 bytes); else fall back to /tmp (a
+# file system that may differ from the one of Weft's data directory).
+usable=1
+[ ${#WORK} -lt 90 ] || usable=0
 if [ ${#RUNAS[@]} -gt 0 ]; then
-  chown "$user" "$WORK"
-  # The server user must reach the directory through its parents.
   d=$WORK
   while [ "$d" != / ]; do
     d=$(dirname "$d")
-    as_server test -x "$d" || die "$user cannot enter $d"
+    as_server test -x "$d" || usable=0
   done
 fi
+if [ "$usable" = 0 ]; then
+  rmdir "$WORK" 2>/dev/null || true
+  WORK=$(mktemp -d /tmp/weft-pgbench.XXXXXX)
+  log "the workdir is too deep or not reachable by the server user: using $WORK"
+fi
+[ ${#RUNAS[@]} -eq 0 ] || chown "$user" "$WORK"
+PGDATA_DIR=$WORK/data
+SOCK=$WORK
 
 started=0
 cleanup() {
@@ -99,7 +111,7 @@ as_server "$PGBIN/initdb" -D "$PGDATA_DIR" -A trust -U bench -E UTF8 --no-sync \
 # Unix socket in WORK only; durability settings explicit (all are defaults).
 as_server "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w -t 60 \
   -o "-c listen_addresses='' -c unix_socket_directories='$SOCK' -p $PORT \
-      -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
+      -c fsync=on -c synchronous_commit=$SYNC_COMMIT -c full_page_writes=on \
       -c max_connections=$((CLIENTS + 10))" start >/dev/null ||
   { cat "$WORK/server.log" >&2; die "the server did not start"; }
 started=1
@@ -177,7 +189,7 @@ cat >"$OUT" <<EOF
   "rounds": $ROUNDS,
   "protocol": "prepared",
   "fsync": "on",
-  "synchronous_commit": "on",
+  "synchronous_commit": "$SYNC_COMMIT",
   "wal_sync_method": "$wal_sync",
   "tps": $tps,
   "tps_min": $tps_min,
