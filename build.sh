@@ -6,7 +6,8 @@
 #   test   build, then run every Criterion test through ctest under Wine
 #   bench  build, then run the benchmarks; JSON lands in build/bench/
 #          (DebitCredit: DC_SCALE, DC_CLIENTS, DC_SECONDS, DC_ROUNDS set both
-#          bench_debitcredit and scripts/pgbench.sh, which runs just before it)
+#          bench_debitcredit and scripts/pgbench.sh, which runs just before it;
+#          then scripts/bench-region.sh: weftd with the bank under weftload)
 #   demo   build, then run the demo: weftd serving the sample bank to a
 #          scripted terminal and 50 simulated ones (scripts/demo.sh)
 set -euo pipefail
@@ -90,6 +91,8 @@ cmd_bench() {
     (cd "$BUILD/bench" && wine "$b" "$@")
   done
   plot_enclaves
+  log "running scripts/bench-region.sh (weftd + the bank at 10, 50, 200 terminals)"
+  bash "$ROOT/scripts/bench-region.sh" || log "the region benchmark failed"
 }
 
 # DebitCredit against PostgreSQL: pgbench is a Linux program that a Windows
