@@ -541,19 +541,27 @@ int weft_delay(weft_task *t, unsigned ms) {
   return rc == WEFT_ETIMEDOUT ? 0 : rc;
 }
 
-int weft_link(weft_task *t, const char *program, void *commarea, size_t len) {
+/* The checks LINK and XCTL share: the caller, the arguments, an enabled
+ * program (*p). */
+static int transfer_args(weft_task *t, const char *program, const void *commarea, size_t len,
+                         const weft__prog **p) {
   int rc = weft__task_check(t);
   if (rc != 0)
     return rc;
   if (program == NULL || (commarea == NULL && len != 0))
     return WEFT_EINVAL;
-  const weft__prog *p = weft__prog_find(t->tk_region, program);
-  if (p == NULL)
+  if ((*p = weft__prog_find(t->tk_region, program)) == NULL)
     return WEFT_ENOPROG;
+  return atomic_load_explicit(&(*p)->pg_disabled, memory_order_relaxed) ? WEFT_EDISABLED : 0;
+}
+
+int weft_link(weft_task *t, const char *program, void *commarea, size_t len) {
+  const weft__prog *p;
+  int rc = transfer_args(t, program, commarea, len, &p);
+  if (rc != 0)
+    return rc;
   if (t->tk_depth == WEFT_MAX_LINK_DEPTH)
     return WEFT_ELIMIT;
-  if (atomic_load_explicit(&p->pg_disabled, memory_order_relaxed))
-    return WEFT_EDISABLED;
   int depth = ++t->tk_depth;
   t->tk_link[depth].l_ca = commarea;
   t->tk_link[depth].l_len = len;
@@ -564,16 +572,10 @@ int weft_link(weft_task *t, const char *program, void *commarea, size_t len) {
 }
 
 int weft_xctl(weft_task *t, const char *program, const void *commarea, size_t len) {
-  int rc = weft__task_check(t);
+  const weft__prog *p;
+  int rc = transfer_args(t, program, commarea, len, &p);
   if (rc != 0)
     return rc;
-  if (program == NULL || (commarea == NULL && len != 0))
-    return WEFT_EINVAL;
-  const weft__prog *p = weft__prog_find(t->tk_region, program);
-  if (p == NULL)
-    return WEFT_ENOPROG;
-  if (atomic_load_explicit(&p->pg_disabled, memory_order_relaxed))
-    return WEFT_EDISABLED;
   weft__link *l = &t->tk_link[t->tk_depth];
   void *copy = NULL;
   if (len > 0) {

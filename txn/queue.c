@@ -84,22 +84,28 @@ static int ts_take(weft__uow *u, weft__tsq *q, bool existed) {
   return 0;
 }
 
-/* Lock a recoverable queue before changing it. */
-static int ts_change_begin(weft_task *t, const char *queue, weft__uow **u) {
+/* The checks of a write or rewrite, the queue's lock if it is
+ * recoverable, and the new item's value (*v, freed by the caller on a
+ * later error). */
+static int ts_change_begin(weft_task *t, const char *queue, const void *data, size_t len,
+                           weft__uow **u, weft__sval **v) {
+  int rc = q_args(t, queue);
+  if (rc != 0 || (rc = item_args(data, len)) != 0)
+    return rc;
   if ((*u = weft__uow_get(t)) == NULL)
     return WEFT_ENOMEM;
-  return ts_recoverable(t->tk_region, queue) ? qlock(t, 'T', queue) : 0;
+  if (ts_recoverable(t->tk_region, queue) && (rc = qlock(t, 'T', queue)) != 0)
+    return rc;
+  return (*v = weft__sval_new(data, len)) != NULL ? 0 : WEFT_ENOMEM;
 }
 
 int weft_ts_write(weft_task *t, const char *queue, const void *data, size_t len,
                   unsigned *item) {
-  int rc = q_args(t, queue);
   weft__uow *u;
-  if (rc != 0 || (rc = item_args(data, len)) != 0 || (rc = ts_change_begin(t, queue, &u)) != 0)
+  weft__sval *v;
+  int rc = ts_change_begin(t, queue, data, len, &u, &v);
+  if (rc != 0)
     return rc;
-  weft__sval *v = weft__sval_new(data, len);
-  if (v == NULL)
-    return WEFT_ENOMEM;
   weft_region *r = t->tk_region;
   weft__txn *x = weft__txn_of(r);
   weft__lock_acquire(&x->x_data);
@@ -213,13 +219,11 @@ int weft_ts_count(weft_task *t, const char *queue, unsigned *count) {
 
 int weft_ts_rewrite(weft_task *t, const char *queue, unsigned item, const void *data,
                     size_t len) {
-  int rc = q_args(t, queue);
   weft__uow *u;
-  if (rc != 0 || (rc = item_args(data, len)) != 0 || (rc = ts_change_begin(t, queue, &u)) != 0)
+  weft__sval *v;
+  int rc = ts_change_begin(t, queue, data, len, &u, &v);
+  if (rc != 0)
     return rc;
-  weft__sval *v = weft__sval_new(data, len);
-  if (v == NULL)
-    return WEFT_ENOMEM;
   weft__txn *x = weft__txn_of(t->tk_region);
   weft__lock_acquire(&x->x_data);
   weft__tsq *q = weft__tsq_find(t->tk_region, queue);
@@ -237,8 +241,12 @@ int weft_ts_rewrite(weft_task *t, const char *queue, unsigned item, const void *
 
 int weft_ts_delete(weft_task *t, const char *queue) {
   int rc = q_args(t, queue);
-  weft__uow *u;
-  if (rc != 0 || (rc = ts_change_begin(t, queue, &u)) != 0)
+  weft__uow *u = weft__uow_get(t);
+  if (rc != 0)
+    return rc;
+  if (u == NULL)
+    return WEFT_ENOMEM;
+  if (ts_recoverable(t->tk_region, queue) && (rc = qlock(t, 'T', queue)) != 0)
     return rc;
   weft_region *r = t->tk_region;
   weft__txn *x = weft__txn_of(r);

@@ -97,12 +97,18 @@ static void pending_forget(weft__txn *x, uint64_t uow, const unsigned char *name
   }
 }
 
+/* Read the kind ("log", "ckpt") file of generation gen: its path into path. */
+static int slurp_gen(weft_region *r, const char *kind, uint64_t gen, char path[1024],
+                     unsigned char **buf, size_t *len) {
+  weft__data_path(r, path, 1024, kind, gen, "");
+  return slurp(path, buf, len);
+}
+
 static int load_ckpt(weft_region *r, uint64_t gen, bool *clean) {
   char path[1024];
-  weft__data_path(r, path, sizeof path, "ckpt", gen, "");
   unsigned char *buf;
   size_t len;
-  int rc = slurp(path, &buf, &len);
+  int rc = slurp_gen(r, "ckpt", gen, path, &buf, &len);
   if (rc != 0)
     return rc;
   uint64_t g;
@@ -203,10 +209,9 @@ static bool valid_after(const unsigned char *buf, size_t off, size_t len) {
 
 static int replay_file(weft_region *r, replay *rp, uint64_t gen, bool last, bool *empty) {
   char path[1024];
-  weft__data_path(r, path, sizeof path, "log", gen, "");
   unsigned char *buf;
   size_t len;
-  int rc = slurp(path, &buf, &len);
+  int rc = slurp_gen(r, "log", gen, path, &buf, &len);
   if (rc != 0)
     return rc;
   uint64_t g;
