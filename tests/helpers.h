@@ -257,6 +257,74 @@ static inline void th_on_abend(weft_task *t, const char *code, void *arg) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Task records                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Task number and abend code of each ended task, from a region's
+ * task_record_fn (th_on_record, record_ctx = the log). Records may come
+ * from several workers at once: a slot is reserved, filled, then marked
+ * done. */
+#define TH_MAX_RECS 64
+typedef struct th_records {
+  atomic_int reserved;
+  atomic_int done[TH_MAX_RECS];
+  uint64_t task_no[TH_MAX_RECS];
+  char abcode[TH_MAX_RECS][5];
+} th_records;
+
+static inline void th_on_record(void *ctx, const weft_task_record *rec) {
+  th_records *l = ctx;
+  int i = atomic_fetch_add(&l->reserved, 1);
+  if (i >= TH_MAX_RECS)
+    return;
+  l->task_no[i] = rec->task_no;
+  memcpy(l->abcode[i], rec->abcode, sizeof l->abcode[i]);
+  atomic_store(&l->done[i], 1);
+}
+
+/* The abend code recorded for task no ("" if it ended normally), or NULL
+ * if its record has not come yet. */
+static inline const char *th_record_find(th_records *l, uint64_t no) {
+  int n = atomic_load(&l->reserved);
+  for (int i = 0; i < n && i < TH_MAX_RECS; i++)
+    if (atomic_load(&l->done[i]) && l->task_no[i] == no)
+      return l->abcode[i];
+  return NULL;
+}
+
+/* The same, waiting for the record. Host thread. */
+static inline const char *th_abcode_of(th_records *l, uint64_t no) {
+  th_wait_until(th_record_find(l, no) != NULL);
+  return th_record_find(l, no);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scratch directories                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Delete dir and everything under it (tests that keep data directories). */
+static inline void th_rm_tree(const char *dir) {
+  char pat[MAX_PATH];
+  snprintf(pat, sizeof pat, "%s\\*", dir);
+  WIN32_FIND_DATAA fd;
+  HANDLE h = FindFirstFileA(pat, &fd);
+  if (h != INVALID_HANDLE_VALUE) {
+    do {
+      if (!strcmp(fd.cFileName, ".") || !strcmp(fd.cFileName, ".."))
+        continue;
+      char p[MAX_PATH];
+      snprintf(p, sizeof p, "%s\\%s", dir, fd.cFileName);
+      if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+        th_rm_tree(p);
+      else
+        DeleteFileA(p);
+    } while (FindNextFileA(h, &fd));
+    FindClose(h);
+  }
+  RemoveDirectoryA(dir);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Process facts                                                             */
 /* ------------------------------------------------------------------------ */
 

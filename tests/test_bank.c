@@ -316,26 +316,6 @@ static const char *scratch_dir(const char *name) {
   return g_dir;
 }
 
-static void rm_tree(const char *dir) {
-  char pat[MAX_PATH];
-  snprintf(pat, sizeof pat, "%s\\*", dir);
-  WIN32_FIND_DATAA fd;
-  HANDLE h = FindFirstFileA(pat, &fd);
-  if (h != INVALID_HANDLE_VALUE) {
-    do {
-      if (!strcmp(fd.cFileName, ".") || !strcmp(fd.cFileName, ".."))
-        continue;
-      char p[MAX_PATH];
-      snprintf(p, sizeof p, "%s\\%s", dir, fd.cFileName);
-      if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-        rm_tree(p);
-      else
-        DeleteFileA(p);
-    } while (FindNextFileA(h, &fd));
-    FindClose(h);
-  }
-  RemoveDirectoryA(dir);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Tests                                                                     */
@@ -360,7 +340,7 @@ Test(bank, menu_lists_every_transaction) {
  * the same data directory) changes nothing. */
 Test(bank, seed_is_idempotent_across_restarts) {
   const char *dir = scratch_dir("seed");
-  rm_tree(dir);
+  th_rm_tree(dir);
   bank_up(dir);
   const char *out = run_as(&g_term[0], "op", "BSED", "");
   assert_has(out, "BANK SEEDED: 1000 ACCOUNTS");
@@ -378,7 +358,7 @@ Test(bank, seed_is_idempotent_across_restarts) {
   cr_assert_eq(balance(&g_term[0], 7), b7);
   cr_assert_eq(audit_ok(&g_term[1], SEEDED), opening);
   bank_down();
-  rm_tree(dir);
+  th_rm_tree(dir);
 }
 
 /* A seed size from the start data. */
@@ -770,7 +750,7 @@ static void drive(int n, const char *const *tranids, const char *const *inputs, 
  * abends, and the money is all there. */
 Test(bank, opposite_transfers_do_not_deadlock, .timeout = 180.0) {
   const char *dir = scratch_dir("xfer");
-  rm_tree(dir);
+  th_rm_tree(dir);
   bank_up(dir);
   const char *out = run_as(&g_term[0], "op", "BSED", "");
   assert_has(out, "BANK SEEDED");
@@ -797,5 +777,5 @@ Test(bank, opposite_transfers_do_not_deadlock, .timeout = 180.0) {
   struct weft_region_stats s = th_stats(g_region);
   cr_assert_eq(s.tasks_abended, 0);
   bank_down();
-  rm_tree(dir);
+  th_rm_tree(dir);
 }

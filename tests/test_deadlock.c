@@ -38,39 +38,11 @@ typedef struct dl_ctx {
 
 static dl_ctx g;
 
-/* Task records (several workers may report at once). */
-#define MAX_RECS 64
-typedef struct rec_log {
-  atomic_int reserved;
-  atomic_int done[MAX_RECS];
-  uint64_t task_no[MAX_RECS];
-  char abcode[MAX_RECS][5];
-} rec_log;
-
-static rec_log g_rec;
-
-static void on_record(void *ctx, const weft_task_record *rec) {
-  rec_log *l = ctx;
-  int i = atomic_fetch_add(&l->reserved, 1);
-  if (i >= MAX_RECS)
-    return;
-  l->task_no[i] = rec->task_no;
-  memcpy(l->abcode[i], rec->abcode, sizeof l->abcode[i]);
-  atomic_store(&l->done[i], 1);
-}
-
-static const char *find_record(uint64_t no) {
-  int n = atomic_load(&g_rec.reserved);
-  for (int i = 0; i < n && i < MAX_RECS; i++)
-    if (atomic_load(&g_rec.done[i]) && g_rec.task_no[i] == no)
-      return g_rec.abcode[i];
-  return NULL;
-}
+static th_records g_rec;
 
 /* The abend code of task no ("" if it ended normally); waits for it. */
 static const char *abcode_of(uint64_t no) {
-  th_wait_until(find_record(no) != NULL);
-  return find_record(no);
+  return th_abcode_of(&g_rec, no);
 }
 
 static void expect_rc(const char *what, int got, int want) {
@@ -166,7 +138,7 @@ static weft_region *dl_region(unsigned workers, int action, unsigned lock_timeou
   cfg.aging_ms = 0; /* priorities order the tasks on one worker */
   if (lock_timeout_ms != 0)
     cfg.lock_timeout_ms = lock_timeout_ms;
-  cfg.task_record_fn = on_record;
+  cfg.task_record_fn = th_on_record;
   cfg.record_ctx = &g_rec;
   weft_region *r = th_region_cfg(&cfg);
   weft_file_def d = {DFILE, 8, 16};
@@ -604,7 +576,7 @@ Test(deadlock, zero_lock_timeout_gives_up_at_once) {
   weft_region_config cfg = th_config(2, 64);
   cfg.deadlock_action = WEFT_DEADLOCK_ERROR;
   cfg.lock_timeout_ms = 0;
-  cfg.task_record_fn = on_record;
+  cfg.task_record_fn = th_on_record;
   cfg.record_ctx = &g_rec;
   weft_region *r = NULL;
   int rc = weft_region_create(&cfg, &r);

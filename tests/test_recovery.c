@@ -38,27 +38,6 @@ static char g_root[MAX_PATH];    /* this test's scratch directory */
 static char g_data[MAX_PATH];    /* its data directory */
 static int g_child_no;           /* children started (names child-<n>.err) */
 
-/* Delete dir and everything under it. */
-static void rm_tree(const char *dir) {
-  char pat[MAX_PATH];
-  snprintf(pat, sizeof pat, "%s\\*", dir);
-  WIN32_FIND_DATAA fd;
-  HANDLE h = FindFirstFileA(pat, &fd);
-  if (h != INVALID_HANDLE_VALUE) {
-    do {
-      if (!strcmp(fd.cFileName, ".") || !strcmp(fd.cFileName, ".."))
-        continue;
-      char p[MAX_PATH];
-      snprintf(p, sizeof p, "%s\\%s", dir, fd.cFileName);
-      if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-        rm_tree(p);
-      else
-        DeleteFileA(p);
-    } while (FindNextFileA(h, &fd));
-    FindClose(h);
-  }
-  RemoveDirectoryA(dir);
-}
 
 static void paths_init(const char *name) {
   char exe[MAX_PATH];
@@ -78,13 +57,13 @@ static void paths_init(const char *name) {
   snprintf(g_data, sizeof g_data, "%s\\data", g_root);
   /* A failed run may have left one with the same name (Wine reuses
    * process ids): start empty. */
-  rm_tree(g_root);
+  th_rm_tree(g_root);
   cr_assert(CreateDirectoryA(g_root, NULL), "CreateDirectory(%s): %lu", g_root, GetLastError());
 }
 
 /* The test passed: remove its scratch directory. */
 static void paths_done(void) {
-  rm_tree(g_root);
+  th_rm_tree(g_root);
   char tmp[MAX_PATH];
   snprintf(tmp, sizeof tmp, "%s\\rectmp", g_exe_dir);
   RemoveDirectoryA(tmp); /* when no other test's directory is left */

@@ -29,42 +29,11 @@ typedef struct uow_ctx {
 
 static uow_ctx g;
 
-/* Task records: task number and abend code of each ended task. Records
- * may come from several workers at once: a slot is reserved, filled, then
- * marked done. */
-#define MAX_RECS 64
-typedef struct rec_log {
-  atomic_int reserved;
-  atomic_int done[MAX_RECS];
-  uint64_t task_no[MAX_RECS];
-  char abcode[MAX_RECS][5];
-} rec_log;
-
-static rec_log g_rec;
-
-static void on_record(void *ctx, const weft_task_record *rec) {
-  rec_log *l = ctx;
-  int i = atomic_fetch_add(&l->reserved, 1);
-  if (i >= MAX_RECS)
-    return;
-  l->task_no[i] = rec->task_no;
-  memcpy(l->abcode[i], rec->abcode, sizeof l->abcode[i]);
-  atomic_store(&l->done[i], 1);
-}
-
-/* The record of task no, or NULL if it has not come yet. */
-static const char *find_record(uint64_t no) {
-  int n = atomic_load(&g_rec.reserved);
-  for (int i = 0; i < n && i < MAX_RECS; i++)
-    if (atomic_load(&g_rec.done[i]) && g_rec.task_no[i] == no)
-      return g_rec.abcode[i];
-  return NULL;
-}
+static th_records g_rec;
 
 /* The abend code of task no ("" if it ended normally); waits for it. */
 static const char *abcode_of(uint64_t no) {
-  th_wait_until(find_record(no) != NULL);
-  return find_record(no);
+  return th_abcode_of(&g_rec, no);
 }
 
 static void expect_rc(int i, int got, int want) {
@@ -75,7 +44,7 @@ static void expect_rc(int i, int got, int want) {
 /* One worker unless told: records on, the file defined. */
 static weft_region *uow_region(unsigned workers) {
   weft_region_config cfg = th_config(workers, 64);
-  cfg.task_record_fn = on_record;
+  cfg.task_record_fn = th_on_record;
   cfg.record_ctx = &g_rec;
   weft_region *r = th_region_cfg(&cfg);
   weft_file_def d = {UFILE, 8, 32};

@@ -70,30 +70,10 @@ static void paths_init(const char *name) {
   cr_assert_eq(WSAStartup(MAKEWORD(2, 2), &wsa), 0, "WSAStartup");
 }
 
-static void rm_tree(const char *dir) {
-  char pat[MAX_PATH];
-  snprintf(pat, sizeof pat, "%s\\*", dir);
-  WIN32_FIND_DATAA fd;
-  HANDLE h = FindFirstFileA(pat, &fd);
-  if (h != INVALID_HANDLE_VALUE) {
-    do {
-      if (!strcmp(fd.cFileName, ".") || !strcmp(fd.cFileName, ".."))
-        continue;
-      char p[MAX_PATH];
-      snprintf(p, sizeof p, "%s\\%s", dir, fd.cFileName);
-      if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-        rm_tree(p);
-      else
-        DeleteFileA(p);
-    } while (FindNextFileA(h, &fd));
-    FindClose(h);
-  }
-  RemoveDirectoryA(dir);
-}
 
 /* The test passed: remove its scratch directory. */
 static void paths_done(void) {
-  rm_tree(g_root);
+  th_rm_tree(g_root);
   char tmp[MAX_PATH];
   snprintf(tmp, sizeof tmp, "%s\\weftdtmp", g_bin);
   RemoveDirectoryA(tmp); /* when no other test's directory is left */
