@@ -6,7 +6,8 @@
 #   build  configure and build into .\build (runs deps first if anything is missing)
 #   test   build, then run every test through ctest (extra args go to ctest)
 #   bench  build, then run build\bin\bench_*.exe from build\bench (extra args go to each)
-#   demo   build, then run build\bin\hello.exe (extra args go to it)
+#   demo   build, then run weftd with the sample bank, a scripted terminal
+#          session, 50 simulated terminals, the audit (see docs/tour.md)
 #
 # Environment:
 #   MSYS2_ROOT        where MSYS2 is installed (default C:\msys64)
@@ -181,17 +182,64 @@ function Invoke-Bench {
   exit $status
 }
 
+# The demo of scripts/demo.sh, natively: weftd with the sample bank in
+# build\demo, a scripted terminal session, 50 simulated terminals for 20 s,
+# the audit, SHUTDOWN on weftd's console. (Written for MSYS2 on Windows;
+# CI runs the bash version under Wine.)
 function Invoke-Demo {
   Invoke-Build
-  $hello = Join-Path $Build 'bin\hello.exe'
-  if (-not (Test-Path -LiteralPath $hello -PathType Leaf)) { Stop-WithError "$hello not built" }
-  Write-Log 'running samples/hello'
-  Push-Location $Build
+  $bin = Join-Path $Build 'bin'
+  $demo = Join-Path $Build 'demo'
+  if (Test-Path -LiteralPath $demo) { Remove-Item -Recurse -Force -LiteralPath $demo }
+  New-Item -ItemType Directory -Force -Path $demo | Out-Null
+  foreach ($f in @('bank.wrd', 'bank.dll', 'bank.mix', 'demo.script')) {
+    Copy-Item -LiteralPath (Join-Path $bin $f) -Destination $demo
+  }
+  Set-Content -LiteralPath (Join-Path $demo 'audit.script') -Value @('SIGNON bob bob123', 'AUDT')
+
+  Write-Log 'starting weftd bank.wrd (127.0.0.1:3270)'
+  $psi = New-Object System.Diagnostics.ProcessStartInfo
+  $psi.FileName = Join-Path $bin 'weftd.exe'
+  $psi.Arguments = 'bank.wrd'
+  $psi.WorkingDirectory = $demo
+  $psi.UseShellExecute = $false
+  $psi.RedirectStandardInput = $true
+  $weftd = [System.Diagnostics.Process]::Start($psi)
+  $status = 0
   try {
-    Invoke-Native $hello $Rest -NoStop
-    $status = $script:NativeExit
+    $up = $false
+    for ($i = 0; $i -lt 600 -and -not $up; $i++) {
+      if ($weftd.HasExited) { Stop-WithError "weftd ended at start (exit $($weftd.ExitCode))" }
+      $c = New-Object System.Net.Sockets.TcpClient
+      try { $c.Connect('127.0.0.1', 3270); $up = $true } catch { Start-Sleep -Milliseconds 100 }
+      finally { $c.Close() }
+    }
+    if (-not $up) { Stop-WithError 'weftd does not listen on 127.0.0.1:3270' }
+    Start-Sleep -Seconds 2 # the STARTUP seed of the bank
+
+    Push-Location $demo
+    try {
+      $term = Join-Path $bin 'weftterm.exe'
+      Write-Log "weftterm --script demo.script: a teller's session"
+      Invoke-Native $term @('--script', 'demo.script') -NoStop
+      if ($script:NativeExit -ne 0) { $status = 1 }
+      Write-Log 'weftload: 50 terminals, 20 s, the mix bank.mix'
+      Invoke-Native (Join-Path $bin 'weftload.exe') @('--mix', 'bank.mix', '--def', 'bank.wrd',
+        '--user', 'bob', '--password', 'bob123', '--accounts', '1-1000', '--terminals', '50',
+        '--duration', '20', '--json', 'load.json', '--plot', 'load.png') -NoStop
+      if ($script:NativeExit -ne 0) { $status = 1 }
+      Write-Log "report: $demo\load.json (plot: run gnuplot load.gp in $demo)"
+      Write-Log 'the audit: AUDT as bob'
+      Invoke-Native $term @('--script', 'audit.script') -NoStop
+      if ($script:NativeExit -ne 0) { $status = 1 }
+    } finally {
+      Pop-Location
+    }
   } finally {
-    Pop-Location
+    Write-Log 'SHUTDOWN on the console'
+    if (-not $weftd.HasExited) { $weftd.StandardInput.WriteLine('SHUTDOWN') }
+    if (-not $weftd.WaitForExit(60000)) { $weftd.Kill(); $status = 1 }
+    elseif ($weftd.ExitCode -ne 0) { $status = 1 }
   }
   exit $status
 }
