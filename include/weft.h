@@ -822,7 +822,7 @@ struct weft_log_stats {
   uint64_t bytes;       /* log bytes written */
   uint64_t durable_lsn; /* log position known to be on disk */
   uint64_t checkpoints; /* checkpoints taken since the region opened */
-  uint64_t rollbacks;   /* units of work backed out */
+  uint64_t rollbacks;   /* units of work with changes backed out */
   uint64_t deadlocks;   /* deadlocks detected (victims chosen) */
   uint64_t lock_timeouts;
 };

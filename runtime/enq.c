@@ -27,6 +27,7 @@ struct weft__enq {
   weft__waitq e_waiters; /* FIFO */
   uint32_t e_hash;
   uint16_t e_len;        /* key length in bytes */
+  uint8_t e_ns;          /* ENQ_NS_*: names of different kinds never meet */
   unsigned char e_key[]; /* the name, or the address (len 0 ENQs) */
 };
 
@@ -49,28 +50,39 @@ void weft__enq_free(weft_region *r) {
   r->r_enq_buckets = NULL;
 }
 
+/* What an ENQ names: a program's bytes, a program's address, or one of
+ * txn/'s record and queue locks. */
+enum { ENQ_NS_NAME, ENQ_NS_ADDRESS, ENQ_NS_LOCK };
+
 /* The key of an ENQ request: len bytes at res, or the address itself. */
 typedef struct enq_key {
   const void *k_bytes;
   uint16_t k_len;
+  uint8_t k_ns;
   uint32_t k_hash;
 } enq_key;
 
-static int key_make(enq_key *k, const void *const *res, size_t len) {
+static int key_make_ns(enq_key *k, const void *const *res, size_t len, int ns) {
   if (*res == NULL || len > ENQ_KEY_MAX)
     return WEFT_EINVAL;
   k->k_bytes = len ? *res : (const void *)res;
   k->k_len = (uint16_t)(len ? len : sizeof(void *));
-  uint32_t h = 2166136261u; /* FNV-1a, address keys marked apart */
+  k->k_ns = (uint8_t)(len ? ns : ENQ_NS_ADDRESS);
+  uint32_t h = 2166136261u ^ k->k_ns; /* FNV-1a */
   for (uint16_t i = 0; i < k->k_len; i++)
     h = (h ^ ((const unsigned char *)k->k_bytes)[i]) * 16777619u;
-  k->k_hash = len ? h : ~h;
+  k->k_hash = h;
   return 0;
+}
+
+static int key_make(enq_key *k, const void *const *res, size_t len) {
+  return key_make_ns(k, res, len, ENQ_NS_NAME);
 }
 
 static weft__enq **lookup(weft_region *r, const enq_key *k) {
   weft__enq **pp = &r->r_enq_buckets[k->k_hash & r->r_enq_mask];
   while (*pp != NULL && ((*pp)->e_hash != k->k_hash || (*pp)->e_len != k->k_len ||
+                         (*pp)->e_ns != k->k_ns ||
                          memcmp((*pp)->e_key, k->k_bytes, k->k_len) != 0))
     pp = &(*pp)->e_next;
   return pp;
@@ -82,6 +94,7 @@ static weft__enq *entry_new(const enq_key *k) {
     return NULL;
   e->e_hash = k->k_hash;
   e->e_len = k->k_len;
+  e->e_ns = k->k_ns;
   memcpy(e->e_key, k->k_bytes, k->k_len);
   return e;
 }
@@ -293,13 +306,13 @@ void weft__enq_release_uow(weft_task *t) {
 
 int weft__lock_uow(weft_task *t, const void *res, size_t len, unsigned timeout_ms) {
   enq_key k;
-  int rc = key_make(&k, &res, len);
+  int rc = key_make_ns(&k, &res, len, ENQ_NS_LOCK);
   return rc != 0 ? rc : enq_acquire(t, &k, timeout_ms, true);
 }
 
 bool weft__lock_held(weft_task *t, const void *res, size_t len) {
   enq_key k;
-  if (key_make(&k, &res, len) != 0)
+  if (key_make_ns(&k, &res, len, ENQ_NS_LOCK) != 0)
     return false;
   weft_region *r = t->tk_region;
   weft__lock_acquire(&r->r_enq_lock);
@@ -313,7 +326,7 @@ int weft__lock_wait_free(weft_task *t, const void *res, size_t len, unsigned tim
   if (weft__lock_held(t, res, len))
     return 0;
   enq_key k;
-  int rc = key_make(&k, &res, len);
+  int rc = key_make_ns(&k, &res, len, ENQ_NS_LOCK);
   if (rc == 0 && (rc = enq_acquire(t, &k, timeout_ms, false)) == 0) {
     weft_region *r = t->tk_region;
     weft__lock_acquire(&r->r_enq_lock);

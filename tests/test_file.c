@@ -919,3 +919,57 @@ Test(file, files_are_separate_and_back_out_together) {
   cr_assert_str_eq(g.got[6], "a1");
   th_finish(r);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Record locks and user ENQs                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A program's ENQ on the very bytes txn/ builds a record lock from ('F',
+ * the packed file name, the key) names another resource: it never blocks
+ * the record. */
+static void record_lock_bytes(unsigned char out[11]) {
+  out[0] = 'F';
+  memset(out + 1, 0, 8);
+  memcpy(out + 1, FILE_NAME, strlen(FILE_NAME));
+  memcpy(out + 9, "A1", 2);
+}
+
+static void enq_holder(weft_task *t) {
+  file_ctx *c = TH_CTX(t, file_ctx);
+  unsigned char res[11];
+  record_lock_bytes(res);
+  c->rc[0] = weft_enq(t, res, sizeof res, 0);
+  atomic_store(&c->changed, 1);
+  c->rc[1] = weft_event_wait(t, c->release, WEFT_WAIT_FOREVER);
+  weft_deq(t, res, sizeof res);
+}
+
+static void record_reader(weft_task *t) {
+  file_ctx *c = TH_CTX(t, file_ctx);
+  c->rc[2] = get(t, "A1", c->got[2], WEFT_READ_UPDATE);
+  atomic_store(&c->rdr_done, 1);
+}
+
+Test(file, user_enq_names_never_collide_with_record_locks) {
+  weft_region_config cfg = th_config(1, 64);
+  cfg.lock_timeout_ms = 0; /* a lock wait would fail at once */
+  cfg.deadlock_action = WEFT_DEADLOCK_ERROR;
+  weft_region *r = th_region_cfg(&cfg);
+  define_file(r, FILE_NAME, FKEY_MAX, FREC_MAX);
+  th_define(r, "DUMP", dump_task, 1);
+  th_define(r, "LOAD", load_task, 1);
+  run(r, "LOAD", 0);
+  cr_assert_eq(weft_event_create(&g.release), 0);
+  th_define(r, "HOLD", enq_holder, 1);
+  th_define(r, "READ", record_reader, 1);
+  th_start(r, "HOLD", &g, 0);
+  th_wait_until(atomic_load(&g.changed) == 1);
+  th_start(r, "READ", &g, 0);
+  th_wait_until(atomic_load(&g.rdr_done) == 1);
+  weft_event_post(g.release);
+  th_finish(r);
+  expect_rc(0, g.rc[0], 0);
+  expect_rc(2, g.rc[2], 0);
+  cr_assert_str_eq(g.got[2], "a1");
+  weft_event_destroy(g.release);
+}

@@ -294,7 +294,10 @@ static void forget(weft_region *r, uint64_t uow, const char *rm) {
 static void uow_backout(weft_task *t, weft__uow *u) {
   weft_region *r = t->tk_region;
   weft__txn *x = weft__txn_of(r);
-  if (uow_local(u)) {
+  bool local = uow_local(u);
+  if (local || u->u_nrm > 0) /* an empty UOW has nothing to back out */
+    atomic_fetch_add_explicit(&x->x_rollbacks, 1, memory_order_relaxed);
+  if (local) {
     weft__lock_acquire(&x->x_data);
     apply_backout(r, u);
     weft__lock_release(&x->x_data);
@@ -307,7 +310,6 @@ static void uow_backout(weft_task *t, weft__uow *u) {
               "managers are told at the next restart", (unsigned long long)t->tk_no,
               (unsigned long long)u->u_id);
   weft__enq_release_uow(t);
-  atomic_fetch_add_explicit(&x->x_rollbacks, 1, memory_order_relaxed);
   uow_reset(x, u);
   weft__td_triggers(r);
 }

@@ -470,6 +470,11 @@ static void do_line(wd_session *ss, const char *line, size_t len) {
     signon(ss, rest);
   } else if (wd.def->region.signon && word_is(w, wn, "SIGNOFF")) {
     signoff(ss);
+  } else if (word_is(w, wn, "SIGNON") || word_is(w, wn, "SIGNOFF")) {
+    AcquireSRWLockExclusive(&ss->lock); /* and no transaction of that name */
+    out_ctl(ss, "ERROR UNKNOWN_TRAN sign-on is not enabled in this region");
+    prompt(ss);
+    ReleaseSRWLockExclusive(&ss->lock);
   } else if (wn > WEFT_NAME_MAX) {
     AcquireSRWLockExclusive(&ss->lock);
     out_ctl(ss, "ERROR UNKNOWN_TRAN no such transaction");
