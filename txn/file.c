@@ -55,17 +55,6 @@ static int wait_owner(weft_task *t, weft__sfile *f, const void *key, size_t klen
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
-/* Copy v out: WEFT_ERANGE (and the size) when buf is too small. */
-static int copy_out(const weft__sval *v, void *buf, size_t cap, size_t *len) {
-  if (len != NULL)
-    *len = v->v_len;
-  if (v->v_len > cap)
-    return WEFT_ERANGE;
-  if (v->v_len)
-    memcpy(buf, v->v_data, v->v_len);
-  return 0;
-}
-
 static bool foreign(const weft__srec *n, const weft__uow *mine) {
   return n->sr_owner != NULL && n->sr_owner != mine;
 }
@@ -96,7 +85,7 @@ int weft_file_read(weft_task *t, const char *file, const void *key, size_t klen,
     if (n == NULL || n->sr_val == NULL)
       rc = WEFT_ENOTFOUND;
     else {
-      rc = copy_out(n->sr_val, buf, cap, len);
+      rc = weft__sval_copy_out(n->sr_val, buf, cap, len);
       weft__uow_note_read(u, n->sr_lsn);
     }
     weft__lock_release_shared(&x->x_data);
@@ -136,8 +125,8 @@ static int change_args(weft_task *t, const char *file, const void *key, size_t k
   return len > (*f)->sf_rec_max ? WEFT_ERANGE : 0;
 }
 
-int weft_file_write(weft_task *t, const char *file, const void *key, size_t klen,
-                    const void *data, size_t len) {
+int weft_file_write(weft_task *t, const char *file, const void *key, size_t klen, const void *data,
+                    size_t len) {
   weft__sfile *f;
   int rc = change_args(t, file, key, klen, data, len, &f);
   if (rc != 0 || (rc = lock_record(t, f, key, klen)) != 0)
@@ -277,8 +266,8 @@ static void browse_at(weft_browse *b, const weft__srec *n) {
   b->b_started = true;
 }
 
-int weft_browse_next(weft_browse *b, void *kbuf, size_t kcap, size_t *klen, void *buf,
-                     size_t cap, size_t *len) {
+int weft_browse_next(weft_browse *b, void *kbuf, size_t kcap, size_t *klen, void *buf, size_t cap,
+                     size_t *len) {
   if (b == NULL)
     return WEFT_EINVAL;
   weft_task *t = b->b_task;
@@ -315,7 +304,7 @@ int weft_browse_next(weft_browse *b, void *kbuf, size_t kcap, size_t *klen, void
     if (kbuf != NULL && n->sr_klen > kcap)
       rc = WEFT_ERANGE;
     else if (buf != NULL)
-      rc = copy_out(n->sr_val, buf, cap, len);
+      rc = weft__sval_copy_out(n->sr_val, buf, cap, len);
     else if (len != NULL)
       *len = n->sr_val->v_len;
     if (rc == 0) {

@@ -30,8 +30,8 @@ void weft__crash_point(weft_region *r, const char *name) {
 
 void weft__data_path(weft_region *r, char *out, size_t cap, const char *kind, uint64_t gen,
                      const char *suffix) {
-  snprintf(out, cap, "%s\\weft.%s.%016llx%s", weft__txn_of(r)->x_dir, kind,
-           (unsigned long long)gen, suffix);
+  snprintf(out, cap, "%s\\weft.%s.%016llx%s", weft__txn_of(r)->x_dir, kind, (unsigned long long)gen,
+           suffix);
 }
 
 int weft__log_file_new(weft_region *r, uint64_t gen, weft__file *out) {
@@ -58,13 +58,21 @@ typedef struct drop_ctx {
   int n;
 } drop_ctx;
 
+const char *weft__data_name_parse(const char *name, char kind[8], uint64_t *gen) {
+  unsigned long long g;
+  int used = 0;
+  if (sscanf(name, "weft.%4[a-z].%16llx%n", kind, &g, &used) != 2 ||
+      (strcmp(kind, "log") != 0 && strcmp(kind, "ckpt") != 0))
+    return NULL;
+  *gen = g;
+  return name + used;
+}
+
 static int drop_collect(void *arg, const char *name) {
   drop_ctx *c = arg;
-  unsigned long long g;
+  uint64_t g;
   char kind[8];
-  int used = 0;
-  if (sscanf(name, "weft.%4[a-z].%16llx%n", kind, &g, &used) == 2 &&
-      (strcmp(kind, "log") == 0 || strcmp(kind, "ckpt") == 0) && g < c->gen && c->n < 64 &&
+  if (weft__data_name_parse(name, kind, &g) != NULL && g < c->gen && c->n < 64 &&
       strlen(name) < sizeof c->names[0])
     strcpy(c->names[c->n++], name);
   return 0;
@@ -152,8 +160,10 @@ static int write_batch(weft_region *r, const weft__buf *b) {
 static void writer_fail(weft_region *r, int rc) {
   weft__txn *x = weft__txn_of(r);
   if (atomic_exchange(&x->x_failed, 1) == 0)
-    weft__log(r, 'E', "log write to %s failed (%s): the region accepts no more commits; "
-              "restart it to recover", x->x_dir, weft_err_name(rc));
+    weft__log(r, 'E',
+              "log write to %s failed (%s): the region accepts no more commits; "
+              "restart it to recover",
+              x->x_dir, weft_err_name(rc));
 }
 
 static int checkpoint_now(weft_region *r, bool clean);

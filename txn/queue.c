@@ -27,8 +27,8 @@ static int qlock(weft_task *t, char kind, const char *name) {
 
 static int qwait(weft_task *t, const char *name) {
   unsigned char lk[QLOCK_MAX];
-  int rc = weft__lock_wait_free(t, lk, qlock_key(lk, 'T', name),
-                                t->tk_region->r_cfg.lock_timeout_ms);
+  int rc =
+      weft__lock_wait_free(t, lk, qlock_key(lk, 'T', name), t->tk_region->r_cfg.lock_timeout_ms);
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
@@ -99,8 +99,7 @@ static int ts_change_begin(weft_task *t, const char *queue, const void *data, si
   return (*v = weft__sval_new(data, len)) != NULL ? 0 : WEFT_ENOMEM;
 }
 
-int weft_ts_write(weft_task *t, const char *queue, const void *data, size_t len,
-                  unsigned *item) {
+int weft_ts_write(weft_task *t, const char *queue, const void *data, size_t len, unsigned *item) {
   weft__uow *u;
   weft__sval *v;
   int rc = ts_change_begin(t, queue, data, len, &u, &v);
@@ -142,10 +141,13 @@ int weft_ts_write(weft_task *t, const char *queue, const void *data, size_t len,
   return rc;
 }
 
-/* Find the queue for reading, waiting out another UOW's change. Returns
- * with x_data held exclusively (0) or not held (error). */
-static int ts_open_read(weft_task *t, const char *queue, weft__uow *u, weft__tsq **out) {
+/* The task's UOW and the queue for reading, waiting out another UOW's
+ * change. Returns with x_data held exclusively (0) or not held (error). */
+static int ts_open_read(weft_task *t, const char *queue, weft__uow **uout, weft__tsq **out) {
   weft__txn *x = weft__txn_of(t->tk_region);
+  weft__uow *u = *uout = weft__uow_get(t);
+  if (u == NULL)
+    return WEFT_ENOMEM;
   for (;;) {
     weft__lock_acquire(&x->x_data);
     weft__tsq *q = weft__tsq_find(t->tk_region, queue);
@@ -165,35 +167,25 @@ static int ts_open_read(weft_task *t, const char *queue, weft__uow *u, weft__tsq
   }
 }
 
-int weft_ts_read(weft_task *t, const char *queue, unsigned item, void *buf, size_t cap,
-                 size_t *len, unsigned *item_out) {
+int weft_ts_read(weft_task *t, const char *queue, unsigned item, void *buf, size_t cap, size_t *len,
+                 unsigned *item_out) {
   int rc = q_args(t, queue);
   if (rc != 0)
     return rc;
   if (buf == NULL && cap != 0)
     return WEFT_EINVAL;
-  weft__uow *u = weft__uow_get(t);
+  weft__uow *u;
   weft__tsq *q;
-  if (u == NULL)
-    return WEFT_ENOMEM;
-  if ((rc = ts_open_read(t, queue, u, &q)) != 0)
+  if ((rc = ts_open_read(t, queue, &u, &q)) != 0)
     return rc;
   unsigned want = item ? item : q->q_cursor + 1;
   if (want > q->q_n)
     rc = item ? WEFT_ENOTFOUND : WEFT_EENDFILE;
-  else {
-    weft__sval *v = q->q_items[want - 1];
-    if (len != NULL)
-      *len = v->v_len;
-    if (v->v_len > cap)
-      rc = WEFT_ERANGE;
-    else {
-      memcpy(buf, v->v_data, v->v_len);
-      q->q_cursor = want;
-      if (item_out != NULL)
-        *item_out = want;
-      weft__uow_note_read(u, q->q_lsn);
-    }
+  else if ((rc = weft__sval_copy_out(q->q_items[want - 1], buf, cap, len)) == 0) {
+    q->q_cursor = want;
+    if (item_out != NULL)
+      *item_out = want;
+    weft__uow_note_read(u, q->q_lsn);
   }
   weft__lock_release(&weft__txn_of(t->tk_region)->x_data);
   return rc;
@@ -206,19 +198,16 @@ int weft_ts_count(weft_task *t, const char *queue, unsigned *count) {
   if (count == NULL)
     return WEFT_EINVAL;
   *count = 0;
-  weft__uow *u = weft__uow_get(t);
+  weft__uow *u;
   weft__tsq *q;
-  if (u == NULL)
-    return WEFT_ENOMEM;
-  if ((rc = ts_open_read(t, queue, u, &q)) != 0)
+  if ((rc = ts_open_read(t, queue, &u, &q)) != 0)
     return rc;
   *count = q->q_n;
   weft__lock_release(&weft__txn_of(t->tk_region)->x_data);
   return 0;
 }
 
-int weft_ts_rewrite(weft_task *t, const char *queue, unsigned item, const void *data,
-                    size_t len) {
+int weft_ts_rewrite(weft_task *t, const char *queue, unsigned item, const void *data, size_t len) {
   weft__uow *u;
   weft__sval *v;
   int rc = ts_change_begin(t, queue, data, len, &u, &v);
@@ -329,13 +318,9 @@ int weft_td_read(weft_task *t, const char *queue, void *buf, size_t cap, size_t 
   if (it == NULL)
     rc = WEFT_EEMPTY;
   else {
-    if (len != NULL)
-      *len = it->i_val->v_len;
-    if (it->i_val->v_len > cap) {
-      weft__tdq_push_front(d, it);
-      rc = WEFT_ERANGE;
+    if ((rc = weft__sval_copy_out(it->i_val, buf, cap, len)) != 0) {
+      weft__tdq_push_front(d, it); /* too small a buffer: the item stays */
     } else {
-      memcpy(buf, it->i_val->v_data, it->i_val->v_len);
       weft__uow_note_read(u, d->d_lsn);
       if (!d->d_recoverable) {
         free(it->i_val);

@@ -20,17 +20,17 @@ typedef struct scan {
 
 static int scan_file(void *arg, const char *name) {
   scan *s = arg;
-  unsigned long long g;
+  uint64_t g;
   char kind[8];
-  int used = 0;
-  if (sscanf(name, "weft.%4[a-z].%16llx%n", kind, &g, &used) != 2)
+  const char *rest = weft__data_name_parse(name, kind, &g);
+  if (rest == NULL)
     return 0;
-  if (strcmp(name + used, ".tmp") == 0) {
+  if (strcmp(rest, ".tmp") == 0) {
     if (s->ntmp < 8 && strlen(name) < sizeof s->tmp[0])
       strcpy(s->tmp[s->ntmp++], name);
-  } else if (name[used] == '\0' && strcmp(kind, "ckpt") == 0 && s->nckpt < MAX_FILES) {
+  } else if (*rest == '\0' && strcmp(kind, "ckpt") == 0 && s->nckpt < MAX_FILES) {
     s->ckpt[s->nckpt++] = g;
-  } else if (name[used] == '\0' && strcmp(kind, "log") == 0 && s->nlog < MAX_FILES) {
+  } else if (*rest == '\0' && strcmp(kind, "log") == 0 && s->nlog < MAX_FILES) {
     s->log[s->nlog++] = g;
   }
   return 0;
@@ -62,8 +62,8 @@ static int slurp(const char *path, unsigned char **out, size_t *len) {
 static int corrupt(weft_region *r, const char *path, uint64_t off, const char *why) {
   weft_recovery_info *info = &weft__txn_of(r)->x_info;
   snprintf(info->message, sizeof info->message,
-           "restart refused: %s is corrupt at offset %llu (%s); nothing was changed",
-           path, (unsigned long long)off, why);
+           "restart refused: %s is corrupt at offset %llu (%s); nothing was changed", path,
+           (unsigned long long)off, why);
   weft__log(r, 'E', "%s", info->message);
   return WEFT_ECORRUPT;
 }
@@ -283,8 +283,7 @@ static void report(weft_region *r) {
   size_t cap = sizeof in->message;
   int n;
   if (in->fresh)
-    n = snprintf(m, cap, "data directory %s is new: nothing to recover.",
-                 weft__txn_of(r)->x_dir);
+    n = snprintf(m, cap, "data directory %s is new: nothing to recover.", weft__txn_of(r)->x_dir);
   else if (in->clean)
     n = snprintf(m, cap, "clean restart from checkpoint %llu: nothing to recover.",
                  (unsigned long long)in->checkpoint_gen);

@@ -19,6 +19,16 @@ weft__sval *weft__sval_new(const void *p, size_t n) {
   return v;
 }
 
+int weft__sval_copy_out(const weft__sval *v, void *buf, size_t cap, size_t *len) {
+  if (len != NULL)
+    *len = v->v_len;
+  if (v->v_len > cap)
+    return WEFT_ERANGE;
+  if (v->v_len)
+    memcpy(buf, v->v_data, v->v_len);
+  return 0;
+}
+
 /* ---- Keyed files: skip lists ----------------------------------------------- */
 
 int weft__key_cmp(const void *a, size_t alen, const void *b, size_t blen) {
@@ -332,7 +342,8 @@ static int redo_tsq(weft_region *r, const weft__rec *rec) {
   q->q_recoverable = true;
   uint32_t n = weft__get32(rec->p + WEFT_QNAME_MAX);
   const unsigned char *p = rec->p + WEFT_QNAME_MAX + 4, *end = rec->p + rec->len;
-  if (n > WEFT_ITEM_MAX || (q->q_cap < n && (q->q_items = realloc(q->q_items, n * sizeof(void *))) == NULL))
+  if (n > WEFT_ITEM_MAX ||
+      (q->q_cap < n && (q->q_items = realloc(q->q_items, n * sizeof(void *))) == NULL))
     return n > WEFT_ITEM_MAX ? WEFT_ECORRUPT : WEFT_ENOMEM;
   if (q->q_cap < n)
     q->q_cap = n;
@@ -396,8 +407,7 @@ int weft__store_redo(weft_region *r, const weft__rec *rec) {
 
 /* ---- Snapshot (checkpoint) ------------------------------------------------- */
 
-static void put_fput(weft__buf *b, const weft__sfile *f, const weft__srec *n,
-                     const weft__sval *v) {
+static void put_fput(weft__buf *b, const weft__sfile *f, const weft__srec *n, const weft__sval *v) {
   size_t off = weft__rec_begin(b, WEFT__LR_FPUT, 0);
   unsigned char h[14];
   weft__name_field(h, 8, f->sf_name);

@@ -108,6 +108,9 @@ typedef struct weft__sval {
 } weft__sval;
 
 weft__sval *weft__sval_new(const void *p, size_t n);
+/* Copy v into buf (cap bytes); *len (if not NULL) gets its size. A buf too
+ * small: WEFT_ERANGE and nothing copied. */
+int weft__sval_copy_out(const weft__sval *v, void *buf, size_t cap, size_t *len);
 
 #define WEFT__SL_LEVELS 24
 
@@ -344,6 +347,10 @@ int weft__ckpt_write(weft_region *r, uint64_t gen, const weft__buf *snap, bool c
 /* Path of a data-directory file. */
 void weft__data_path(weft_region *r, char *out, size_t cap, const char *kind, uint64_t gen,
                      const char *suffix);
+/* The inverse of weft__data_path: for a data-directory file name, its
+ * kind ("log" or "ckpt") and generation, and returns what follows them
+ * ("" or ".tmp"); NULL for a name that is none of these. */
+const char *weft__data_name_parse(const char *name, char kind[8], uint64_t *gen);
 /* Remove checkpoint and log files of generations < gen. */
 void weft__data_drop_before(weft_region *r, uint64_t gen);
 /* Open a fresh log file of generation gen (header written and flushed). */

@@ -54,9 +54,9 @@
 typedef struct dc_sync {
   SRWLOCK lock;
   CONDITION_VARIABLE cv;
-  LONG refs;     /* the host's and each task's; freed at 0 */
-  LONG pending;  /* tasks that have not reported (under lock) */
-  int rc;        /* the first failure reported, 0 if none (under lock) */
+  LONG refs;    /* the host's and each task's; freed at 0 */
+  LONG pending; /* tasks that have not reported (under lock) */
+  int rc;       /* the first failure reported, 0 if none (under lock) */
   /* Results of single-task operations (written before the report). */
   dc_totals totals;
   uint64_t count_branches, count_accounts;
@@ -225,13 +225,19 @@ static int dc_tx_body(weft_task *t, const dc_tx_input *in) {
   return weft_file_write(t, DC_FILE_HISTORY, key, sizeof key, &h, sizeof h);
 }
 
-static void dc_tx_program(weft_task *t) {
+/* Copy the task's start data, an input struct of size bytes, into in; a
+ * task started with anything else abends DCIN (nobody to report to). */
+static void dc_input(weft_task *t, void *in, size_t size) {
   const void *data = NULL;
   size_t len = 0;
-  if (weft_retrieve(t, &data, &len) != 0 || len != sizeof(dc_tx_input))
-    weft_abend(t, "DCIN"); /* nobody to report to */
+  if (weft_retrieve(t, &data, &len) != 0 || len != size)
+    weft_abend(t, "DCIN");
+  memcpy(in, data, size);
+}
+
+static void dc_tx_program(weft_task *t) {
   dc_tx_input in;
-  memcpy(&in, data, sizeof in);
+  dc_input(t, &in, sizeof in);
   weft_handle_abend(t, dc_on_abend, in.sync);
   dc_finish(t, in.sync, dc_tx_body(t, &in));
 }
@@ -308,41 +314,37 @@ static int dc_seed_body(weft_task *t, dc_seed_input *in) {
   int rc = 0;
   unsigned n = 0;
   switch (in->op) {
-  case SEED_PROBE:
-    rc = count_file(t, DC_FILE_BRANCH, &in->sync->count_branches);
-    if (rc == 0)
-      rc = count_file(t, DC_FILE_ACCOUNT, &in->sync->count_accounts);
-    return rc;
-  case SEED_ACCOUNTS:
-    for (uint32_t a = in->first; a < in->end && rc == 0; a++) {
-      rc = seed_row(t, DC_FILE_ACCOUNT, a, a / in->cfg.accounts_per_branch);
-      if (rc == 0 && ++n % DC_SEED_BATCH == 0)
-        rc = weft_syncpoint(t);
-    }
-    return rc;
-  case SEED_TOP:
-    for (uint32_t b = 0; b < in->cfg.branches && rc == 0; b++)
-      for (uint32_t i = 0; i < DC_TELLERS_PER_BRANCH && rc == 0; i++) {
-        rc = seed_row(t, DC_FILE_TELLER, b * DC_TELLERS_PER_BRANCH + i, b);
+    case SEED_PROBE:
+      rc = count_file(t, DC_FILE_BRANCH, &in->sync->count_branches);
+      if (rc == 0)
+        rc = count_file(t, DC_FILE_ACCOUNT, &in->sync->count_accounts);
+      return rc;
+    case SEED_ACCOUNTS:
+      for (uint32_t a = in->first; a < in->end && rc == 0; a++) {
+        rc = seed_row(t, DC_FILE_ACCOUNT, a, a / in->cfg.accounts_per_branch);
         if (rc == 0 && ++n % DC_SEED_BATCH == 0)
           rc = weft_syncpoint(t);
       }
-    /* The branches last, in the final unit of work. */
-    for (uint32_t b = 0; b < in->cfg.branches && rc == 0; b++)
-      rc = seed_row(t, DC_FILE_BRANCH, b, b);
-    return rc;
-  default:
-    return WEFT_EINVAL;
+      return rc;
+    case SEED_TOP:
+      for (uint32_t b = 0; b < in->cfg.branches && rc == 0; b++)
+        for (uint32_t i = 0; i < DC_TELLERS_PER_BRANCH && rc == 0; i++) {
+          rc = seed_row(t, DC_FILE_TELLER, b * DC_TELLERS_PER_BRANCH + i, b);
+          if (rc == 0 && ++n % DC_SEED_BATCH == 0)
+            rc = weft_syncpoint(t);
+        }
+      /* The branches last, in the final unit of work. */
+      for (uint32_t b = 0; b < in->cfg.branches && rc == 0; b++)
+        rc = seed_row(t, DC_FILE_BRANCH, b, b);
+      return rc;
+    default:
+      return WEFT_EINVAL;
   }
 }
 
 static void dc_seed_program(weft_task *t) {
-  const void *data = NULL;
-  size_t len = 0;
-  if (weft_retrieve(t, &data, &len) != 0 || len != sizeof(dc_seed_input))
-    weft_abend(t, "DCIN");
   dc_seed_input in;
-  memcpy(&in, data, sizeof in);
+  dc_input(t, &in, sizeof in);
   weft_handle_abend(t, dc_on_abend, in.sync);
   dc_finish(t, in.sync, dc_seed_body(t, &in));
 }
@@ -494,12 +496,8 @@ static int dc_check_body(weft_task *t, const dc_check_input *in) {
 }
 
 static void dc_check_program(weft_task *t) {
-  const void *data = NULL;
-  size_t len = 0;
-  if (weft_retrieve(t, &data, &len) != 0 || len != sizeof(dc_check_input))
-    weft_abend(t, "DCIN");
   dc_check_input in;
-  memcpy(&in, data, sizeof in);
+  dc_input(t, &in, sizeof in);
   weft_handle_abend(t, dc_on_abend, in.sync);
   dc_finish(t, in.sync, dc_check_body(t, &in));
 }
