@@ -302,6 +302,18 @@ static inline const char *th_abcode_of(th_records *l, uint64_t no) {
 /* Scratch directories                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* The directory of the running test executable (build/bin: weft.dll, the
+ * tools and the sample DLLs are there too). Host thread. */
+static inline void th_exe_dir(char out[MAX_PATH]) {
+  DWORD n = GetModuleFileNameA(NULL, out, MAX_PATH);
+  cr_assert(n > 0 && n < MAX_PATH, "GetModuleFileName: %lu", GetLastError());
+  char *slash = strrchr(out, '\\');
+  if (!slash)
+    slash = strrchr(out, '/');
+  cr_assert_not_null(slash, "no directory in %s", out);
+  *slash = 0;
+}
+
 /* Delete dir and everything under it (tests that keep data directories). */
 static inline void th_rm_tree(const char *dir) {
   char pat[MAX_PATH];

@@ -307,11 +307,7 @@ static char g_dir[MAX_PATH];
 /* <exe dir>\banktmp-<name>-<pid>, fresh. */
 static const char *scratch_dir(const char *name) {
   char exe[MAX_PATH];
-  DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
-  cr_assert(n > 0 && n < sizeof exe);
-  char *slash = strrchr(exe, '\\');
-  if (slash)
-    *slash = 0;
+  th_exe_dir(exe);
   snprintf(g_dir, sizeof g_dir, "%s\\banktmp-%s-%lu", exe, name, GetCurrentProcessId());
   return g_dir;
 }

@@ -40,15 +40,7 @@ static int g_child_no;           /* children started (names child-<n>.err) */
 
 
 static void paths_init(const char *name) {
-  char exe[MAX_PATH];
-  DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
-  cr_assert(n > 0 && n < sizeof exe, "GetModuleFileName: %lu", GetLastError());
-  char *slash = strrchr(exe, '\\');
-  if (!slash)
-    slash = strrchr(exe, '/');
-  cr_assert_not_null(slash, "no directory in %s", exe);
-  *slash = 0;
-  snprintf(g_exe_dir, sizeof g_exe_dir, "%s", exe);
+  th_exe_dir(g_exe_dir);
   char tmp[MAX_PATH];
   snprintf(tmp, sizeof tmp, "%s\\rectmp", g_exe_dir);
   CreateDirectoryA(tmp, NULL);

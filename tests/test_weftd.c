@@ -49,15 +49,7 @@ static char g_wrd[MAX_PATH];  /* its region definition */
 static char g_data[MAX_PATH]; /* its data directory */
 
 static void paths_init(const char *name) {
-  char exe[MAX_PATH];
-  DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
-  cr_assert(n > 0 && n < sizeof exe, "GetModuleFileName: %lu", GetLastError());
-  char *slash = strrchr(exe, '\\');
-  if (!slash)
-    slash = strrchr(exe, '/');
-  cr_assert_not_null(slash, "no directory in %s", exe);
-  *slash = 0;
-  snprintf(g_bin, sizeof g_bin, "%s", exe);
+  th_exe_dir(g_bin);
   char tmp[MAX_PATH];
   snprintf(tmp, sizeof tmp, "%s\\weftdtmp", g_bin);
   CreateDirectoryA(tmp, NULL);
