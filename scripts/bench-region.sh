@@ -32,8 +32,10 @@ export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'bench-region: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/bank-region.sh
+. "$ROOT/scripts/bank-region.sh"
 
-for f in weftd.exe weftterm.exe weftload.exe bank.dll weft.dll bank.wrd bank.mix; do
+for f in weftd.exe weftterm.exe weftload.exe bank.dll weft.dll bank.wrd bank.mix demo.script; do
   [ -f "$BIN/$f" ] || die "$BIN/$f is missing: run ./build.sh build first"
 done
 command -v python3 >/dev/null || die "python3 is missing"
@@ -43,10 +45,7 @@ PORT=${BENCH_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.
 # The bank's region on our port, with room for the largest run.
 MAXT=0
 for n in $TERMS; do [ "$n" -gt "$MAXT" ] && MAXT=$n; done
-rm -rf "$WORK"
-mkdir -p "$WORK"
-sed "s/listen=127\.0\.0\.1:3270/listen=127.0.0.1:$PORT/" "$BIN/bank.wrd" >"$WORK/bank.wrd"
-grep -q "listen=127.0.0.1:$PORT" "$WORK/bank.wrd" || die "bank.wrd has no listen=127.0.0.1:3270 to change"
+bank_prepare "$WORK" "$PORT"
 if ! grep -q 'max_terminals=' "$WORK/bank.wrd"; then
   # The default is 256; a run needs its terminals plus the audit's.
   if [ $((MAXT + 4)) -gt 256 ]; then
@@ -58,40 +57,9 @@ else
     sed -i "s/max_terminals=[0-9]*/max_terminals=$((MAXT + 4))/" "$WORK/bank.wrd"
   fi
 fi
-cp "$BIN/bank.dll" "$BIN/bank.mix" "$WORK/"
-printf 'SIGNON bob bob123\nAUDT\n' >"$WORK/audit.script"
-printf 'SIGNON bob bob123\nINQ 1000\n' >"$WORK/seeded.script"
 
 log "weftd with the sample bank on port $PORT (log: $WORK/weftd.log)"
-mkfifo "$WORK/console"
-exec 3<>"$WORK/console"
-cd "$WORK"
-wine "$BIN/weftd.exe" bank.wrd <"$WORK/console" >"$WORK/weftd.out" 2>"$WORK/weftd.log" &
-WEFTD=$!
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-  if kill -0 "$WEFTD" 2>/dev/null; then
-    echo "SHUTDOWN IMMEDIATE" >&3 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$WEFTD" 2>/dev/null || break; sleep 0.25; done
-    kill "$WEFTD" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-for _ in $(seq 1 600); do
-  grep -q "ready: listening" weftd.log 2>/dev/null && break
-  kill -0 "$WEFTD" 2>/dev/null || { cat weftd.log >&2; die "weftd ended at start"; }
-  sleep 0.1
-done
-grep -q "ready: listening" weftd.log || { cat weftd.log >&2; die "weftd does not listen"; }
-
-term() { wine "$BIN/weftterm.exe" --port "$PORT" "$@"; }
-seeded=0
-for _ in $(seq 1 300); do # the STARTUP seed (1000 accounts)
-  out=$(term --quiet --script seeded.script 2>/dev/null | tr -d '\r' || true)
-  case $out in *"ACCOUNT 1000 "*) seeded=1; break ;; esac
-  sleep 0.2
-done
-[ $seeded = 1 ] || { cat weftd.log >&2; die "the seed (STARTUP BSED 1000) did not finish"; }
+weftd_start "$WORK"
 
 runs=()
 for n in $TERMS; do
@@ -115,14 +83,7 @@ AUDIT_OK=false
 case $audit in *"AUDIT OK"*) AUDIT_OK=true ;; esac
 
 log "shutdown"
-echo "SHUTDOWN" >&3
-set +e
-wait "$WEFTD"
-WEFTD_RC=$?
-set -e
-trap - EXIT
-exec 3>&-
-rm -f "$WORK/console"
+weftd_stop
 [ "$WEFTD_RC" = 0 ] || log "warning: weftd exited $WEFTD_RC"
 
 mkdir -p "$OUT"

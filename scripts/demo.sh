@@ -33,6 +33,8 @@ export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/bank-region.sh
+. "$ROOT/scripts/bank-region.sh"
 
 for f in weftd.exe weftterm.exe weftload.exe bank.dll weft.dll bank.wrd bank.mix demo.script; do
   [ -f "$BIN/$f" ] || die "$BIN/$f is missing: run ./build.sh build first"
@@ -61,54 +63,15 @@ PORT=${DEMO_PORT:-$(free_port 3270)}
 
 # ---- 1. The demo directory ------------------------------------------------
 say "1. a fresh demo directory: $DEMO"
-rm -rf "$DEMO"
-mkdir -p "$DEMO"
 # The bank's definition as it is, but on our port; bank.dll beside it
 # (dll=bank.dll is relative to the file), data_dir=bankdata under it.
-sed "s/listen=127\.0\.0\.1:3270/listen=127.0.0.1:$PORT/" "$BIN/bank.wrd" >"$DEMO/bank.wrd"
-grep -q "listen=127.0.0.1:$PORT" "$DEMO/bank.wrd" || die "bank.wrd has no listen=127.0.0.1:3270 to change"
-cp "$BIN/bank.dll" "$BIN/bank.mix" "$BIN/demo.script" "$DEMO/"
-printf 'SIGNON bob bob123\nAUDT\n' >"$DEMO/audit.script"
+bank_prepare "$DEMO" "$PORT"
 ls "$DEMO"
 
 # ---- 2. weftd -------------------------------------------------------------
 say "2. weftd bank.wrd (port $PORT; console: $DEMO/console, log: $DEMO/weftd.log)"
-mkfifo "$DEMO/console"
-exec 3<>"$DEMO/console" # held open: weftd's stdin ends only when we say so
-cd "$DEMO"
-wine "$BIN/weftd.exe" bank.wrd <"$DEMO/console" >"$DEMO/weftd.out" 2>"$DEMO/weftd.log" &
-WEFTD=$!
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-  if kill -0 "$WEFTD" 2>/dev/null; then
-    echo "demo: stopping weftd (pid $WEFTD)" >&2
-    echo "SHUTDOWN IMMEDIATE" >&3 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$WEFTD" 2>/dev/null || break; sleep 0.25; done
-    kill "$WEFTD" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-
-# Wait until it listens (or ends), 60 s at most.
-for _ in $(seq 1 600); do
-  grep -q "ready: listening" "$DEMO/weftd.log" 2>/dev/null && break
-  kill -0 "$WEFTD" 2>/dev/null || { cat "$DEMO/weftd.log" >&2; die "weftd ended at start"; }
-  sleep 0.1
-done
-grep -q "ready: listening" "$DEMO/weftd.log" || { cat "$DEMO/weftd.log" >&2; die "weftd does not listen"; }
+weftd_start "$DEMO"
 cat "$DEMO/weftd.log"
-
-term() { wine "$BIN/weftterm.exe" --port "$PORT" "$@"; }
-
-# The seed (STARTUP BSED 1000) runs once the region is up: wait for it.
-printf 'SIGNON bob bob123\nINQ 1000\n' >"$DEMO/seeded.script"
-seeded=0
-for _ in $(seq 1 300); do
-  out=$(term --quiet --script seeded.script 2>/dev/null | tr -d '\r' || true)
-  case $out in *"ACCOUNT 1000 "*) seeded=1; break ;; esac
-  sleep 0.2
-done
-[ $seeded = 1 ] || { cat "$DEMO/weftd.log" >&2; die "the seed (STARTUP BSED 1000) did not finish"; }
 
 # ---- 3. A session ----------------------------------------------------------
 say "3. weftterm --script demo.script: a teller's session, screen by screen"
@@ -160,14 +123,7 @@ grep -q "AUDIT OK" "$DEMO/audit.txt" && AUDIT_OK=1
 
 # ---- 7. Shutdown ------------------------------------------------------------------
 say "7. SHUTDOWN on the console"
-echo "SHUTDOWN" >&3
-set +e
-wait "$WEFTD"
-WEFTD_RC=$?
-set -e
-trap - EXIT
-exec 3>&-
-rm -f "$DEMO/console"
+weftd_stop
 [ -s "$DEMO/gnuplot.err" ] || rm -f "$DEMO/gnuplot.err"
 tail -n 4 "$DEMO/weftd.log"
 
