@@ -1,6 +1,7 @@
 /* test_regiondef.c - region definition files (tools/common/regiondef.h):
  * parsing and defaults, every kind of error with its file:line, apply into
- * a real region, run-time install, passwords and SHA-256.
+ * a real region, run-time install, passwords, and the cryptography of
+ * bcrypt.dll (PBKDF2-HMAC-SHA256 and SHA-256 against published vectors).
  *
  * Linked with weft.dll (not the static library): apply loads
  * test_progdll.dll, whose programs call weft.dll. The tests run in the
@@ -9,8 +10,8 @@
 
 #include "helpers.h"
 
+#include "pbkdf2.h"
 #include "regiondef.h"
-#include "sha256.h"
 
 TestSuite(regiondef, .timeout = TH_TEST_TIMEOUT);
 
@@ -122,16 +123,20 @@ static weft_program_fn builtins(void *ctx, const char *symbol) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* SHA-256                                                                   */
+/* SHA-256 and PBKDF2-HMAC-SHA256 (bcrypt.dll)                              */
 /* ------------------------------------------------------------------------ */
+
+static const char *hex_of(const unsigned char *d, size_t n) {
+  static char got[2 * 128 + 1];
+  for (size_t i = 0; i < n && i < 128; i++)
+    snprintf(got + 2 * i, 3, "%02x", d[i]);
+  return got;
+}
 
 static void expect_sha(const char *msg, size_t len, const char *hex) {
   unsigned char d[WDEF_SHA256_SIZE];
-  char got[2 * WDEF_SHA256_SIZE + 1];
-  wdef_sha256(msg, len, d);
-  for (int i = 0; i < WDEF_SHA256_SIZE; i++)
-    snprintf(got + 2 * i, 3, "%02x", d[i]);
-  cr_expect_str_eq(got, hex, "SHA-256 of \"%.20s\" (%u bytes)", msg, (unsigned)len);
+  cr_assert_eq(wdef_sha256(msg, len, d), 0);
+  cr_expect_str_eq(hex_of(d, sizeof d), hex, "SHA-256 of \"%.20s\" (%u bytes)", msg, (unsigned)len);
 }
 
 Test(regiondef, sha256_vectors) {
@@ -142,23 +147,41 @@ Test(regiondef, sha256_vectors) {
              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
-Test(regiondef, sha256_streaming_million_a) {
-  static char chunk[997]; /* not a multiple of the block size */
-  memset(chunk, 'a', sizeof chunk);
-  wdef_sha256_ctx c;
-  wdef_sha256_init(&c);
-  size_t left = 1000000;
-  while (left > 0) {
-    size_t n = left < sizeof chunk ? left : sizeof chunk;
-    wdef_sha256_update(&c, chunk, n);
-    left -= n;
-  }
-  unsigned char d[WDEF_SHA256_SIZE];
-  char got[2 * WDEF_SHA256_SIZE + 1];
-  wdef_sha256_final(&c, d);
-  for (int i = 0; i < WDEF_SHA256_SIZE; i++)
-    snprintf(got + 2 * i, 3, "%02x", d[i]);
-  cr_expect_str_eq(got, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+Test(regiondef, sha256_million_a) {
+  static char msg[1000000];
+  memset(msg, 'a', sizeof msg);
+  expect_sha(msg, sizeof msg, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+static void expect_pbkdf2(const char *pw, size_t pw_len, const char *salt, size_t salt_len,
+                          unsigned c, size_t dk_len, const char *hex) {
+  unsigned char dk[64];
+  cr_assert_eq(wdef_pbkdf2_sha256(pw, pw_len, salt, salt_len, c, dk, dk_len), 0);
+  cr_expect_str_eq(hex_of(dk, dk_len), hex, "PBKDF2-HMAC-SHA256(\"%s\", \"%s\", %u, %u)", pw, salt,
+                   c, (unsigned)dk_len);
+}
+
+/* RFC 7914 section 11 (PBKDF2-HMAC-SHA256), and the RFC 6070 inputs with
+ * HMAC-SHA256 (values agreed by OpenSSL, Python's hashlib and others). */
+Test(regiondef, pbkdf2_sha256_vectors) {
+  expect_pbkdf2("passwd", 6, "salt", 4, 1, 64,
+                "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+                "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783");
+  expect_pbkdf2("Password", 8, "NaCl", 4, 80000, 64,
+                "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
+                "a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d");
+  expect_pbkdf2("password", 8, "salt", 4, 1, 32,
+                "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b");
+  expect_pbkdf2("password", 8, "salt", 4, 2, 32,
+                "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43");
+  expect_pbkdf2("password", 8, "salt", 4, 4096, 32,
+                "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a");
+  expect_pbkdf2("passwordPASSWORDpassword", 24, "saltSALTsaltSALTsaltSALTsaltSALTsalt", 36, 4096,
+                40,
+                "348c89dbcbd32b2f32d814b8116e84cf2b17347ebc1800181c4e2a1fb8dd53e1c635518c7dac47e9");
+  expect_pbkdf2("pass\0word", 9, "sa\0lt", 5, 4096, 16, "89b69d0516f829893c696226650a8687");
+  unsigned char dk[32];
+  cr_expect_eq(wdef_pbkdf2_sha256("p", 1, "salt", 4, 0, dk, sizeof dk), WEFT_EINVAL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -544,7 +567,7 @@ Test(regiondef, error_user_salt_and_hash) {
   bad_one(text, 2, "bad salt"); /* odd */
   snprintf(text, sizeof text, R "USER name=u salt=001122334455667g %s\n", h);
   bad_one(text, 2, "bad salt"); /* not hex */
-  bad_one(R "USER name=u salt=0011223344556677 hash=abcd\n", 2, "bad hash: 64 hex digits");
+  bad_one(R "USER name=u salt=0011223344556677 hash=abcd\n", 2, "bad hash: expected pbkdf2-sha256");
 }
 
 Test(regiondef, many_errors_all_reported_in_line_order) {
@@ -858,48 +881,112 @@ static int failing(void *ctx, void *buf, size_t len) {
   return -1;
 }
 
-Test(regiondef, password_hash_and_check) {
-  char salt[2 * WDEF_SALT_NEW + 1], hash[2 * WDEF_HASH_SIZE + 1];
-  cr_assert_eq(wdef_make_hash("secret1", counting, NULL, salt, hash), 0);
-  cr_expect_str_eq(salt, "000102030405060708090a0b0c0d0e0f");
-  /* sha256(bytes 00..0f || "secret1"), computed independently. */
-  cr_expect_str_eq(hash, "8247f68170eeb9b29fd13a960045aa15daf37ac7b5854616e3fcf4ba21da6f95");
+#define PW1000                                           \
+  "pbkdf2-sha256$1000$000102030405060708090a0b0c0d0e0f$" \
+  "6f8926ce4ca5c25a52786dd2e12bc46e17bd289c4e073a8f6d047e7efc748c88"
 
-  char text[512];
-  snprintf(text, sizeof text, R "USER name=alice salt=%s hash=%s\n", salt, hash);
-  wdef_file *f = good(text, WDEF_REGION_REQUIRED);
-  const wdef_user *u = wdef_find_user(f, "alice");
+static void expect_checks(const wdef_user *u) {
   cr_assert_not_null(u);
   cr_expect(wdef_password_ok(u, "secret1"));
   cr_expect(!wdef_password_ok(u, "secret2"));
   cr_expect(!wdef_password_ok(u, "Secret1"));
   cr_expect(!wdef_password_ok(u, "secret"));
+  cr_expect(!wdef_password_ok(u, "secret1 "));
   cr_expect(!wdef_password_ok(u, ""));
   cr_expect(!wdef_password_ok(u, NULL));
+}
+
+Test(regiondef, password_hash_and_check) {
+  char hash[WDEF_HASH_TEXT_SIZE];
+  cr_assert_eq(wdef_make_hash("secret1", 1000, counting, NULL, hash), 0);
+  /* PBKDF2-HMAC-SHA256("secret1", bytes 00..0f, 1000), computed by Python. */
+  cr_expect_str_eq(hash, PW1000);
+
+  char text[512];
+  snprintf(text, sizeof text, R "USER name=alice hash=%s\n", hash);
+  wdef_file *f = good(text, WDEF_REGION_REQUIRED);
+  const wdef_user *u = wdef_find_user(f, "alice");
+  expect_checks(u);
+  cr_expect_eq(u->scheme, WDEF_SCHEME_PBKDF2);
+  cr_expect_eq(u->iterations, 1000);
+  cr_expect_eq(u->salt_len, 16);
   cr_expect(!wdef_password_ok(NULL, "secret1"));
   wdef_free(f);
 
   /* Upper-case hex is accepted as well. */
-  for (char *c = hash; *c; c++)
+  for (char *c = strrchr(hash, '$'); *c; c++)
     *c = (char)toupper((unsigned char)*c);
-  snprintf(text, sizeof text, R "USER name=alice salt=%s hash=%s\n", salt, hash);
+  snprintf(text, sizeof text, R "USER name=alice hash=%s\n", hash);
   f = good(text, WDEF_REGION_REQUIRED);
   cr_expect(wdef_password_ok(wdef_find_user(f, "alice"), "secret1"));
   wdef_free(f);
 
-  cr_expect_eq(wdef_make_hash("x", failing, NULL, salt, hash), WEFT_ESYS);
-  cr_expect_eq(wdef_make_hash(NULL, counting, NULL, salt, hash), WEFT_EINVAL);
+  /* The iteration count is part of the hash: another count, another key. */
+  cr_assert_eq(wdef_make_hash("secret1", 1001, counting, NULL, hash), 0);
+  cr_expect_str_neq(strrchr(hash, '$'), strrchr(PW1000, '$'));
+
+  cr_expect_eq(wdef_make_hash("x", 1000, failing, NULL, hash), WEFT_ESYS);
+  cr_expect_eq(wdef_make_hash(NULL, 1000, counting, NULL, hash), WEFT_EINVAL);
+  cr_expect_eq(wdef_make_hash("x", WDEF_ITERATIONS_MAX + 1, counting, NULL, hash), WEFT_EINVAL);
+}
+
+/* Without a count, the recommended one (600,000: about 2 s under Wine). */
+Test(regiondef, password_hash_default_iterations) {
+  char hash[WDEF_HASH_TEXT_SIZE];
+  cr_assert_eq(wdef_make_hash("pw", 0, counting, NULL, hash), 0);
+  cr_expect(strncmp(hash, "pbkdf2-sha256$600000$000102030405060708090a0b0c0d0e0f$", 54) == 0, "%s",
+            hash);
+  cr_expect_eq(strlen(hash), 54 + 64, "%s", hash);
+}
+
+/* Files written before PBKDF2: salt= and a SHA-256 of salt || password
+ * still verify (docs/region-config.md; weftd warns about them). */
+Test(regiondef, old_sha256_hashes_still_verify) {
+  wdef_file *f = good(R "USER name=alice salt=000102030405060708090a0b0c0d0e0f "
+                        "hash=8247f68170eeb9b29fd13a960045aa15daf37ac7b5854616e3fcf4ba21da6f95\n",
+                      WDEF_REGION_REQUIRED);
+  const wdef_user *u = wdef_find_user(f, "alice");
+  expect_checks(u);
+  cr_expect_eq(u->scheme, WDEF_SCHEME_SHA256);
+  cr_expect_eq(u->iterations, 0);
+  wdef_free(f);
+}
+
+Test(regiondef, error_user_pbkdf2_hash) {
+  static const char *const bad_hashes[] = {
+      "pbkdf2-sha256$0$000102030405060708090a0b0c0d0e0f$" /* no rounds */
+      "6f8926ce4ca5c25a52786dd2e12bc46e17bd289c4e073a8f6d047e7efc748c88",
+      "pbkdf2-sha256$100000001$000102030405060708090a0b0c0d0e0f$" /* too many */
+      "6f8926ce4ca5c25a52786dd2e12bc46e17bd289c4e073a8f6d047e7efc748c88",
+      "pbkdf2-sha256$x$000102030405060708090a0b0c0d0e0f$"
+      "6f8926ce4ca5c25a52786dd2e12bc46e17bd289c4e073a8f6d047e7efc748c88",
+      "pbkdf2-sha256$1000$0001020304$" /* salt too short */
+      "6f8926ce4ca5c25a52786dd2e12bc46e17bd289c4e073a8f6d047e7efc748c88",
+      "pbkdf2-sha256$1000$000102030405060708090a0b0c0d0e0f$" /* key too short */
+      "6f8926ce4ca5c25a52786dd2e12bc46e17bd289c4e073a8f6d047e7efc748c",
+      "pbkdf2-sha256$1000$000102030405060708090a0b0c0d0e0f", /* no key */
+      "pbkdf2-sha256$1000$000102030405060708090a0b0c0d0e0f$"
+      "6f8926ce4ca5c25a52786dd2e12bc46e17bd289c4e073a8f6d047e7efc748c88$00", /* a part more */
+      "pbkdf2-sha1$1000$000102030405060708090a0b0c0d0e0f$"                   /* another scheme */
+      "6f8926ce4ca5c25a52786dd2e12bc46e17bd289c4e073a8f6d047e7efc748c88",
+  };
+  char text[512];
+  for (size_t i = 0; i < sizeof bad_hashes / sizeof bad_hashes[0]; i++) {
+    snprintf(text, sizeof text, R "USER name=u hash=%s\n", bad_hashes[i]);
+    bad_one(text, 2, "bad hash: expected pbkdf2-sha256$ITERATIONS$SALT$KEY");
+  }
+  /* A PBKDF2 hash carries its salt: salt= beside it is an error. */
+  bad_one(R "USER name=u salt=000102030405060708090a0b0c0d0e0f hash=" PW1000 "\n", 2,
+          "salt= goes with an old SHA-256 hash only");
 }
 
 Test(regiondef, os_random_salts_differ_and_verify) {
-  char s1[2 * WDEF_SALT_NEW + 1], h1[2 * WDEF_HASH_SIZE + 1];
-  char s2[2 * WDEF_SALT_NEW + 1], h2[2 * WDEF_HASH_SIZE + 1];
-  cr_assert_eq(wdef_make_hash("pw", NULL, NULL, s1, h1), 0);
-  cr_assert_eq(wdef_make_hash("pw", wdef_random_os, NULL, s2, h2), 0);
-  cr_expect_str_neq(s1, s2);
+  char h1[WDEF_HASH_TEXT_SIZE], h2[WDEF_HASH_TEXT_SIZE];
+  cr_assert_eq(wdef_make_hash("pw", 1000, NULL, NULL, h1), 0);
+  cr_assert_eq(wdef_make_hash("pw", 1000, wdef_random_os, NULL, h2), 0);
   cr_expect_str_neq(h1, h2);
   char text[512];
-  snprintf(text, sizeof text, R "USER name=u salt=%s hash=%s\n", s1, h1);
+  snprintf(text, sizeof text, R "USER name=u hash=%s\n", h1);
   wdef_file *f = good(text, WDEF_REGION_REQUIRED);
   cr_expect(wdef_password_ok(&f->users[0], "pw"));
   cr_expect(!wdef_password_ok(&f->users[0], "pw "));

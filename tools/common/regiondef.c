@@ -485,7 +485,7 @@ static const attr_spec tdqueue_attrs[] = {
 
 static const attr_spec user_attrs[] = {
     A(wdef_user, "name", T_NAME, name, 1, 0, 0),
-    A(wdef_user, "salt", T_SALT, salt, 1, 0, 0),
+    A(wdef_user, "salt", T_SALT, salt, 0, 0, 0), /* the old SHA-256 scheme only */
     A(wdef_user, "hash", T_HASH, hash, 1, 0, 0),
     A(wdef_user, "groups", T_GROUPS, groups, 0, 0, 0),
     END};
@@ -680,12 +680,45 @@ static int set_salt(parser *p, const attr_spec *a, wdef_user *u, const char *v) 
   return 0;
 }
 
-static int set_hash(parser *p, const attr_spec *a, wdef_user *u, const char *v) {
-  if (from_hex(v, u->hash, WDEF_HASH_SIZE, WDEF_HASH_SIZE) < 0) {
-    perr(p, "bad hash: 64 hex digits (a SHA-256) expected");
+#define PBKDF2_PREFIX "pbkdf2-sha256$"
+
+/* "ITERATIONS$SALT$KEY" (after the prefix) into u. 0 or -1. */
+static int pbkdf2_parse(const char *v, wdef_user *u) {
+  char buf[WDEF_HASH_TEXT_SIZE];
+  if (strlen(v) >= sizeof buf)
     return -1;
-  }
+  strcpy(buf, v);
+  char *salt = strchr(buf, '$'), *key = salt != NULL ? strchr(salt + 1, '$') : NULL;
+  if (key == NULL)
+    return -1;
+  *salt++ = '\0';
+  *key++ = '\0';
+  unsigned n;
+  int len = from_hex(salt, u->salt, WDEF_SALT_MIN, WDEF_SALT_MAX);
+  if (to_uint(buf, &n) != 0 || n < 1 || n > WDEF_ITERATIONS_MAX || len < 0 ||
+      from_hex(key, u->hash, WDEF_HASH_SIZE, WDEF_HASH_SIZE) < 0)
+    return -1;
+  u->iterations = n;
+  u->salt_len = (size_t)len;
   return 0;
+}
+
+static int set_hash(parser *p, const attr_spec *a, wdef_user *u, const char *v) {
+  size_t pl = strlen(PBKDF2_PREFIX);
+  if (strncmp(v, PBKDF2_PREFIX, pl) == 0 && pbkdf2_parse(v + pl, u) == 0) {
+    u->scheme = WDEF_SCHEME_PBKDF2;
+    return 0;
+  }
+  if (strchr(v, '$') == NULL && from_hex(v, u->hash, WDEF_HASH_SIZE, WDEF_HASH_SIZE) >= 0) {
+    u->scheme = WDEF_SCHEME_SHA256;
+    return 0;
+  }
+  perr(p,
+       "bad hash: expected pbkdf2-sha256$ITERATIONS$SALT$KEY (iterations 1..%u, a salt of "
+       "%d..%d and a key of %d hex digits; weftd --hash-password makes one), or an old "
+       "SHA-256 hash: 64 hex digits with salt=",
+       WDEF_ITERATIONS_MAX, 2 * WDEF_SALT_MIN, 2 * WDEF_SALT_MAX, 2 * WDEF_HASH_SIZE);
+  return -1;
 }
 
 static int set_data(parser *p, wdef_startup *s, const char *v) {
@@ -871,6 +904,16 @@ static void *add_user(parser *p) {
   return push(&p->f->users, &p->f->n_users, sizeof(wdef_user));
 }
 
+/* salt= goes with the old SHA-256 hash only: a PBKDF2 hash carries its own. */
+static void check_user(parser *p, void *def, unsigned given) {
+  wdef_user *u = def;
+  int salt = (given & bit_of(user_attrs, "salt")) != 0;
+  if (u->scheme == WDEF_SCHEME_SHA256 && !salt)
+    perr(p, "USER needs salt= with an old SHA-256 hash (a pbkdf2-sha256 hash carries its own)");
+  if (u->scheme == WDEF_SCHEME_PBKDF2 && salt)
+    perr(p, "salt= goes with an old SHA-256 hash only: a pbkdf2-sha256 hash carries its own");
+}
+
 static void *add_startup(parser *p) {
   return push(&p->f->startups, &p->f->n_startups, sizeof(wdef_startup));
 }
@@ -891,7 +934,7 @@ static const kind_spec kinds[] = {
     {"FILE", file_attrs, add_file, check_none},
     {"TSQUEUE", tsqueue_attrs, add_tsqueue, check_none},
     {"TDQUEUE", tdqueue_attrs, add_tdqueue, check_tdqueue},
-    {"USER", user_attrs, add_user, check_none},
+    {"USER", user_attrs, add_user, check_user},
     {"STARTUP", startup_attrs, add_startup, check_startup},
     {NULL, NULL, NULL, NULL}};
 /* clang-format on */

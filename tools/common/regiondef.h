@@ -65,7 +65,10 @@ extern "C" {
 #define WDEF_SALT_MIN 8                       /* salt bytes (16 hex digits) at least */
 #define WDEF_SALT_MAX 64                      /* salt bytes (128 hex digits) at most */
 #define WDEF_SALT_NEW 16                      /* salt bytes wdef_make_hash makes */
-#define WDEF_HASH_SIZE 32                     /* SHA-256 */
+#define WDEF_HASH_SIZE 32                     /* key bytes (PBKDF2) or digest bytes (SHA-256) */
+#define WDEF_ITERATIONS_RECOMMENDED 600000u   /* PBKDF2-HMAC-SHA256 rounds (OWASP, 2023) */
+#define WDEF_ITERATIONS_MAX 100000000u        /* rounds a hash may ask for */
+#define WDEF_HASH_TEXT_SIZE 256               /* a hash= value and its NUL */
 #define WDEF_ADDR_SIZE 64                     /* listen address text and its NUL */
 
 /* ------------------------------------------------------------------------ */
@@ -195,11 +198,18 @@ typedef struct wdef_tdqueue {
   char tranid[WDEF_NAME_SIZE]; /* required with a trigger, else "" */
 } wdef_tdqueue;
 
-/* USER: a user who may sign on. hash = SHA-256(salt bytes || password
- * bytes); see wdef_password_ok. */
+/* How a USER's password is stored. */
+enum {
+  WDEF_SCHEME_PBKDF2 = 1, /* hash=pbkdf2-sha256$ITERATIONS$SALT$KEY: PBKDF2-HMAC-SHA256 */
+  WDEF_SCHEME_SHA256 = 2, /* old: salt=SALT hash=DIGEST, DIGEST = SHA-256(salt || password) */
+};
+
+/* USER: a user who may sign on; see wdef_password_ok. */
 typedef struct wdef_user {
   int line;
   char name[WDEF_NAME_SIZE];
+  int scheme;          /* WDEF_SCHEME_* */
+  unsigned iterations; /* PBKDF2 rounds, 1..WDEF_ITERATIONS_MAX; 0 for SHA256 */
   unsigned char salt[WDEF_SALT_MAX];
   size_t salt_len; /* WDEF_SALT_MIN..WDEF_SALT_MAX bytes */
   unsigned char hash[WDEF_HASH_SIZE];
@@ -365,30 +375,33 @@ int wdef_run_startup(const wdef_file *f, weft_region *r, wdef_errors *errs);
 /* Passwords                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* 1 if SHA-256(u->salt || password) equals u->hash (compared in constant
- * time), else 0. u or password NULL: 0. Any thread. */
+/* 1 if password is u's, else 0 (u or password NULL: 0). The key (or the
+ * old scheme's digest) is compared in constant time. A PBKDF2 check costs
+ * u->iterations rounds (about 2 s for 600,000 under Wine): call it where a
+ * thread may block, never on a weft worker nor a network loop. Any thread. */
 int wdef_password_ok(const wdef_user *u, const char *password);
 
 /* A source of random bytes: fill buf with len bytes; 0 or non-zero on
  * failure. */
 typedef int (*wdef_random_fn)(void *ctx, void *buf, size_t len);
 
-/* The operating system's random source (rand_s, which is RtlGenRandom);
+/* The operating system's random source (bcrypt.dll's BCryptGenRandom);
  * ctx unused. */
 int wdef_random_os(void *ctx, void *buf, size_t len);
 
-/* Make the salt= and hash= values of a USER line for password: a salt of
- * WDEF_SALT_NEW bytes from rnd(ctx, ...) (rnd NULL: wdef_random_os), as
- * lowercase hex into salt_hex (2*WDEF_SALT_NEW+1 bytes), and the hash as
- * lowercase hex into hash_hex (2*WDEF_HASH_SIZE+1 bytes). Returns 0,
- * WEFT_EINVAL (a NULL argument) or WEFT_ESYS (rnd failed). Any thread. */
-int wdef_make_hash(const char *password, wdef_random_fn rnd, void *ctx,
-                   char salt_hex[2 * WDEF_SALT_NEW + 1], char hash_hex[2 * WDEF_HASH_SIZE + 1]);
+/* Make the hash= value of a USER line for password, as text into out:
+ * "pbkdf2-sha256$ITERATIONS$SALT$KEY" with a salt of WDEF_SALT_NEW bytes
+ * from rnd(ctx, ...) (rnd NULL: wdef_random_os), SALT and KEY in
+ * lowercase hex. iterations 0: WDEF_ITERATIONS_RECOMMENDED. Returns 0,
+ * WEFT_EINVAL (a NULL argument, iterations over WDEF_ITERATIONS_MAX) or
+ * WEFT_ESYS (rnd or bcrypt.dll failed). Slow as wdef_password_ok. */
+int wdef_make_hash(const char *password, unsigned iterations, wdef_random_fn rnd, void *ctx,
+                   char out[WDEF_HASH_TEXT_SIZE]);
 
-/* The hash value for a given salt (salt_len bytes) and password, as
- * lowercase hex into hash_hex. Any thread. */
-void wdef_hash_hex(const unsigned char *salt, size_t salt_len, const char *password,
-                   char hash_hex[2 * WDEF_HASH_SIZE + 1]);
+/* The hash= text for a given salt (salt_len bytes), iteration count and
+ * password. 0, WEFT_EINVAL or WEFT_ESYS. Any thread. */
+int wdef_hash_text(const unsigned char *salt, size_t salt_len, unsigned iterations,
+                   const char *password, char out[WDEF_HASH_TEXT_SIZE]);
 
 #ifdef __cplusplus
 }

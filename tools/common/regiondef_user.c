@@ -1,14 +1,14 @@
 /* regiondef_user.c - lookups in a parsed file, groups, and password hashes.
  *
  * Everything here only reads the wdef_file, so any thread may call it at
- * any time while the file lives. The one Win32 dependency is rand_s (the
- * CRT's wrapper of RtlGenRandom) in wdef_random_os. */
-#define _CRT_RAND_S /* before any CRT header: declares rand_s */
+ * any time while the file lives. The cryptography is bcrypt.dll's
+ * (pbkdf2.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbkdf2.h"
 #include "regiondef_int.h"
-#include "sha256.h"
 
 /* ---- Lookups ------------------------------------------------------------- */
 
@@ -76,27 +76,30 @@ void wdef__hex(const unsigned char *p, size_t n, char *out) {
   out[2 * n] = '\0';
 }
 
-static void digest(const unsigned char *salt, size_t salt_len, const char *password,
-                   unsigned char out[WDEF_HASH_SIZE]) {
-  wdef_sha256_ctx c;
-  wdef_sha256_init(&c);
-  wdef_sha256_update(&c, salt, salt_len);
-  wdef_sha256_update(&c, password, strlen(password));
-  wdef_sha256_final(&c, out);
-}
-
-void wdef_hash_hex(const unsigned char *salt, size_t salt_len, const char *password,
-                   char hash_hex[2 * WDEF_HASH_SIZE + 1]) {
-  unsigned char h[WDEF_HASH_SIZE];
-  digest(salt, salt_len, password, h);
-  wdef__hex(h, sizeof h, hash_hex);
+/* u's key (or old digest) for password into out; 0 or a WEFT_E* code. */
+static int derive(const wdef_user *u, const char *password, unsigned char out[WDEF_HASH_SIZE]) {
+  size_t len = strlen(password);
+  if (u->scheme == WDEF_SCHEME_PBKDF2)
+    return wdef_pbkdf2_sha256(password, len, u->salt, u->salt_len, u->iterations, out,
+                              WDEF_HASH_SIZE);
+  /* The old scheme: SHA-256(salt || password), kept so that old files go on
+   * working until their hashes are made again (docs/region-config.md). */
+  unsigned char *buf = malloc(u->salt_len + len + 1);
+  if (buf == NULL)
+    return WEFT_ENOMEM;
+  memcpy(buf, u->salt, u->salt_len);
+  memcpy(buf + u->salt_len, password, len);
+  int rc = wdef_sha256(buf, u->salt_len + len, out);
+  for (volatile unsigned char *v = buf; v < buf + u->salt_len + len; v++)
+    *v = 0; /* no copy of the password left in the heap */
+  free(buf);
+  return rc;
 }
 
 int wdef_password_ok(const wdef_user *u, const char *password) {
-  if (u == NULL || password == NULL)
-    return 0;
   unsigned char h[WDEF_HASH_SIZE];
-  digest(u->salt, u->salt_len, password, h);
+  if (u == NULL || password == NULL || derive(u, password, h) != 0)
+    return 0;
   unsigned diff = 0; /* every byte compared: no early exit */
   for (size_t i = 0; i < sizeof h; i++)
     diff |= (unsigned)(h[i] ^ u->hash[i]);
@@ -104,27 +107,33 @@ int wdef_password_ok(const wdef_user *u, const char *password) {
 }
 
 int wdef_random_os(void *ctx, void *buf, size_t len) {
-  unsigned char *p = buf;
-  while (len > 0) {
-    unsigned int v;
-    if (rand_s(&v) != 0)
-      return -1;
-    size_t take = len < sizeof v ? len : sizeof v;
-    memcpy(p, &v, take);
-    p += take;
-    len -= take;
-  }
+  return wdef_random_bytes(buf, len) == 0 ? 0 : -1;
+}
+
+int wdef_hash_text(const unsigned char *salt, size_t salt_len, unsigned iterations,
+                   const char *password, char out[WDEF_HASH_TEXT_SIZE]) {
+  if (salt == NULL || password == NULL || out == NULL || salt_len < WDEF_SALT_MIN ||
+      salt_len > WDEF_SALT_MAX || iterations == 0 || iterations > WDEF_ITERATIONS_MAX)
+    return WEFT_EINVAL;
+  unsigned char key[WDEF_HASH_SIZE];
+  int rc =
+      wdef_pbkdf2_sha256(password, strlen(password), salt, salt_len, iterations, key, sizeof key);
+  if (rc != 0)
+    return rc;
+  char salt_hex[2 * WDEF_SALT_MAX + 1], key_hex[2 * WDEF_HASH_SIZE + 1];
+  wdef__hex(salt, salt_len, salt_hex);
+  wdef__hex(key, sizeof key, key_hex);
+  snprintf(out, WDEF_HASH_TEXT_SIZE, "pbkdf2-sha256$%u$%s$%s", iterations, salt_hex, key_hex);
   return 0;
 }
 
-int wdef_make_hash(const char *password, wdef_random_fn rnd, void *ctx,
-                   char salt_hex[2 * WDEF_SALT_NEW + 1], char hash_hex[2 * WDEF_HASH_SIZE + 1]) {
+int wdef_make_hash(const char *password, unsigned iterations, wdef_random_fn rnd, void *ctx,
+                   char out[WDEF_HASH_TEXT_SIZE]) {
   unsigned char salt[WDEF_SALT_NEW];
-  if (password == NULL || salt_hex == NULL || hash_hex == NULL)
+  if (password == NULL || out == NULL || iterations > WDEF_ITERATIONS_MAX)
     return WEFT_EINVAL;
   if ((rnd != NULL ? rnd : wdef_random_os)(ctx, salt, sizeof salt) != 0)
     return WEFT_ESYS;
-  wdef__hex(salt, sizeof salt, salt_hex);
-  wdef_hash_hex(salt, sizeof salt, password, hash_hex);
-  return 0;
+  return wdef_hash_text(salt, sizeof salt, iterations ? iterations : WDEF_ITERATIONS_RECOMMENDED,
+                        password, out);
 }

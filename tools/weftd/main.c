@@ -6,7 +6,8 @@
  *
  *   weftd REGION.wrd            run the region
  *   weftd --check REGION.wrd    check the file and the DLLs it names; exit
- *   weftd --hash-password PW    print the salt= and hash= of a USER line
+ *   weftd --hash-password [--iterations N] [PW]
+ *                               print the hash= of a USER line (signon.c)
  *
  * Exit status: 0 after a clean shutdown, 1 for a bad definition file, 2 if
  * the region could not open (a corrupt log, the data directory), 3 if it
@@ -170,16 +171,6 @@ static int load_file(const char *path, int flags) {
 
 /* ---- Commands -------------------------------------------------------------------- */
 
-static int hash_password(const char *pw) {
-  char salt[2 * WDEF_SALT_NEW + 1], hash[2 * WDEF_HASH_SIZE + 1];
-  if (wdef_make_hash(pw, NULL, NULL, salt, hash) != 0) {
-    fprintf(stderr, "weftd: no random source\n");
-    return 2;
-  }
-  printf("salt=%s hash=%s\n", salt, hash);
-  return 0;
-}
-
 static int check(const char *path) {
   if (load_file(path, WDEF_REGION_REQUIRED) != 0 || dry_run() != 0) {
     fprintf(stderr, "%s: not valid\n", path);
@@ -247,13 +238,14 @@ static int serve(const char *path) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if (argc == 3 && strcmp(argv[1], "--hash-password") == 0)
-    return hash_password(argv[2]);
+  if (argc >= 2 && strcmp(argv[1], "--hash-password") == 0)
+    return wd_hash_password_main(argc - 2, argv + 2);
   if (argc == 3 && strcmp(argv[1], "--check") == 0)
     return check(argv[2]);
   if (argc != 2 || argv[1][0] == '-') {
     fprintf(stderr,
-            "usage: weftd REGION.wrd | --check REGION.wrd | --hash-password PASSWORD\n"
+            "usage: weftd REGION.wrd | --check REGION.wrd | --hash-password [--iterations N] "
+            "[PASSWORD]\n"
             "  (docs/region-config.md describes the file, docs/terminal.md the protocol)\n");
     return 1;
   }

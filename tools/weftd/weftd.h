@@ -90,6 +90,14 @@ void wd_session_bye(wd_session *ss, const char *why);
 void wd_sessions_describe(wd_out_fn out, void *ctx);
 int wd_sessions_count(void);
 
+/* ---- Sign-on (signon.c) ------------------------------------------------ */
+
+#define WD_PASSWORD_MAX 256 /* password characters SIGNON takes */
+
+/* weftd --hash-password [--iterations N] [PASSWORD]: print a USER line's
+ * hash= value; argv holds the words after --hash-password. Exit status. */
+int wd_hash_password_main(int argc, char **argv);
+
 /* ---- Operator commands (oper.c) ---------------------------------------- */
 
 /* Run one operator command line; output through out. Not on a worker
