@@ -327,7 +327,7 @@ Test(weftd, signon_refusals) {
   expect_in(t_do(t, "SIGNON alice"), "%ERROR SIGNON_FAILED");
   expect_in(t_do(t, "SIGNON"), "%ERROR SIGNON_FAILED");
   expect_in(t_do(t, "INQ 1"), "%ERROR SIGNON_REQUIRED");
-  server_wait_err(&s, "sign-on refused for user 'mallory'", WAIT_MS);
+  server_wait_err(&s, "sign-on refused for user 'alice'", WAIT_MS); /* more: test_signon.c */
 
   /* carol (CLERK) may run MENU, which has no groups, and nothing else. */
   t_signon(t, "carol", "clerk1");
@@ -346,9 +346,10 @@ Test(weftd, signon_refusals) {
   expect_in(t_do(t, "AUDT"), "AUDIT OK");
   expect_in(t_do(t, "DEP 1 10"), "%ERROR NOT_AUTHORIZED");
   expect_in(t_do(t, "WEFT INQ TASKS"), "%ERROR NOT_AUTHORIZED");
-  /* A failed sign-on leaves the user signed on as before. */
+  /* A failed sign-on signs the terminal off first. */
   expect_in(t_do(t, "SIGNON op wrong"), "%ERROR SIGNON_FAILED");
-  expect_in(t_do(t, "AUDT"), "AUDIT OK");
+  expect_in(t_do(t, "AUDT"), "%ERROR SIGNON_REQUIRED");
+  t_signon(t, "bob", "auditor1");
   /* SIGNOFF: back to nothing. */
   cr_expect_str_eq(t_do(t, "SIGNOFF"), "%SIGNED OFF\n%READY\n");
   expect_in(t_do(t, "AUDT"), "%ERROR SIGNON_REQUIRED");

@@ -423,6 +423,8 @@ static const attr_spec region_attrs[] = {
     A(wdef_region, "idle_timeout", T_UINT, idle_timeout_s, 0, 0, 86400),
     A(wdef_region, "receive_timeout", T_UINT, receive_timeout_s, 0, 0, 86400),
     YESNO(wdef_region, "signon", signon),
+    A(wdef_region, "signon_delay_ms", T_UINT, signon_delay_ms, 0, 0, 60000),
+    A(wdef_region, "signon_lockout", T_UINT, signon_lockout, 0, 0, 1000),
     A(wdef_region, "operator_group", T_NAME, operator_group, 0, 0, 0),
     A(wdef_region, "checkpoint_mb", T_UINT, checkpoint_mb, 0, 0, 1048576),
     W(wdef_region, "lock_timeout_ms", lock_timeout_ms, 0, 86400000, kw_forever,
@@ -788,6 +790,8 @@ static void region_defaults(wdef_region *r) {
   r->max_line = 1024;
   r->idle_timeout_s = 600;
   r->receive_timeout_s = 300;
+  r->signon_delay_ms = 1000;
+  r->signon_lockout = 10;
   strcpy(r->operator_group, "OPERATOR");
   r->checkpoint_mb = 64;
   r->lock_timeout_ms = 30000;

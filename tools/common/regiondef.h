@@ -123,6 +123,10 @@ typedef struct wdef_region {
   unsigned idle_timeout_s;             /* 0..86400; 0: never; default 600 */
   unsigned receive_timeout_s;          /* 0..86400; 0: never; default 300 */
   int signon;                          /* 1: SIGNON enabled and required; default 0 */
+  unsigned signon_delay_ms;            /* 0..60000: delay after a first failed SIGNON,
+                                     doubled each further one; 0: none; default 1000 */
+  unsigned signon_lockout;             /* 0..1000: failed SIGNONs in a row that lock a
+                                     user; 0: never; default 10 */
   char operator_group[WDEF_NAME_SIZE]; /* default "OPERATOR" */
   unsigned checkpoint_mb;              /* 0..1048576; 0: no automatic checkpoint;
                                      default 64 */

@@ -189,6 +189,7 @@ static void shutdown_region(void) {
     wd_log('W', "tasks did not end in time");
   wd_net_close_all("the region has shut down");
   wd_net_stop();
+  wd_signon_stop();
   weft_region_destroy(wd.region);
   wd_log('I', "region %s is down", wd.def->region.name);
 }
@@ -216,7 +217,7 @@ static int serve(const char *path) {
   }
   wd.shutdown_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   g_done = CreateEventA(NULL, TRUE, FALSE, NULL);
-  if (wd_net_start() != 0) {
+  if (wd_signon_start() != 0 || wd_net_start() != 0) {
     weft_region_destroy(wd.region);
     return 3;
   }

@@ -7,6 +7,7 @@
  *   SET PROG <name> ENABLED | DISABLED
  *   PURGE TASK <number>
  *   INSTALL <definition file>
+ *   UNLOCK USER <name>
  *   SHUTDOWN [IMMEDIATE]
  *   HELP
  *
@@ -198,6 +199,8 @@ static void install(const char *path, wd_out_fn out, void *ctx) {
     rc = wdef_run_startup(f, wd.region, &errs); /* its STARTUP lines, once */
   for (size_t i = 0; i < errs.n; i++)
     out(ctx, errs.v[i].text);
+  if (applied)
+    wd_signon_check_file(f); /* its users' weak hashes */
   if (applied) { /* kept even after errors: what was installed stays */
     AcquireSRWLockExclusive(&wd.def_lock);
     wdef_file **n = realloc(wd.extra, (wd.n_extra + 1) * sizeof *n);
@@ -222,6 +225,7 @@ static void help(wd_out_fn out, void *ctx) {
       "SET PROG <name> ENABLED|DISABLED",
       "PURGE TASK <number>",
       "INSTALL <definition file>",
+      "UNLOCK USER <name>",
       "SHUTDOWN [IMMEDIATE]",
   };
   for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
@@ -241,6 +245,10 @@ void wd_oper_run(const char *line, wd_out_fn out, void *ctx) {
     purge(w[2], out, ctx);
   else if (_stricmp(w[0], "INSTALL") == 0 && n >= 2)
     install(w[1], out, ctx);
+  else if (_stricmp(w[0], "UNLOCK") == 0 && _stricmp(w[1], "USER") == 0 && n == 3)
+    wd_signon_unlock(w[2], out, ctx);
+  else if (_stricmp(w[0], "UNLOCK") == 0)
+    outf(out, ctx, "UNLOCK what? UNLOCK USER <name>");
   else if (_stricmp(w[0], "SHUTDOWN") == 0 || _stricmp(w[0], "PERFORM") == 0) {
     int mode = _stricmp(w[1], "IMMEDIATE") == 0 || _stricmp(w[2], "IMMEDIATE") == 0
                    ? WEFT_SHUTDOWN_IMMEDIATE

@@ -35,6 +35,8 @@ struct wd_session {
   bool overlong;
   qline *q_head, *q_tail;
   unsigned q_n;
+  wd_signon *signon;     /* a SIGNON being checked: input waits (signon.c) */
+  unsigned signon_fails; /* failed SIGNONs in a row on this connection */
   /* -- Under lock ---------------------------------------------------------- */
   SRWLOCK lock;
   char *out;
@@ -239,6 +241,8 @@ void wd_session_gone(wd_session *ss, bool peer_closed) {
     wd_log('W', "terminal %s disconnected while task %llu (%s) ran: it is abended ATNI",
            ss->termid, (unsigned long long)ss->cur_task, ss->cur_tran);
   weft_terminal_release(ss->term); /* no callback runs after this */
+  if (ss->signon != NULL)
+    wd_signon_cancel(ss->signon);
   closesocket(ss->sock);
   while (ss->q_head != NULL) {
     qline *q = ss->q_head;
@@ -395,22 +399,61 @@ static bool word_is(const char *w, size_t n, const char *kw) {
   return n == strlen(kw) && _strnicmp(w, kw, n) == 0;
 }
 
+/* The next blank-separated word of *p (at most cap - 1 characters) into
+ * out; its length (cap or more: too long), 0 at the end. */
+static size_t next_word(const char **p, char *out, size_t cap) {
+  const char *s = *p + strspn(*p, " \t");
+  size_t n = strcspn(s, " \t");
+  snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), s);
+  *p = s + n;
+  return n;
+}
+
+/* SIGNON <user> <password>: whoever was signed on is signed off first;
+ * the password is checked on a sign-on thread (signon_done answers). */
 static void signon(wd_session *ss, const char *args) {
-  char user[64] = "", pass[256] = "";
-  sscanf(args, "%63s %255s", user, pass);
-  const wdef_user *u = wdef_find_user(wd.def, user);
+  char user[64], pass[WD_PASSWORD_MAX + 1], extra[2];
+  size_t un = next_word(&args, user, sizeof user), pn = next_word(&args, pass, sizeof pass);
+  bool usage = un == 0 || pn == 0 || next_word(&args, extra, sizeof extra) != 0;
   AcquireSRWLockExclusive(&ss->lock);
-  if (u != NULL && wdef_password_ok(u, pass)) {
+  ss->user[0] = '\0';
+  ss->userdef = NULL;
+  ReleaseSRWLockExclusive(&ss->lock);
+  const char *refusal = NULL;
+  if (usage)
+    refusal = "usage: SIGNON <user> <password> (two words)";
+  else if (pn > WD_PASSWORD_MAX)
+    refusal = "the password is longer than 256 characters";
+  else if ((ss->signon = wd_signon_submit(ss->termid, user, pass, ss->signon_fails)) == NULL)
+    refusal = "no storage to check the password: try again";
+  SecureZeroMemory(pass, sizeof pass);
+  if (refusal != NULL) {
+    AcquireSRWLockExclusive(&ss->lock);
+    out_ctl(ss, "ERROR SIGNON_FAILED %s", refusal);
+    prompt(ss);
+    ReleaseSRWLockExclusive(&ss->lock);
+  }
+}
+
+/* Is the SIGNON being checked answered? Then say so and prompt. */
+static bool signon_done(wd_session *ss) {
+  const wdef_user *u;
+  int r = wd_signon_take(ss->signon, &u);
+  if (r == WD_SIGNON_PENDING)
+    return false;
+  ss->signon = NULL;
+  ss->signon_fails = r == WD_SIGNON_OK ? 0 : ss->signon_fails + 1;
+  AcquireSRWLockExclusive(&ss->lock);
+  if (r == WD_SIGNON_OK) {
     strcpy(ss->user, u->name);
     ss->userdef = u;
     out_ctl(ss, "SIGNED ON %s", u->name);
   } else {
-    out_ctl(ss, "ERROR SIGNON_FAILED wrong user or password");
+    out_ctl(ss, "ERROR SIGNON_FAILED wrong user or password, or the user is locked");
   }
   prompt(ss);
   ReleaseSRWLockExclusive(&ss->lock);
-  if (u == NULL || ss->userdef != u)
-    wd_log('W', "terminal %s: sign-on refused for user '%s'", ss->termid, user);
+  return true;
 }
 
 static void signoff(wd_session *ss) {
@@ -560,7 +603,9 @@ static qline *queue_pop(wd_session *ss) {
 
 /* Hand queued lines on: to the prompt, or to a task waiting to receive. */
 static void queue_run(wd_session *ss) {
-  while (ss->q_head != NULL) {
+  while (ss->signon == NULL || signon_done(ss)) { /* a SIGNON holds what follows */
+    if (ss->q_head == NULL)
+      return;
     AcquireSRWLockExclusive(&ss->lock);
     int state = ss->state;
     bool receiving = ss->receiving;

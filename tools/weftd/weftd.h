@@ -94,6 +94,35 @@ int wd_sessions_count(void);
 
 #define WD_PASSWORD_MAX 256 /* password characters SIGNON takes */
 
+/* A SIGNON being checked (opaque; signon.c says who owns it when). */
+typedef struct wd_signon wd_signon;
+
+enum { WD_SIGNON_PENDING, WD_SIGNON_OK, WD_SIGNON_FAILED, WD_SIGNON_LOCKED };
+
+/* Start the sign-on threads and warn about weak hashes (main thread, before
+ * the network starts); 0 or -1. Stop them after the network has stopped. */
+int wd_signon_start(void);
+void wd_signon_stop(void);
+/* Warn (log) about f's users whose hashes are old or below the recommended
+ * iteration count. Any thread. */
+void wd_signon_check_file(const wdef_file *f);
+/* The user of that name in the start file or an installed one (NULL: none).
+ * def_lock taken inside. Any thread. */
+const wdef_user *wd_find_user(const char *name);
+/* Check name's password on a sign-on thread, after the user's delay
+ * (network thread). conn_fails: the session's failed sign-ons in a row.
+ * NULL if out of memory. The answer comes after the delays; wd_net_wake
+ * says when. */
+wd_signon *wd_signon_submit(const char *termid, const char *name, const char *password,
+                            unsigned conn_fails);
+/* WD_SIGNON_PENDING, or the answer (then j is freed and *user is the
+ * user's definition, NULL if unknown). Network thread. */
+int wd_signon_take(wd_signon *j, const wdef_user **user);
+/* The session is gone: nobody takes j's answer (network thread). */
+void wd_signon_cancel(wd_signon *j);
+/* UNLOCK USER name: clear its lock and failures (console or offload thread). */
+void wd_signon_unlock(const char *name, wd_out_fn out, void *ctx);
+
 /* weftd --hash-password [--iterations N] [PASSWORD]: print a USER line's
  * hash= value; argv holds the words after --hash-password. Exit status. */
 int wd_hash_password_main(int argc, char **argv);
