@@ -366,7 +366,7 @@ int weft__recover(weft_region *r) {
     in->rm_pending = x->x_npending;
     for (int i = 0; i < sp->ntmp; i++) {
       char path[1024];
-      snprintf(path, sizeof path, "%s\\%s", x->x_dir, sp->tmp[i]);
+      weft__path_join(path, sizeof path, x->x_dir, sp->tmp[i]);
       weft__file_remove(path);
     }
     /* A new generation: its log, then a checkpoint of what was restored. */
