@@ -473,9 +473,11 @@ WEFT_API int weft_terminal_input(weft_terminal *term, const void *data, size_t l
  * returns; the terminal is freed when its task has ended. Any thread. */
 WEFT_API void weft_terminal_release(weft_terminal *term);
 WEFT_API const char *weft_terminal_id(const weft_terminal *term);
-/* A weft_receive on this terminal with WEFT_WAIT_FOREVER waits at most ms
- * (0: really forever, the default) and then returns WEFT_ETIMEDOUT. The
- * host's session setting (weftd: receive_timeout). Any thread. */
+/* Every weft_receive on this terminal waits at most ms (0: no bound, the
+ * default) and then returns WEFT_ETIMEDOUT: the smaller of ms and the
+ * receive's own timeout wins (as CICS RTIMOUT bounds a conversational
+ * receive). The host's session setting (weftd: receive_timeout). Any
+ * thread. */
 WEFT_API void weft_terminal_set_receive_timeout(weft_terminal *term, unsigned ms);
 
 /* Task. Send data (text; a line end is added when missing) to the task's
@@ -489,9 +491,9 @@ WEFT_API int weft_sendf(weft_task *t, const char *fmt, ...)
     ;
 /* Task. Wait for the next input line (conversational): 0 and the line in
  * buf (cap bytes, *len its length; a longer line: WEFT_ERANGE with *len,
- * and the line is dropped), WEFT_ETIMEDOUT after timeout_ms
- * (WEFT_WAIT_FOREVER: the terminal's receive timeout, if it has one, else
- * never), WEFT_ESTATE without a terminal. A terminal
+ * and the line is dropped), WEFT_ETIMEDOUT after timeout_ms or the
+ * terminal's receive timeout, whichever is shorter (WEFT_WAIT_FOREVER and
+ * no terminal timeout: never), WEFT_ESTATE without a terminal. A terminal
  * gone meanwhile abends the task ATNI. */
 WEFT_API int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned timeout_ms);
 /* The task's terminal id and user ("" when none). Any thread while the
