@@ -187,6 +187,21 @@ static int read_screen(wp_reader *r, int timeout_ms) {
   }
 }
 
+/* Makes room for need bytes in the line *s of capacity *cap (doubling
+ * it). Returns 0, or -1 after freeing *s when memory runs out. */
+static int grow_line(char **s, size_t *cap, size_t need) {
+  if (need <= *cap)
+    return 0;
+  char *t = realloc(*s, *cap * 2);
+  if (!t) {
+    free(*s);
+    return -1;
+  }
+  *s = t;
+  *cap *= 2;
+  return 0;
+}
+
 /* Reads a whole line of any length from f; NULL at the end. */
 static char *read_file_line(FILE *f) {
   size_t cap = 256, n = 0;
@@ -195,14 +210,8 @@ static char *read_file_line(FILE *f) {
   if (!s) return NULL;
   while ((c = fgetc(f)) != EOF) {
     if (c == '\n') break;
-    if (n + 2 > cap) {
-      char *t = realloc(s, cap *= 2);
-      if (!t) {
-        free(s);
-        return NULL;
-      }
-      s = t;
-    }
+    if (grow_line(&s, &cap, n + 2) != 0)
+      return NULL;
     s[n++] = (char)c;
   }
   if (c == EOF && n == 0) {
@@ -412,14 +421,8 @@ static char *read_console_line(HANDLE in, int is_console) {
   char *s = malloc(cap);
   if (!s) return NULL;
   for (;;) {
-    if (n + 512 > cap) {
-      char *t = realloc(s, cap *= 2);
-      if (!t) {
-        free(s);
-        return NULL;
-      }
-      s = t;
-    }
+    if (grow_line(&s, &cap, n + 512) != 0)
+      return NULL;
     DWORD got = 0;
     if (!ReadConsoleA(in, s + n, 511, &got, NULL) || got == 0) {
       if (n == 0) {
