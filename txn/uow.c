@@ -491,7 +491,7 @@ void weft__td_triggers(weft_region *r) {
 
 int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops, void *ctx,
                      weft_rm **out) {
-  if (r == NULL || ops == NULL || out == NULL)
+  if (r == NULL || name == NULL || ops == NULL || out == NULL)
     return WEFT_EINVAL;
   if (weft__name_pack(name) == 0)
     return WEFT_EBADNAME;
