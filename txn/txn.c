@@ -75,7 +75,7 @@ static void txn_free(weft_region *r, void *state) {
 }
 
 static void txn_task_end(weft_task *t, void *state) {
-  weft__uow_task_end(t);
+  weft__uow_task_end(t, state);
 }
 
 const weft__subsys weft__txn_subsys = {"txn", txn_create, txn_quiesce, txn_free, txn_task_end};

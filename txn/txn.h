@@ -101,6 +101,7 @@ static inline uint64_t weft__get64(const unsigned char *p) {
 /* ---- The store (store.c) -------------------------------------------------- */
 
 typedef struct weft__uow weft__uow;
+typedef struct weft__txn weft__txn; /* below, with the log */
 
 /* A value: immutable once made. */
 typedef struct weft__sval {
@@ -269,7 +270,7 @@ int weft__uow_touch(weft__uow *u, int kind, void *obj, weft__sfile *f); /* x_dat
 int weft__uow_td_put(weft__uow *u, weft__tdq *d, weft__tditem *it);
 int weft__uow_td_got(weft__uow *u, weft__tdq *d, weft__tditem *it);
 /* At task end: commit (normal end) or back out (abend). Task. */
-void weft__uow_task_end(weft_task *t);
+void weft__uow_task_end(weft_task *t, weft__txn *x);
 void weft__uow_note_read(weft__uow *u, uint64_t lsn);
 /* Start the transactions of TD queues that reached their trigger level. */
 void weft__td_triggers(weft_region *r);

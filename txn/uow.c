@@ -432,7 +432,7 @@ static void uow_free(weft__uow *u) {
 }
 
 /* The task ended (normally or by abend); its own fiber. */
-void weft__uow_task_end(weft_task *t) {
+void weft__uow_task_end(weft_task *t, weft__txn *x) {
   weft__uow *u = weft__uow_of(t);
   weft_region *r = weft__task_region(t);
   if (u != NULL) {
@@ -449,7 +449,6 @@ void weft__uow_task_end(weft_task *t) {
     weft__uow_set(t, NULL);
     uow_free(u);
   }
-  weft__txn *x = weft__txn_of(r);
   if (atomic_load_explicit(&x->x_trig_running, memory_order_relaxed) == 0)
     return;
   bool was_trigger = false;
