@@ -13,6 +13,7 @@
  *   to the caller's array and counts down; the caller waits for zero. */
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 #define PURGE_TTL_NS (60ull * 1000000000ull)
@@ -182,7 +183,7 @@ static int caller_ok(weft_region *r) {
   return atomic_load(&r->r_state) == WEFT__R_DOWN ? WEFT_ESHUTDOWN : 0;
 }
 
-int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count) {
+static int task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count) {
   int rc = caller_ok(r);
   if (rc != 0)
     return rc;
@@ -207,6 +208,23 @@ int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *coun
   size_t n = atomic_load(&q.q_n);
   *count = n;
   return 0;
+}
+
+/* size is the caller's weft_task_info: one of an older ABI gets a prefix
+ * of each entry. */
+int weft_task_list_(weft_region *r, weft_task_info *out, size_t size, size_t cap,
+                    size_t *count) {
+  int rc = weft__abi_out_check(size, sizeof *out, sizeof *out);
+  if (rc != 0 || size == sizeof *out || out == NULL)
+    return rc != 0 ? rc : task_list(r, out, cap, count);
+  weft_task_info *all = malloc(cap * sizeof *all);
+  if (all == NULL)
+    return WEFT_ENOMEM;
+  if ((rc = task_list(r, all, cap, count)) == 0)
+    for (size_t i = 0; i < *count && i < cap; i++)
+      memcpy((char *)out + i * size, &all[i], size);
+  free(all);
+  return rc;
 }
 
 int weft_task_purge(weft_region *r, uint64_t task_no) {
