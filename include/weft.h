@@ -21,6 +21,18 @@
  *   users and resource managers are 1-WEFT_NAME_MAX (8) printable ASCII
  *   characters without spaces; queue names 1-WEFT_QNAME_MAX (16). They are
  *   case-sensitive.
+ * - Which code a bad argument gets:
+ *     WEFT_EINVAL    a NULL pointer where one is needed (a NULL task or
+ *                    region, a NULL name or definition), or a choice that
+ *                    is none of its named values (a mode, an action, a
+ *                    lifetime);
+ *     WEFT_ESTATE    a real task, region or object used from the wrong
+ *                    context or state (another task's fiber, a host-thread
+ *                    call made from a task);
+ *     WEFT_EBADNAME  a name that is not NULL but is not a valid name;
+ *     WEFT_ERANGE    a number (a count, a length, a time) outside its range.
+ *   WEFT_EABI is a struct size or program DLL built for an ABI this
+ *   weft.dll does not run.
  * - Zero means "the default" in every field of a struct the caller fills
  *   in (weft_region_config, weft_start_opts, the *_def structs), so that
  *   `weft_start_opts o = {0}` asks for nothing special. Where zero used to
@@ -256,9 +268,11 @@ typedef struct weft_region_config {
 WEFT_API void weft_region_config_init_(weft_region_config *cfg, size_t size);
 
 /* Create a region and start its workers. cfg NULL means the defaults.
- * Returns WEFT_EINVAL when out is NULL, WEFT_ERANGE for a configuration
- * value out of range, WEFT_EABI for a struct size this weft.dll does not
- * know (a caller built for a newer ABI). With a
+ * Returns WEFT_EINVAL (out NULL, or a dispatch_mode or deadlock_action
+ * that is none of its values), WEFT_ERANGE (a number out of range:
+ * workers, max_tasks, stacks, offload_threads, policy_interval_ms) or
+ * WEFT_EABI (a struct size this weft.dll does not know: a caller built
+ * for a newer ABI). With a
  * data_dir it first runs restart recovery (see weft_region_recovery): a
  * checksum failure before the log's tail returns WEFT_ECORRUPT (the region
  * log names the file and offset, and nothing on disk is changed); WEFT_ESYS
@@ -278,7 +292,8 @@ WEFT_API int weft_region_create_(const weft_region_config *cfg, size_t size, wef
  * when its offloaded call returns; a task that never suspends cannot be
  * purged, see runaway_ms). Returns WEFT_ETIMEDOUT if tasks remain after the
  * purge had timeout_ms to work. Stops the workers when no task is left.
- * Calling it again returns WEFT_ESTATE. Host thread. */
+ * Calling it again returns WEFT_ESTATE; a mode that is neither NORMAL nor
+ * IMMEDIATE returns WEFT_EINVAL. Host thread. */
 WEFT_API int weft_region_shutdown(weft_region *r, int mode, unsigned timeout_ms);
 
 /* Free the region and everything it owns. If it was not shut down, does an
@@ -460,7 +475,8 @@ WEFT_API int weft_link(weft_task *t, const char *program, void *commarea, size_t
  * the address res itself when len is 0. An ENQ held by the task is nested
  * (each ENQ needs a DEQ); all are released when the task ends. timeout_ms 0
  * never waits (WEFT_EBUSY), WEFT_WAIT_FOREVER never times out; otherwise
- * WEFT_ETIMEDOUT. weft_deq of a resource not held: WEFT_ENOTFOUND. */
+ * WEFT_ETIMEDOUT. weft_deq of a resource not held: WEFT_ENOTFOUND. A NULL
+ * res is WEFT_EINVAL, a len over 255 WEFT_ERANGE. */
 WEFT_API int weft_enq(weft_task *t, const void *res, size_t len, unsigned timeout_ms);
 /* weft_enq with a lifetime: WEFT_ENQ_TASK (weft_enq's: until DEQ or the
  * task ends) or WEFT_ENQ_UOW (also released, however nested, at the next
@@ -574,9 +590,11 @@ WEFT_API int weft_terminal_input(weft_terminal *term, const void *data, size_t l
  * returns; the terminal is freed when its task has ended. Any thread. */
 WEFT_API void weft_terminal_release(weft_terminal *term);
 WEFT_API const char *weft_terminal_id(const weft_terminal *term);
-/* A weft_receive on this terminal with WEFT_WAIT_FOREVER waits at most ms
- * (0: really forever, the default) and then returns WEFT_ETIMEDOUT. The
- * host's session setting (weftd: receive_timeout). Any thread. */
+/* Every weft_receive on this terminal waits at most ms (0: no bound, the
+ * default) and then returns WEFT_ETIMEDOUT: the smaller of ms and the
+ * receive's own timeout wins (as CICS RTIMOUT bounds a conversational
+ * receive). The host's session setting (weftd: receive_timeout). Any
+ * thread. */
 WEFT_API void weft_terminal_set_receive_timeout(weft_terminal *term, unsigned ms);
 
 /* Task. Send data (text; a line end is added when missing) to the task's
@@ -590,9 +608,9 @@ WEFT_API int weft_sendf(weft_task *t, const char *fmt, ...)
     ;
 /* Task. Wait for the next input line (conversational): 0 and the line in
  * buf (cap bytes, *len its length; a longer line: WEFT_ERANGE with *len,
- * and the line is dropped), WEFT_ETIMEDOUT after timeout_ms
- * (WEFT_WAIT_FOREVER: the terminal's receive timeout, if it has one, else
- * never), WEFT_ESTATE without a terminal. A terminal
+ * and the line is dropped), WEFT_ETIMEDOUT after timeout_ms or the
+ * terminal's receive timeout, whichever is shorter (WEFT_WAIT_FOREVER and
+ * no terminal timeout: never), WEFT_ESTATE without a terminal. A terminal
  * gone meanwhile abends the task ATNI. */
 WEFT_API int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned timeout_ms);
 /* The task's terminal id and user ("" when none). Any thread while the
@@ -807,8 +825,8 @@ typedef struct weft_rm_ops {
 
 /* Register resource manager `name` (1-8 characters). Before it returns,
  * ops->recover is called for every committed UOW the RM has not
- * acknowledged (from the log). Errors: WEFT_EINVAL, WEFT_EBADNAME,
- * WEFT_EEXIST. Host thread. */
+ * acknowledged (from the log). Errors: WEFT_EINVAL (also a NULL name),
+ * WEFT_EBADNAME, WEFT_EEXIST. Host thread. */
 #define weft_rm_register(r, name, ops, ctx, out) \
   weft_rm_register_((r), (name), (ops), sizeof(weft_rm_ops), (ctx), (out))
 WEFT_API int weft_rm_register_(weft_region *r, const char *name, const weft_rm_ops *ops,
@@ -917,8 +935,9 @@ typedef struct weft_td_def {
                              queue name */
 } weft_td_def;
 
-/* Errors: WEFT_EINVAL, WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTRAN, WEFT_ERANGE
- * (trigger_level). Any thread. */
+/* Errors: WEFT_EINVAL (also a trigger level without a tranid),
+ * WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTRAN, WEFT_ERANGE (trigger_level).
+ * Any thread. */
 #define weft_td_define(r, def) weft_td_define_((r), (def), sizeof(weft_td_def))
 WEFT_API int weft_td_define_(weft_region *r, const weft_td_def *def, size_t size);
 /* Task. Append an item (1..WEFT_ITEM_MAX bytes). */

@@ -54,14 +54,17 @@ static void config_defaults(weft_region_config *c) {
   c->accounting = c->accounting != WEFT_ACCOUNTING_OFF; /* 0 and 1: on */
 }
 
+/* WEFT_EINVAL for a choice that is none of its named values (dispatch_mode,
+ * deadlock_action), WEFT_ERANGE for a number outside its range. */
 static int config_check(const weft_region_config *c) {
+  if (c->dispatch_mode < WEFT_DISPATCH_GOAL || c->dispatch_mode > WEFT_DISPATCH_FIFO ||
+      (c->deadlock_action != WEFT_DEADLOCK_ABEND && c->deadlock_action != WEFT_DEADLOCK_ERROR))
+    return WEFT_EINVAL;
   if (c->workers < 1 || c->workers > WEFT_MAX_WORKERS || c->max_tasks < 1 ||
       c->max_tasks > WEFT_MAX_TASKS_MAX || c->stack_size < MIN_STACK ||
       c->stack_commit > c->stack_size || c->offload_threads < 1 ||
-      c->dispatch_mode < WEFT_DISPATCH_GOAL || c->dispatch_mode > WEFT_DISPATCH_FIFO ||
       c->policy_interval_ms < WEFT_POLICY_INTERVAL_MS_MIN ||
-      c->policy_interval_ms > WEFT_POLICY_INTERVAL_MS_MAX ||
-      (c->deadlock_action != WEFT_DEADLOCK_ABEND && c->deadlock_action != WEFT_DEADLOCK_ERROR))
+      c->policy_interval_ms > WEFT_POLICY_INTERVAL_MS_MAX)
     return WEFT_ERANGE;
   return 0;
 }
