@@ -7,8 +7,7 @@
 #include "runtime/abi.h"
 #include "runtime/internal.h"
 
-const void *weft__abi_in(void *buf, size_t full, const void *in, size_t size, size_t v1,
-                         int *rc) {
+const void *weft__abi_in(void *buf, size_t full, const void *in, size_t size, size_t v1, int *rc) {
   *rc = 0;
   if (in == NULL)
     return NULL;
@@ -81,9 +80,8 @@ WEFT_API int weft_start(weft_region *r, const char *tranid, const void *data, si
   return weft__start(r, tranid, data, len, opts != NULL ? &o : NULL, task_no);
 }
 
-WEFT_API int weft_terminal_create(weft_region *r, const char *termid,
-                                  const weft_terminal_ops *ops, void *ctx,
-                                  weft_terminal **out) {
+WEFT_API int weft_terminal_create(weft_region *r, const char *termid, const weft_terminal_ops *ops,
+                                  void *ctx, weft_terminal **out) {
   return weft_terminal_create_(r, termid, ops, sizeof *ops, ctx, out);
 }
 
@@ -95,8 +93,8 @@ WEFT_API int weft_enclave_define(weft_region *r, const weft_enclave_def *def) {
   return weft_enclave_define_(r, def, sizeof *def);
 }
 
-WEFT_API int weft__abi1_weft_enclave_stats(weft_region *r, const char *enclave, weft_enclave_stats *out)
-    WEFT__ABI1(weft_enclave_stats);
+WEFT_API int weft__abi1_weft_enclave_stats(weft_region *r, const char *enclave,
+                                           weft_enclave_stats *out) WEFT__ABI1(weft_enclave_stats);
 int weft__abi1_weft_enclave_stats(weft_region *r, const char *enclave, weft_enclave_stats *out) {
   return weft_enclave_stats_get_(r, enclave, out, sizeof *out);
 }
@@ -105,8 +103,7 @@ WEFT_API int weft_enclave_stats_of(weft_enclave *e, weft_enclave_stats *out) {
   return weft_transient_stats_get_(e, out, sizeof *out);
 }
 
-WEFT_API int weft_transaction_stats(weft_region *r, const char *tranid,
-                                    weft_enclave_stats *out) {
+WEFT_API int weft_transaction_stats(weft_region *r, const char *tranid, weft_enclave_stats *out) {
   return weft_transaction_stats_get_(r, tranid, out, sizeof *out);
 }
 

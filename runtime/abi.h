@@ -17,8 +17,7 @@
  * not have). Returns NULL with *rc 0 when in is NULL; NULL with *rc
  * WEFT_EABI when size is below v1 (the first published size) or above
  * full. Any thread. */
-const void *weft__abi_in(void *buf, size_t full, const void *in, size_t size, size_t v1,
-                         int *rc);
+const void *weft__abi_in(void *buf, size_t full, const void *in, size_t size, size_t v1, int *rc);
 
 /* Whether an output struct of `size` bytes (the caller's room) is one this
  * library can fill: 0, or WEFT_EABI below v1 or above full. Any thread. */

@@ -556,7 +556,8 @@ int weft_transient_stats_get_(weft_enclave *e, weft_enclave_stats *out, size_t s
   return rc;
 }
 
-int weft_enclave_stats_get_(weft_region *r, const char *enclave, weft_enclave_stats *out, size_t size) {
+int weft_enclave_stats_get_(weft_region *r, const char *enclave, weft_enclave_stats *out,
+                            size_t size) {
   weft_enclave_stats buf;
   int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
   if (rc == 0 && (rc = enclave_stats(r, enclave, out != NULL ? &buf : NULL)) == 0)
@@ -564,7 +565,8 @@ int weft_enclave_stats_get_(weft_region *r, const char *enclave, weft_enclave_st
   return rc;
 }
 
-int weft_transaction_stats_get_(weft_region *r, const char *tranid, weft_enclave_stats *out, size_t size) {
+int weft_transaction_stats_get_(weft_region *r, const char *tranid, weft_enclave_stats *out,
+                                size_t size) {
   weft_enclave_stats buf;
   int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
   if (rc == 0 && (rc = transaction_stats(r, tranid, out != NULL ? &buf : NULL)) == 0)

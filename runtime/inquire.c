@@ -212,8 +212,7 @@ static int task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *co
 
 /* size is the caller's weft_task_info: one of an older ABI gets a prefix
  * of each entry. */
-int weft_task_list_(weft_region *r, weft_task_info *out, size_t size, size_t cap,
-                    size_t *count) {
+int weft_task_list_(weft_region *r, weft_task_info *out, size_t size, size_t cap, size_t *count) {
   int rc = weft__abi_out_check(size, sizeof *out, sizeof *out);
   if (rc != 0 || size == sizeof *out || out == NULL)
     return rc != 0 ? rc : task_list(r, out, cap, count);

@@ -38,7 +38,7 @@ static void term_unref(weft_terminal *term) {
 }
 
 static int terminal_create(weft_region *r, const char *termid, const weft_terminal_ops *ops,
-                         void *ctx, weft_terminal **out) {
+                           void *ctx, weft_terminal **out) {
   if (r == NULL || ops == NULL || ops->send == NULL || out == NULL)
     return WEFT_EINVAL;
   if (weft__name_pack(termid) == 0)

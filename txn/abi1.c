@@ -9,7 +9,8 @@
 #undef weft_tdq_define
 #undef weft_rm_register
 
-WEFT_API int weft__abi1_weft_log_stats(weft_region *r, weft_log_stats *out) WEFT__ABI1(weft_log_stats);
+WEFT_API int weft__abi1_weft_log_stats(weft_region *r, weft_log_stats *out)
+    WEFT__ABI1(weft_log_stats);
 int weft__abi1_weft_log_stats(weft_region *r, weft_log_stats *out) {
   return weft_log_stats_get_(r, out, sizeof *out);
 }
@@ -30,7 +31,7 @@ WEFT_API int weft_tdq_define(weft_region *r, const weft_td_def *def) {
   return weft_td_define_(r, def, sizeof *def);
 }
 
-WEFT_API int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops,
-                              void *ctx, weft_rm **out) {
+WEFT_API int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops, void *ctx,
+                              weft_rm **out) {
   return weft_rm_register_(r, name, ops, sizeof *ops, ctx, out);
 }

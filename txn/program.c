@@ -41,8 +41,8 @@ static int abi_check(weft_region *r, const char *name, weft__dll dll, const char
   unsigned abi = v != NULL ? *v : 1;
   if (abi >= WEFT_ABI_VERSION_MIN && abi <= WEFT_ABI_VERSION)
     return 0;
-  weft__log(r, 'E', "program %s: %s was built for Weft ABI %u; this weft.dll runs ABI %u..%u",
-            name, path, abi, WEFT_ABI_VERSION_MIN, WEFT_ABI_VERSION);
+  weft__log(r, 'E', "program %s: %s was built for Weft ABI %u; this weft.dll runs ABI %u..%u", name,
+            path, abi, WEFT_ABI_VERSION_MIN, WEFT_ABI_VERSION);
   return WEFT_EABI;
 }
 

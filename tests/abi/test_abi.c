@@ -13,13 +13,13 @@
 TestSuite(abi, .timeout = 120);
 
 /* Poll until cond holds, at most 30 s (then fail). */
-#define WAIT_UNTIL(cond, what)                                   \
-  do {                                                           \
-    ULONGLONG until_ = GetTickCount64() + 30000;                 \
-    while (!(cond)) {                                            \
+#define WAIT_UNTIL(cond, what)                                       \
+  do {                                                               \
+    ULONGLONG until_ = GetTickCount64() + 30000;                     \
+    while (!(cond)) {                                                \
       cr_assert_lt(GetTickCount64(), until_, "timed out: %s", what); \
-      Sleep(1);                                                  \
-    }                                                            \
+      Sleep(1);                                                      \
+    }                                                                \
   } while (0)
 
 /* The live task of tranid that waits, or NULL in *found. */

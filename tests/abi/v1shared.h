@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 typedef struct v1_shared {
-  weft_event *gate;     /* V1CHILD waits for it */
-  unsigned workers;     /* weft_region_stats().workers, seen by V1MAIN */
-  int ts_ok;            /* V1MAIN read back what it wrote to TS queue V1Q */
-  int child_rc;         /* V1MAIN's weft_start of V1CHILD */
+  weft_event *gate; /* V1CHILD waits for it */
+  unsigned workers; /* weft_region_stats().workers, seen by V1MAIN */
+  int ts_ok;        /* V1MAIN read back what it wrote to TS queue V1Q */
+  int child_rc;     /* V1MAIN's weft_start of V1CHILD */
   volatile int main_ran, child_ran;
 } v1_shared;
 
