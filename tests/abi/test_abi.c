@@ -65,6 +65,12 @@ Test(abi, v1_host_and_program_dll_run_in_todays_weft_dll) {
   cr_assert_eq(weft_enclave_stats(r, "V1ENC", &es), 0);
   cr_assert_eq(es.importance, 2);
 
+  weft_file_def f = {"V1FILE", 8, 16};
+  cr_assert_eq(weft_file_define(r, &f), 0);
+  weft_recovery_info ri;
+  cr_assert_eq(weft_region_recovery(r, &ri), 0);
+  cr_assert_eq(ri.data_dir, 0);
+
   v1_shared sh = {0};
   v1_shared *p = &sh;
   cr_assert_eq(weft_event_create(&sh.gate), 0);
@@ -84,6 +90,12 @@ Test(abi, v1_host_and_program_dll_run_in_todays_weft_dll) {
   cr_assert_eq(s.tasks_completed, 2);
   cr_assert_eq(s.tasks_abended, 0);
   cr_assert_eq(s.fibers_idle, 0, "ABI 1's fiber_cache 0 turns pooling off");
+  struct weft_enclave_stats ts;
+  cr_assert_eq(weft_transaction_stats(r, "V1MAIN", &ts), 0);
+  cr_assert_eq(ts.tasks_completed, 1);
+  struct weft_log_stats ls;
+  cr_assert_eq(weft_log_stats(r, &ls), 0);
+  cr_assert_eq(ls.rollbacks, 0);
   cr_assert_eq(sh.child_ran, 1);
   weft_region_destroy(r);
   weft_event_destroy(sh.gate);
