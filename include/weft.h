@@ -639,15 +639,28 @@ typedef struct weft_task_info {
 
 /* A snapshot of the live tasks (each worker reports its own; a task
  * moving between workers at that moment may be missed). Up to cap into
- * out; *count gets how many there were. Not on a worker thread: a host
- * thread, or a task through weft_offload (WEFT_ESTATE otherwise). */
+ * out; *count gets how many there were. A worker answers from its
+ * dispatcher, so one whose task runs without suspending cannot: after 5 s
+ * the call returns WEFT_ETIMEDOUT with the tasks of the workers that
+ * answered (in out and *count, as above) and names the others in the
+ * region log. Not on a worker thread: a host thread, or a task through
+ * weft_offload (WEFT_ESTATE otherwise). */
 #define weft_task_list(r, out, cap, count) \
   weft_task_list_((r), (out), sizeof(weft_task_info), (cap), (count))
 WEFT_API int weft_task_list_(weft_region *r, weft_task_info *out, size_t size, size_t cap,
                              size_t *count);
+/* weft_task_list that also says which workers did not answer: bit i of
+ * *missing (when missing is not NULL) is set for worker i, and the call
+ * returns WEFT_ETIMEDOUT when any is. */
+#define weft_task_list_ex(r, out, cap, count, missing) \
+  weft_task_list_ex_((r), (out), sizeof(weft_task_info), (cap), (count), (missing))
+WEFT_API int weft_task_list_ex_(weft_region *r, weft_task_info *out, size_t size, size_t cap,
+                                size_t *count, uint64_t *missing);
 /* Abend task task_no AEXY (purged by the operator) at its next
  * suspension point, at once if it waits (not inside weft_offload or a
- * commit's flush). WEFT_ENOTFOUND if no such task lives. Same context as
+ * commit's flush). WEFT_ENOTFOUND if no such task lives. When a worker
+ * did not answer the listing (see weft_task_list) the request stands for
+ * 60 s in case the task is on it, and the call returns 0. Same context as
  * weft_task_list. */
 WEFT_API int weft_task_purge(weft_region *r, uint64_t task_no);
 

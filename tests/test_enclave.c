@@ -218,7 +218,7 @@ static weft_enclave_stats est_of(weft_enclave *e) {
   weft_enclave_stats s;
   memset(&s, 0, sizeof s);
   int rc = weft_transient_stats_get(e, &s);
-  cr_assert_eq(rc, 0, "weft_enclave_stats_of: %s", weft_err_name(rc));
+  cr_assert_eq(rc, 0, "weft_transient_stats_get: %s", weft_err_name(rc));
   return s;
 }
 
