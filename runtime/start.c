@@ -265,6 +265,7 @@ void weft__adm_cancel_all(weft_region *r) {
 
 /* A delayed start reached its worker: arm its timer. Owner. */
 void weft__start_delayed_arm(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   if (w->wk_draining) {
     weft__start_cancel(t, w);
     return;
@@ -275,6 +276,7 @@ void weft__start_delayed_arm(weft__worker *w, weft_task *t) {
 /* Its time came: admit it (the queue bound does not apply: the start was
  * accepted long ago). Owner. */
 void weft__start_delayed_fire(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   weft_region *r = t->tk_region;
   if (atomic_load(&r->r_state) != WEFT__R_RUNNING) {
     weft__start_cancel(t, w);

@@ -24,29 +24,31 @@ static void crash_config(weft__txn *x) {
   atomic_store(&x->x_crash_left, n);
 }
 
-int weft__txn_init(weft_region *r) {
+/* At region create, before the workers start (host thread): the store, and
+ * with a data_dir (copied: the caller's string is not kept) restart
+ * recovery and the log writer. */
+static int txn_create(weft_region *r, const weft_region_config *cfg, void **state) {
   weft__txn *x = calloc(1, sizeof *x);
   if (x == NULL)
     return WEFT_ENOMEM;
-  r->r_txn = x;
+  *state = x;
   weft__lock_init(&x->x_data);
   weft__lock_init(&x->x_log);
   weft__cond_init(&x->x_log_cond);
   crash_config(x);
-  const char *dir = r->r_cfg.data_dir;
-  r->r_cfg.data_dir = NULL; /* the caller's string is not kept */
-  if (dir == NULL)
+  if (cfg->data_dir == NULL)
     return 0;
-  if ((x->x_dir = strdup(dir)) == NULL)
+  if ((x->x_dir = strdup(cfg->data_dir)) == NULL)
     return WEFT_ENOMEM;
-  r->r_cfg.data_dir = x->x_dir;
   int rc = weft__recover(r);
   return rc != 0 ? rc : weft__log_start(r);
 }
 
-void weft__txn_close(weft_region *r) {
-  weft__txn *x = weft__txn_of(r);
-  if (x == NULL || x->x_dir == NULL || x->x_file == NULL)
+/* After the last task, the workers stopped (host thread): stop the writer
+ * and write the clean-shutdown checkpoint. */
+static void txn_quiesce(weft_region *r, void *state) {
+  weft__txn *x = state;
+  if (NEVER(x == NULL) || x->x_dir == NULL || x->x_file == NULL)
     return;
   weft__log_stop(r);
   if (!atomic_load(&x->x_failed) && weft__log_checkpoint(r, true) == 0)
@@ -54,8 +56,9 @@ void weft__txn_close(weft_region *r) {
               (unsigned long long)x->x_gen);
 }
 
-void weft__txn_free(weft_region *r) {
-  weft__txn *x = weft__txn_of(r);
+/* Host thread, no task left (also after a failed create). */
+static void txn_free(weft_region *r, void *state) {
+  weft__txn *x = state;
   if (x == NULL)
     return;
   weft__log_stop(r);
@@ -70,8 +73,13 @@ void weft__txn_free(weft_region *r) {
   weft__buf_free(&x->x_buf);
   free(x->x_dir);
   free(x);
-  r->r_txn = NULL;
 }
+
+static void txn_task_end(weft_task *t, void *state) {
+  weft__uow_task_end(t);
+}
+
+const weft__subsys weft__txn_subsys = {"txn", txn_create, txn_quiesce, txn_free, txn_task_end};
 
 static int region_recovery(weft_region *r, weft_recovery_info *out) {
   if (r == NULL || out == NULL)

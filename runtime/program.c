@@ -5,7 +5,7 @@
  * and loaded programs. Each successful load keeps one LoadLibrary reference
  * (the system loads a DLL once and shares it); the region releases them
  * when it is destroyed, after its workers have stopped running programs.
- * Ownership: the list of references is under r_def_lock. */
+ * Ownership: the list of references is under r_defs.df_lock. */
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -16,17 +16,17 @@ typedef struct weft__dll_ref {
 } weft__dll_ref;
 
 static void dll_keep(weft_region *r, weft__dll_ref *ref) {
-  weft__lock_acquire(&r->r_def_lock);
-  ref->dr_next = r->r_dlls;
-  r->r_dlls = ref;
-  weft__lock_release(&r->r_def_lock);
+  weft__lock_acquire(&r->r_defs.df_lock);
+  ref->dr_next = r->r_defs.df_dlls;
+  r->r_defs.df_dlls = ref;
+  weft__lock_release(&r->r_defs.df_lock);
 }
 
 /* Host thread, the region's workers stopped. */
 void weft__programs_unload(weft_region *r) {
-  while (r->r_dlls != NULL) {
-    weft__dll_ref *ref = r->r_dlls;
-    r->r_dlls = ref->dr_next;
+  while (r->r_defs.df_dlls != NULL) {
+    weft__dll_ref *ref = r->r_defs.df_dlls;
+    r->r_defs.df_dlls = ref->dr_next;
     weft__dll_close(ref->dr_dll);
     free(ref);
   }
