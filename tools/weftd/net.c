@@ -111,8 +111,7 @@ static unsigned count_from(uint32_t addr) {
 
 static void accept_all(void) {
   static const char busy[] = "%BUSY too many terminals, try again later\r\n";
-  static const char busy_addr[] =
-      "%BUSY too many terminals from your address, try again later\r\n";
+  static const char busy_addr[] = "%BUSY too many terminals from your address, try again later\r\n";
   const wdef_region *reg = &wd.def->region;
   for (;;) {
     struct sockaddr_in peer = {0};

@@ -61,8 +61,8 @@ struct wd_session {
   bool out_failed;       /* over OUT_MAX: the client does not read */
   bool closing;          /* close once the output is sent */
   uint64_t out_moved_ms; /* output last sent, or queued when none was left */
-  int state;       /* S_* */
-  bool receiving;  /* the task waits in weft_receive */
+  int state;             /* S_* */
+  bool receiving;        /* the task waits in weft_receive */
   char next_tran[WEFT_NAME_MAX + 1];
   void *next_ca;
   size_t next_ca_len;
