@@ -53,6 +53,7 @@ static void t_connect_from(term *t, const char *from, int rcvbuf, int want) {
   a.sin_port = htons((u_short)g_port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   cr_assert_eq(connect(t->s, (struct sockaddr *)&a, sizeof a), 0, "connect: %d", WSAGetLastError());
+  wp_reader_init(&t->r, t->s);
   int e = term_screen(t, WAIT_MS);
   cr_assert_eq(e, want, "the greeting ended %s, not %s:\n%s", end_names[e], end_names[want],
                t->scr);
