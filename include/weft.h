@@ -195,7 +195,9 @@ WEFT_API void weft_region_config_init(weft_region_config *cfg);
  * data_dir it first runs restart recovery (see weft_region_recovery): a
  * checksum failure before the log's tail returns WEFT_ECORRUPT (the region
  * log names the file and offset, and nothing on disk is changed); WEFT_ESYS
- * when the directory cannot be used. Host thread. */
+ * when the directory cannot be made or listed, WEFT_ERANGE when its path
+ * is too long to list (the region log names the directory; it is never
+ * taken for a new one). Host thread. */
 WEFT_API int weft_region_create(const weft_region_config *cfg, weft_region **out);
 
 #define WEFT_SHUTDOWN_NORMAL 0    /* drain running and queued tasks */

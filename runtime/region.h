@@ -81,7 +81,9 @@ struct weft_region {
   struct weft__purge_req *r_purges;
   uint32_t r_purge_cap;
   _Atomic uint32_t r_npurge;
-  /* Task inquiries: one at a time under r_inq_lock. */
+  /* Task inquiries (inquire.c): r_inq, the one running, is set and cleared
+   * by its caller and read by the workers, all under r_inq_lock, which
+   * also guards the inquiry's states and references. */
   weft__lock r_inq_lock;
   struct weft__inq *_Atomic r_inq;
 
