@@ -936,35 +936,37 @@ static void accounts_arg(const char *v) {
     die("bad --accounts %s (LO-HI)", v);
 }
 
+/* The options that take a string, and those that take a number in a
+ * range (--terminals, an int, is apart). */
+static const struct {
+  const char *name;
+  const char **field;
+} str_opts[] = {{"--host", &opt.host}, {"--port", &opt.port},        {"--mix", &opt.mix},
+                {"--json", &opt.json}, {"--def", &opt.def},          {"--user", &opt.user},
+                {"--plot", &opt.plot}, {"--password", &opt.password}};
+static const struct {
+  const char *name;
+  double *field, lo, hi;
+} num_opts[] = {{"--duration", &opt.duration, 0.001, 1e7},
+                {"--warmup", &opt.warmup, 0, 1e7},
+                {"--think-ms", &opt.think_ms, 0, 1e9},
+                {"--timeout", &opt.timeout_s, 0.001, 1e6}};
+
 /* Sets option a to value v (a bad value dies). Returns 0 for an unknown
  * option. */
 static int set_option(const char *a, const char *v) {
-  if (!strcmp(a, "--host"))
-    opt.host = v;
-  else if (!strcmp(a, "--port"))
-    opt.port = v;
-  else if (!strcmp(a, "--mix"))
-    opt.mix = v;
-  else if (!strcmp(a, "--json"))
-    opt.json = v;
-  else if (!strcmp(a, "--def"))
-    opt.def = v;
-  else if (!strcmp(a, "--user"))
-    opt.user = v;
-  else if (!strcmp(a, "--password"))
-    opt.password = v;
-  else if (!strcmp(a, "--plot"))
-    opt.plot = v;
-  else if (!strcmp(a, "--terminals"))
+  for (size_t i = 0; i < sizeof str_opts / sizeof *str_opts; i++)
+    if (!strcmp(a, str_opts[i].name)) {
+      *str_opts[i].field = v;
+      return 1;
+    }
+  for (size_t i = 0; i < sizeof num_opts / sizeof *num_opts; i++)
+    if (!strcmp(a, num_opts[i].name)) {
+      *num_opts[i].field = num_arg(a, v, num_opts[i].lo, num_opts[i].hi);
+      return 1;
+    }
+  if (!strcmp(a, "--terminals"))
     opt.terminals = (int)num_arg(a, v, 1, MAX_TERMINALS);
-  else if (!strcmp(a, "--duration"))
-    opt.duration = num_arg(a, v, 0.001, 1e7);
-  else if (!strcmp(a, "--warmup"))
-    opt.warmup = num_arg(a, v, 0, 1e7);
-  else if (!strcmp(a, "--think-ms"))
-    opt.think_ms = num_arg(a, v, 0, 1e9);
-  else if (!strcmp(a, "--timeout"))
-    opt.timeout_s = num_arg(a, v, 0.001, 1e6);
   else if (!strcmp(a, "--allow"))
     add_codes(&opt.allow, &opt.nallow, v, "--allow");
   else if (!strcmp(a, "--think-dist")) {
