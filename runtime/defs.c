@@ -5,6 +5,7 @@
  * lock; writers serialize on r_defs.df_lock. */
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 uint64_t weft__name_pack(const char *name) {
@@ -157,7 +158,7 @@ int weft_program_define(weft_region *r, const char *name, weft_program_fn fn) {
   return rc;
 }
 
-int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
+static int transaction_define(weft_region *r, const weft_transaction_def *def) {
   if (r == NULL || def == NULL || def->tranid == NULL || def->program == NULL)
     return WEFT_EINVAL;
   uint64_t key = weft__name_pack(def->tranid);
@@ -229,4 +230,13 @@ int weft_program_is_enabled(weft_region *r, const char *name) {
 int weft_transaction_is_enabled(weft_region *r, const char *tranid) {
   const weft__tran *tr = r != NULL && tranid != NULL ? weft__tran_find(r, tranid) : NULL;
   return tr == NULL ? WEFT_ENOTRAN : !atomic_load(&tr->tr_disabled);
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_transaction_define_(weft_region *r, const weft_transaction_def *def, size_t size) {
+  weft_transaction_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : transaction_define(r, def);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 #define PI_MISS 1.0     /* above this a goal is missed */
@@ -29,15 +30,16 @@ static int band_of(int importance) {
 }
 
 static int def_check(const weft_enclave_def *d) {
-  if (d->importance < WEFT_IMPORTANCE_SYSTEM || d->importance > WEFT_IMPORTANCE_DISCRETIONARY)
+  if (d->importance < WEFT_IMPORTANCE_SYSTEM || d->importance > WEFT_IMPORTANCE_DISCRETIONARY ||
+      d->max_active > WEFT_ENCLAVE_MAX_ACTIVE_MAX)
     return WEFT_ERANGE;
   switch (d->goal_type) {
     case WEFT_GOAL_NONE:
       return 0;
     case WEFT_GOAL_AVERAGE:
-      return d->goal_ms >= 1 && d->goal_ms <= 3600000 ? 0 : WEFT_ERANGE;
+      return d->goal_ms >= 1 && d->goal_ms <= WEFT_GOAL_MS_MAX ? 0 : WEFT_ERANGE;
     case WEFT_GOAL_PERCENTILE:
-      return d->goal_ms >= 1 && d->goal_ms <= 3600000 && d->goal_percent >= 1 &&
+      return d->goal_ms >= 1 && d->goal_ms <= WEFT_GOAL_MS_MAX && d->goal_percent >= 1 &&
                      d->goal_percent <= 99
                  ? 0
                  : WEFT_ERANGE;
@@ -81,7 +83,7 @@ static void list_add(weft_region *r, weft__encl *e) {
   weft__lock_release(&r->r_encl.en_lock);
 }
 
-int weft_enclave_define(weft_region *r, const weft_enclave_def *def) {
+static int enclave_define(weft_region *r, const weft_enclave_def *def) {
   if (r == NULL || def == NULL || def->name == NULL)
     return WEFT_EINVAL;
   uint64_t key = weft__name_pack(def->name);
@@ -117,7 +119,7 @@ int weft__encl_init(weft_region *r) {
   if (rc != 0)
     return rc;
   weft_enclave_def d = {WEFT_DEFAULT_ENCLAVE, 3, WEFT_GOAL_NONE, 0, 0, 0};
-  if ((rc = weft_enclave_define(r, &d)) != 0)
+  if ((rc = enclave_define(r, &d)) != 0)
     return rc;
   r->r_encl.en_default = weft__encl_find(r, WEFT_DEFAULT_ENCLAVE);
   return 0;
@@ -357,7 +359,7 @@ void weft__stats_fill(weft_region *r, const weft__acct *a, struct weft_enclave_s
 }
 
 /* Response figures of a histogram into out. */
-static void stats_resp(struct weft_enclave_stats *out, const weft__hist *h) {
+static void stats_resp(weft_enclave_stats *out, const weft__hist *h) {
   out->responses = h->h_count;
   out->resp_avg_ms = ns_ms(weft__hist_mean(h));
   out->resp_p50_ms = ns_ms(weft__hist_percentile(h, 50));
@@ -366,7 +368,7 @@ static void stats_resp(struct weft_enclave_stats *out, const weft__hist *h) {
   out->resp_max_ms = ns_ms(h->h_max_ns);
 }
 
-static void stats_ident(const weft__encl *e, struct weft_enclave_stats *out) {
+static void stats_ident(const weft__encl *e, weft_enclave_stats *out) {
   memcpy(out->name, e->ec_name, sizeof out->name);
   out->enclave_id = e->ec_id;
   out->importance = e->ec_importance;
@@ -378,14 +380,14 @@ static void stats_ident(const weft__encl *e, struct weft_enclave_stats *out) {
 }
 
 /* Cumulative figures of e. tasks_started counts its tasks that ran. */
-static void encl_cumulative(weft__encl *e, struct weft_enclave_stats *out, weft__hist *resp) {
+static void encl_cumulative(weft__encl *e, weft_enclave_stats *out, weft__hist *resp) {
   memset(out, 0, sizeof *out);
   stats_ident(e, out);
   weft__stats_fill(e->ec_region, e->ec_acct, out, resp);
   stats_resp(out, resp);
 }
 
-int weft_enclave_stats_of(weft_enclave *e, struct weft_enclave_stats *out) {
+static int transient_stats(weft_enclave *e, weft_enclave_stats *out) {
   weft__encl *ec = (weft__encl *)e;
   weft__hist h;
   if (ec == NULL || out == NULL)
@@ -394,14 +396,14 @@ int weft_enclave_stats_of(weft_enclave *e, struct weft_enclave_stats *out) {
   return 0;
 }
 
-int weft_enclave_stats(weft_region *r, const char *enclave, struct weft_enclave_stats *out) {
+static int enclave_stats(weft_region *r, const char *enclave, weft_enclave_stats *out) {
   if (r == NULL || enclave == NULL || out == NULL)
     return WEFT_EINVAL;
   weft__encl *e = weft__encl_find(r, enclave);
-  return e != NULL ? weft_enclave_stats_of((weft_enclave *)e, out) : WEFT_ENOTFOUND;
+  return e != NULL ? transient_stats((weft_enclave *)e, out) : WEFT_ENOTFOUND;
 }
 
-int weft_transaction_stats(weft_region *r, const char *tranid, struct weft_enclave_stats *out) {
+static int transaction_stats(weft_region *r, const char *tranid, weft_enclave_stats *out) {
   if (r == NULL || tranid == NULL || out == NULL)
     return WEFT_EINVAL;
   const weft__tran *tr = weft__tran_find(r, tranid);
@@ -428,7 +430,7 @@ static double perf_index(const weft__encl *e, const weft__hist *h) {
 }
 
 /* Subtract the previous snapshot's counts and times from cur. */
-static void stats_minus(struct weft_enclave_stats *cur, const struct weft_enclave_stats *prev) {
+static void stats_minus(weft_enclave_stats *cur, const weft_enclave_stats *prev) {
   cur->tasks_started -= prev->tasks_started;
   cur->tasks_completed -= prev->tasks_completed;
   cur->tasks_abended -= prev->tasks_abended;
@@ -445,7 +447,7 @@ void weft__encl_interval(weft_region *r, weft__encl *e, uint64_t start_ns, uint6
                          int final) {
   weft_interval_record rec;
   weft__hist cur, delta;
-  struct weft_enclave_stats now;
+  weft_enclave_stats now;
   encl_cumulative(e, &now, &cur);
   weft__hist_sub(&delta, &cur, &e->ec_prev_resp);
   rec.s = now;
@@ -535,4 +537,39 @@ void weft__policy_run(weft_region *r, uint64_t now_ns) {
   if (r->r_cfg.dispatch_mode == WEFT_DISPATCH_GOAL)
     policy_step(r);
   weft__lock_release(&r->r_encl.en_lock);
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_enclave_define_(weft_region *r, const weft_enclave_def *def, size_t size) {
+  weft_enclave_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : enclave_define(r, def);
+}
+
+int weft_transient_stats_get_(weft_enclave *e, weft_enclave_stats *out, size_t size) {
+  weft_enclave_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = transient_stats(e, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
+}
+
+int weft_enclave_stats_get_(weft_region *r, const char *enclave, weft_enclave_stats *out,
+                            size_t size) {
+  weft_enclave_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = enclave_stats(r, enclave, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
+}
+
+int weft_transaction_stats_get_(weft_region *r, const char *tranid, weft_enclave_stats *out,
+                                size_t size) {
+  weft_enclave_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = transaction_stats(r, tranid, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 #define PURGE_TTL_NS (60ull * 1000000000ull)
@@ -272,8 +273,8 @@ static void log_missing(weft_region *r, uint64_t missing) {
             list, INQ_TIMEOUT_MS);
 }
 
-int weft_task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *count,
-                      uint64_t *missing) {
+static int task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *count,
+                        uint64_t *missing) {
   int rc = caller_ok(r);
   if (rc != 0)
     return rc;
@@ -306,8 +307,26 @@ int weft_task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *c
   return WEFT_ETIMEDOUT;
 }
 
-int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count) {
-  return weft_task_list_ex(r, out, cap, count, NULL);
+/* size is the caller's weft_task_info: one of an older ABI gets a prefix
+ * of each entry. */
+int weft_task_list_ex_(weft_region *r, weft_task_info *out, size_t size, size_t cap,
+                       size_t *count, uint64_t *missing) {
+  int rc = weft__abi_out_check(size, sizeof *out, sizeof *out);
+  if (rc != 0 || size == sizeof *out || out == NULL)
+    return rc != 0 ? rc : task_list_ex(r, out, cap, count, missing);
+  weft_task_info *all = malloc(cap * sizeof *all);
+  if (all == NULL)
+    return WEFT_ENOMEM;
+  rc = task_list_ex(r, all, cap, count, missing);
+  if (rc == 0 || rc == WEFT_ETIMEDOUT)
+    for (size_t i = 0; i < *count && i < cap; i++)
+      memcpy((char *)out + i * size, &all[i], size);
+  free(all);
+  return rc;
+}
+
+int weft_task_list_(weft_region *r, weft_task_info *out, size_t size, size_t cap, size_t *count) {
+  return weft_task_list_ex_(r, out, size, cap, count, NULL);
 }
 
 int weft_task_purge(weft_region *r, uint64_t task_no) {

@@ -32,6 +32,20 @@ void weft__programs_unload(weft_region *r) {
   }
 }
 
+/* Whether the DLL was built for an ABI this library runs: its exported
+ * weft_abi_version (weft.h emits it in every module that includes it), or
+ * 1 when it exports none (built before versions were recorded). 0, or
+ * WEFT_EABI (logged) before any of its programs is called. */
+static int abi_check(weft_region *r, const char *name, weft__dll dll, const char *path) {
+  const unsigned *v = weft__dll_symbol(dll, "weft_abi_version");
+  unsigned abi = v != NULL ? *v : 1;
+  if (abi >= WEFT_ABI_VERSION_MIN && abi <= WEFT_ABI_VERSION)
+    return 0;
+  weft__log(r, 'E', "program %s: %s was built for Weft ABI %u; this weft.dll runs ABI %u..%u", name,
+            path, abi, WEFT_ABI_VERSION_MIN, WEFT_ABI_VERSION);
+  return WEFT_EABI;
+}
+
 /* The function `symbol` of the loaded DLL, or WEFT_ENOTFOUND (logged). */
 static int resolve(weft_region *r, const char *name, weft__dll dll, const char *path,
                    const char *symbol, weft_program_fn *fn) {
@@ -60,7 +74,8 @@ int weft_program_load(weft_region *r, const char *name, const char *dll, const c
     free(ref);
     return rc;
   }
-  if ((rc = resolve(r, name, handle, dll, symbol, &fn)) != 0 ||
+  if ((rc = abi_check(r, name, handle, dll)) != 0 ||
+      (rc = resolve(r, name, handle, dll, symbol, &fn)) != 0 ||
       (rc = weft_program_define(r, name, fn)) != 0) {
     weft__dll_close(handle);
     free(ref);

@@ -2,12 +2,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 #define MIN_STACK (64u * 1024u) /* room for the fault pad and a program */
 
-void weft_region_config_init(weft_region_config *cfg) {
-  if (cfg == NULL)
+void weft_region_config_init_(weft_region_config *cfg, size_t size) {
+  if (cfg == NULL || weft__abi_out_check(size, sizeof *cfg, sizeof *cfg) != 0)
     return;
   memset(cfg, 0, sizeof *cfg);
   unsigned cpus = weft__cpu_count();
@@ -28,6 +29,30 @@ void weft_region_config_init(weft_region_config *cfg) {
   cfg->deadlock_action = WEFT_DEADLOCK_ABEND;
 }
 
+/* ABI 2's zeros (the defaults) and WEFT_OFF, in the internal form, where
+ * 0 means off as it did in ABI 1. */
+static void config_defaults(weft_region_config *c) {
+  weft_region_config d;
+  weft_region_config_init(&d);
+#define WEFT__DEFAULT(f) c->f = c->f == 0 ? d.f : c->f
+#define WEFT__DEFAULT_OFF(f) c->f = c->f == 0 ? d.f : c->f == WEFT_OFF ? 0 : c->f
+  WEFT__DEFAULT(workers);
+  WEFT__DEFAULT(max_tasks);
+  WEFT__DEFAULT_OFF(max_queued);
+  WEFT__DEFAULT(stack_size);
+  WEFT__DEFAULT(stack_commit);
+  WEFT__DEFAULT_OFF(fiber_cache);
+  WEFT__DEFAULT_OFF(runaway_ms);
+  WEFT__DEFAULT(offload_threads);
+  WEFT__DEFAULT(policy_interval_ms);
+  WEFT__DEFAULT_OFF(aging_ms);
+  WEFT__DEFAULT_OFF(checkpoint_bytes);
+  WEFT__DEFAULT_OFF(lock_timeout_ms);
+#undef WEFT__DEFAULT
+#undef WEFT__DEFAULT_OFF
+  c->accounting = c->accounting != WEFT_ACCOUNTING_OFF; /* 0 and 1: on */
+}
+
 /* WEFT_EINVAL for a choice that is none of its named values (dispatch_mode,
  * deadlock_action), WEFT_ERANGE for a number outside its range. */
 static int config_check(const weft_region_config *c) {
@@ -35,8 +60,10 @@ static int config_check(const weft_region_config *c) {
       (c->deadlock_action != WEFT_DEADLOCK_ABEND && c->deadlock_action != WEFT_DEADLOCK_ERROR))
     return WEFT_EINVAL;
   if (c->workers < 1 || c->workers > WEFT_MAX_WORKERS || c->max_tasks < 1 ||
-      c->stack_size < MIN_STACK || c->stack_commit > c->stack_size || c->offload_threads < 1 ||
-      c->policy_interval_ms < 10 || c->policy_interval_ms > 3600000)
+      c->max_tasks > WEFT_MAX_TASKS_MAX || c->stack_size < MIN_STACK ||
+      c->stack_commit > c->stack_size || c->offload_threads < 1 ||
+      c->policy_interval_ms < WEFT_POLICY_INTERVAL_MS_MIN ||
+      c->policy_interval_ms > WEFT_POLICY_INTERVAL_MS_MAX)
     return WEFT_ERANGE;
   return 0;
 }
@@ -270,18 +297,30 @@ static weft_region *region_alloc(const weft_region_config *cfg) {
   return r;
 }
 
-int weft_region_create(const weft_region_config *cfg, weft_region **out) {
-  weft_region_config defaults;
+int weft_region_create_(const weft_region_config *cfg, size_t size, weft_region **out) {
+  weft_region_config buf;
+  int rc;
+  cfg = weft__abi_in(&buf, sizeof buf, cfg, size, sizeof buf, &rc);
+  if (rc != 0)
+    return rc;
+  return weft__region_create(cfg, 2, out);
+}
+
+int weft__region_create(const weft_region_config *in, int abi, weft_region **out) {
+  weft_region_config c;
   int rc;
   if (out == NULL)
     return WEFT_EINVAL;
   *out = NULL;
   if (weft__worker_self() != NULL)
     return WEFT_ESTATE; /* regions are made and ended by host threads */
-  if (cfg == NULL) {
-    weft_region_config_init(&defaults);
-    cfg = &defaults;
-  }
+  if (in != NULL)
+    c = *in;
+  else
+    memset(&c, 0, sizeof c);
+  if (in == NULL || abi >= 2)
+    config_defaults(&c);
+  const weft_region_config *cfg = &c;
   if ((rc = config_check(cfg)) != 0)
     return rc;
   weft_region *r = region_alloc(cfg);

@@ -8,6 +8,7 @@
  * tk_rnext, counted in r_encl.en_capq like the starts waiting on enclave caps. */
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 weft__class *weft__class_find(weft_region *r, const char *name) {
@@ -15,13 +16,13 @@ weft__class *weft__class_find(weft_region *r, const char *name) {
   return key ? weft__dtab_find(&r->r_defs.df_classes, key) : NULL;
 }
 
-int weft_class_define(weft_region *r, const weft_class_def *def) {
+static int class_define(weft_region *r, const weft_class_def *def) {
   if (r == NULL || def == NULL || def->name == NULL)
     return WEFT_EINVAL;
   uint64_t key = weft__name_pack(def->name);
   if (key == 0)
     return WEFT_EBADNAME;
-  if (def->max_active < 1 || def->max_active > 1000000)
+  if (def->max_active < 1 || def->max_active > WEFT_CLASS_MAX_ACTIVE_MAX)
     return WEFT_ERANGE;
   weft__class *c = calloc(1, sizeof *c);
   if (c == NULL)
@@ -102,7 +103,7 @@ int weft_class_set_max(weft_region *r, const char *name, unsigned max_active) {
   weft__class *c = weft__class_find(r, name);
   if (c == NULL)
     return WEFT_ENOTFOUND;
-  if (max_active < 1 || max_active > 1000000)
+  if (max_active < 1 || max_active > WEFT_CLASS_MAX_ACTIVE_MAX)
     return WEFT_ERANGE;
   weft_task *admit = NULL, **tail = &admit;
   weft__lock_acquire(&c->cl_lock);
@@ -126,7 +127,7 @@ int weft_class_set_max(weft_region *r, const char *name, unsigned max_active) {
   return 0;
 }
 
-int weft_class_stats(weft_region *r, const char *name, struct weft_class_stats *out) {
+static int class_stats(weft_region *r, const char *name, weft_class_stats *out) {
   if (r == NULL || name == NULL || out == NULL)
     return WEFT_EINVAL;
   weft__class *c = weft__class_find(r, name);
@@ -174,4 +175,21 @@ void weft__classes_free(weft_region *r) {
     free(c);
   }
   weft__dtab_free(&r->r_defs.df_classes, NULL);
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_class_define_(weft_region *r, const weft_class_def *def, size_t size) {
+  weft_class_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : class_define(r, def);
+}
+
+int weft_class_stats_get_(weft_region *r, const char *name, weft_class_stats *out, size_t size) {
+  weft_class_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = class_stats(r, name, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
 }

@@ -192,7 +192,8 @@ Test(regiondef, every_kind_parses_to_its_values) {
   const char *text =
       "# a comment line\n"
       "REGION name=BANK workers=3 max_tasks=77 data_dir=dd listen=10.1.2.3:4000 "
-      "max_terminals=9 max_line=200 idle_timeout=0 receive_timeout=12 signon=yes "
+      "max_terminals=9 max_per_address=3 max_line=200 idle_timeout=0 receive_timeout=12 "
+      "signon=yes signon_timeout=0 "
       "operator_group=OPS checkpoint_mb=5 lock_timeout_ms=forever deadlock=error "
       "dispatch=static greeting=\"Hello, # not a comment \\\"quoted\\\" \\\\ end\"\n"
       "\n"
@@ -226,6 +227,8 @@ Test(regiondef, every_kind_parses_to_its_values) {
   cr_expect_str_eq(g->listen_addr, "10.1.2.3");
   cr_expect_eq(g->listen_port, 4000);
   cr_expect_eq(g->max_terminals, 9);
+  cr_expect_eq(g->max_per_address, 3);
+  cr_expect_eq(g->signon_timeout_s, 0);
   cr_expect_eq(g->max_line, 200);
   cr_expect_eq(g->idle_timeout_s, 0);
   cr_expect_eq(g->receive_timeout_s, 12);
@@ -320,6 +323,8 @@ Test(regiondef, defaults) {
   cr_expect_str_eq(g->listen_addr, "127.0.0.1");
   cr_expect_eq(g->listen_port, 3270);
   cr_expect_eq(g->max_terminals, 256);
+  cr_expect_eq(g->max_per_address, 0);
+  cr_expect_eq(g->signon_timeout_s, 60);
   cr_expect_eq(g->max_line, 1024);
   cr_expect_eq(g->idle_timeout_s, 600);
   cr_expect_eq(g->receive_timeout_s, 300);
@@ -471,6 +476,10 @@ Test(regiondef, error_out_of_range) {
           "priority=256 is out of range (0..255)");
   bad_one("REGION name=R workers=65\n", 1, "workers=65 is out of range (1..64)");
   bad_one("REGION name=R workers=0\n", 1, "workers=0 is out of range");
+  bad_one("REGION name=R max_per_address=100001\n", 1,
+          "max_per_address=100001 is out of range (0..100000)");
+  bad_one("REGION name=R signon_timeout=86401\n", 1,
+          "signon_timeout=86401 is out of range (0..86400)");
   bad_one(R "ENCLAVE name=E importance=6\n", 2,
           "importance=6 is out of range (expected 1..5, system or discretionary)");
   bad_one(R "ENCLAVE name=E goal=percentile goal_ms=5 goal_percent=100\n", 2,
@@ -745,13 +754,13 @@ Test(regiondef, apply_installs_definitions_that_work) {
   int rc = wdef_apply(f, r, builtins, NULL, &e);
   cr_assert_eq(rc, 0, "apply: %s\n%s", weft_err_name(rc), all_errors(&e));
 
-  struct weft_enclave_stats es;
-  cr_assert_eq(weft_enclave_stats(r, "ONLINE", &es), 0);
+  weft_enclave_stats es;
+  cr_assert_eq(weft_enclave_stats_get(r, "ONLINE", &es), 0);
   cr_expect_eq(es.importance, 2);
   cr_expect_eq(es.goal_type, WEFT_GOAL_AVERAGE);
   cr_expect_eq(es.goal_ms, 100);
-  struct weft_class_stats cs;
-  cr_assert_eq(weft_class_stats(r, "CLS", &cs), 0);
+  weft_class_stats cs;
+  cr_assert_eq(weft_class_stats_get(r, "CLS", &cs), 0);
   cr_expect_eq(cs.max_active, 3);
   cr_expect_eq(cs.purge_threshold, 50);
   cr_expect_eq(weft_transaction_is_enabled(r, "RECT"), 1);
@@ -772,11 +781,11 @@ Test(regiondef, apply_installs_definitions_that_work) {
   /* The DLL program runs (and abends as it should). */
   cr_assert_eq(weft_start(r, "ABND", NULL, 0, NULL, NULL), 0);
   th_wait_ended(r, 3);
-  cr_assert_eq(weft_transaction_stats(r, "RECT", &es), 0);
+  cr_assert_eq(weft_transaction_stats_get(r, "RECT", &es), 0);
   cr_expect_eq(es.tasks_completed, 2);
-  cr_assert_eq(weft_transaction_stats(r, "ABND", &es), 0);
+  cr_assert_eq(weft_transaction_stats_get(r, "ABND", &es), 0);
   cr_expect_eq(es.tasks_abended, 1);
-  cr_assert_eq(weft_enclave_stats(r, "ONLINE", &es), 0);
+  cr_assert_eq(weft_enclave_stats_get(r, "ONLINE", &es), 0);
   cr_expect_eq(es.tasks_completed, 2);
   th_finish(r);
   wdef_free(f);
@@ -846,8 +855,8 @@ Test(regiondef, runtime_install_adds_and_refuses_existing_names) {
   expect_error(&e, 4, "TRANSACTION NEWT already exists in the region");
   expect_error(&e, 5, "TDQUEUE NQ already exists in the region");
   cr_expect_eq(e.n, 4, "got:\n%s", all_errors(&e));
-  struct weft_enclave_stats es;
-  cr_expect_eq(weft_enclave_stats(r, "FRESH", &es), WEFT_ENOTFOUND);
+  weft_enclave_stats es;
+  cr_expect_eq(weft_enclave_stats_get(r, "FRESH", &es), WEFT_ENOTFOUND);
   wdef_errors_free(&e);
 
   /* A reference the region cannot satisfy is reported at apply. */

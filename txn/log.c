@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "txn/txn.h"
 
 /* ---- Crash points (tests) ----------------------------------------------------- */
@@ -358,11 +359,11 @@ int weft_checkpoint(weft_region *r) {
   return weft__log_checkpoint(r, false);
 }
 
-int weft_log_stats(weft_region *r, struct weft_log_stats *out) {
+static int log_stats(weft_region *r, weft_log_stats *out) {
   if (r == NULL || out == NULL)
     return WEFT_EINVAL;
   weft__txn *x = weft__txn_of(r);
-  *out = (struct weft_log_stats){
+  *out = (weft_log_stats){
       .commits = atomic_load(&x->x_commits),
       .flushes = atomic_load(&x->x_flushes),
       .bytes = atomic_load(&x->x_bytes),
@@ -372,4 +373,14 @@ int weft_log_stats(weft_region *r, struct weft_log_stats *out) {
   };
   weft__lock_figures(r, &out->deadlocks, &out->lock_timeouts);
   return 0;
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_log_stats_get_(weft_region *r, weft_log_stats *out, size_t size) {
+  weft_log_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = log_stats(r, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
 }

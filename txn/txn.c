@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "txn/txn.h"
 
 /* WEFT_CRASH=name or name:N (tests): end the process at the N-th pass. */
@@ -80,7 +81,7 @@ static void txn_task_end(weft_task *t, void *state) {
 
 const weft__subsys weft__txn_subsys = {"txn", txn_create, txn_quiesce, txn_free, txn_task_end};
 
-int weft_region_recovery(weft_region *r, weft_recovery_info *out) {
+static int region_recovery(weft_region *r, weft_recovery_info *out) {
   if (r == NULL || out == NULL)
     return WEFT_EINVAL;
   *out = weft__txn_of(r)->x_info;
@@ -102,7 +103,7 @@ int weft__qname_check(const char *name) {
   return 0;
 }
 
-int weft_file_define(weft_region *r, const weft_file_def *def) {
+static int file_define(weft_region *r, const weft_file_def *def) {
   if (r == NULL || def == NULL || def->name == NULL)
     return WEFT_EINVAL;
   if (weft__name_pack(def->name) == 0)
@@ -127,7 +128,7 @@ int weft_file_define(weft_region *r, const weft_file_def *def) {
   return rc;
 }
 
-int weft_tsq_define(weft_region *r, const char *name, int recoverable) {
+int weft_ts_define(weft_region *r, const char *name, int recoverable) {
   if (r == NULL || name == NULL)
     return WEFT_EINVAL;
   size_t n = strlen(name);
@@ -166,12 +167,14 @@ int weft_tsq_define(weft_region *r, const char *name, int recoverable) {
   return 0;
 }
 
-int weft_tdq_define(weft_region *r, const weft_tdq_def *def) {
+static int td_define(weft_region *r, const weft_td_def *def) {
   if (r == NULL || def == NULL)
     return WEFT_EINVAL;
   int rc = weft__qname_check(def->name);
   if (rc != 0)
     return rc;
+  if (def->trigger_level > WEFT_TD_TRIGGER_MAX)
+    return WEFT_ERANGE;
   if (def->trigger_level > 0) {
     if (def->tranid == NULL)
       return WEFT_EINVAL;
@@ -215,4 +218,28 @@ int weft_td_depth(weft_region *r, const char *queue, uint64_t *depth) {
     *depth = d->d_depth;
   weft__lock_release_shared(&x->x_data);
   return rc;
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_region_recovery_get_(weft_region *r, weft_recovery_info *out, size_t size) {
+  weft_recovery_info buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = region_recovery(r, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
+}
+
+int weft_file_define_(weft_region *r, const weft_file_def *def, size_t size) {
+  weft_file_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : file_define(r, def);
+}
+
+int weft_td_define_(weft_region *r, const weft_td_def *def, size_t size) {
+  weft_td_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : td_define(r, def);
 }

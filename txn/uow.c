@@ -10,6 +10,7 @@
  * two of the resource managers. */
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "txn/txn.h"
 
 static uint64_t uow_id_new(weft__txn *x) {
@@ -488,8 +489,8 @@ void weft__td_triggers(weft_region *r) {
 
 /* ---- Resource managers ------------------------------------------------------ */
 
-int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops, void *ctx,
-                     weft_rm **out) {
+static int rm_register(weft_region *r, const char *name, const weft_rm_ops *ops, void *ctx,
+                       weft_rm **out) {
   if (r == NULL || name == NULL || ops == NULL || out == NULL)
     return WEFT_EINVAL;
   if (weft__name_pack(name) == 0)
@@ -549,4 +550,14 @@ int weft_rm_enlist(weft_task *t, weft_rm *rm) {
     return WEFT_ELIMIT;
   u->u_rms[u->u_nrm++] = rm;
   return 0;
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_rm_register_(weft_region *r, const char *name, const weft_rm_ops *ops, size_t size,
+                      void *ctx, weft_rm **out) {
+  weft_rm_ops buf;
+  int rc;
+  ops = weft__abi_in(&buf, sizeof buf, ops, size, sizeof buf, &rc);
+  return rc != 0 ? rc : rm_register(r, name, ops, ctx, out);
 }

@@ -365,7 +365,7 @@ static int lex_line(parser *p, const char *line, char *out, tokens *t) {
 
 enum {
   T_NAME,   /* char[WDEF_NAME_SIZE]: 1-8 characters */
-  T_QNAME,  /* char[WDEF_QNAME_SIZE]: 1-16 characters */
+  T_QNAME,  /* char[WDEF_QNAME_SIZE]: 1-WEFT_QNAME_MAX characters */
   T_TSNAME, /* char[WDEF_TSNAME_SIZE]: 1-16 characters, maybe and a '*' */
   T_UINT,   /* unsigned, min..max */
   T_WORD,   /* unsigned (or int): a keyword, or a number min..max if max > 0 */
@@ -417,16 +417,18 @@ static const keyword kw_forever[] = {{"forever", WEFT_WAIT_FOREVER}, {NULL, 0}};
 static const attr_spec region_attrs[] = {
     A(wdef_region, "name", T_NAME, name, 1, 0, 0),
     A(wdef_region, "workers", T_UINT, workers, 0, 1, WEFT_MAX_WORKERS),
-    A(wdef_region, "max_tasks", T_UINT, max_tasks, 0, 1, 1000000),
+    A(wdef_region, "max_tasks", T_UINT, max_tasks, 0, 1, WEFT_MAX_TASKS_MAX),
     A(wdef_region, "data_dir", T_PATH, data_dir, 0, 0, 0),
     A(wdef_region, "listen", T_LISTEN, listen_addr, 0, 0, 0),
     A(wdef_region, "max_terminals", T_UINT, max_terminals, 0, 1, 100000),
+    A(wdef_region, "max_per_address", T_UINT, max_per_address, 0, 0, 100000),
     A(wdef_region, "max_line", T_UINT, max_line, 0, 16, 65536),
     A(wdef_region, "idle_timeout", T_UINT, idle_timeout_s, 0, 0, 86400),
     A(wdef_region, "receive_timeout", T_UINT, receive_timeout_s, 0, 0, 86400),
     YESNO(wdef_region, "signon", signon),
     A(wdef_region, "signon_delay_ms", T_UINT, signon_delay_ms, 0, 0, 60000),
     A(wdef_region, "signon_lockout", T_UINT, signon_lockout, 0, 0, 1000),
+    A(wdef_region, "signon_timeout", T_UINT, signon_timeout_s, 0, 0, 86400),
     A(wdef_region, "operator_group", T_NAME, operator_group, 0, 0, 0),
     A(wdef_region, "checkpoint_mb", T_UINT, checkpoint_mb, 0, 0, 1048576),
     W(wdef_region, "lock_timeout_ms", lock_timeout_ms, 0, 86400000, kw_forever,
@@ -441,14 +443,14 @@ static const attr_spec enclave_attrs[] = {
     W(wdef_enclave, "importance", importance, 1, 5, kw_importance,
       "1..5, system or discretionary"),
     W(wdef_enclave, "goal", goal_type, 0, 0, kw_goal, "none, average or percentile"),
-    A(wdef_enclave, "goal_ms", T_UINT, goal_ms, 0, 1, 3600000),
+    A(wdef_enclave, "goal_ms", T_UINT, goal_ms, 0, 1, WEFT_GOAL_MS_MAX),
     A(wdef_enclave, "goal_percent", T_UINT, goal_percent, 0, 1, 99),
-    A(wdef_enclave, "max_active", T_UINT, max_active, 0, 0, 1000000),
+    A(wdef_enclave, "max_active", T_UINT, max_active, 0, 0, WEFT_ENCLAVE_MAX_ACTIVE_MAX),
     END};
 
 static const attr_spec class_attrs[] = {
     A(wdef_class, "name", T_NAME, name, 1, 0, 0),
-    A(wdef_class, "max_active", T_UINT, max_active, 1, 1, 1000000),
+    A(wdef_class, "max_active", T_UINT, max_active, 1, 1, WEFT_CLASS_MAX_ACTIVE_MAX),
     A(wdef_class, "purge_threshold", T_UINT, purge_threshold, 0, 0, 1000000000),
     END};
 
@@ -483,7 +485,7 @@ static const attr_spec tsqueue_attrs[] = {
 static const attr_spec tdqueue_attrs[] = {
     A(wdef_tdqueue, "name", T_QNAME, name, 1, 0, 0),
     YESNO(wdef_tdqueue, "recoverable", recoverable),
-    A(wdef_tdqueue, "trigger", T_UINT, trigger, 0, 0, 1000000),
+    A(wdef_tdqueue, "trigger", T_UINT, trigger, 0, 0, WEFT_TD_TRIGGER_MAX),
     A(wdef_tdqueue, "tranid", T_NAME, tranid, 0, 0, 0),
     END};
 
@@ -794,6 +796,7 @@ static void region_defaults(wdef_region *r) {
   r->receive_timeout_s = 300;
   r->signon_delay_ms = 1000;
   r->signon_lockout = 10;
+  r->signon_timeout_s = 60;
   strcpy(r->operator_group, "OPERATOR");
   r->checkpoint_mb = 64;
   r->lock_timeout_ms = 30000;
