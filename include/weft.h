@@ -75,7 +75,8 @@ extern "C" {
   X(EEMPTY, -18, "queue is empty")                                            \
   X(EENDFILE, -19, "no more records")                                         \
   X(EROLLEDBACK, -20, "the unit of work was rolled back")                     \
-  X(EDISABLED, -21, "the program or transaction is disabled")
+  X(EDISABLED, -21, "the program or transaction is disabled")                \
+  X(EINUSE, -22, "in use by another region")
 
 enum {
   WEFT_OK = 0,
@@ -180,7 +181,9 @@ WEFT_API void weft_region_config_init(weft_region_config *cfg);
  * Returns WEFT_EINVAL / WEFT_ERANGE for a bad configuration. With a
  * data_dir it first runs restart recovery (see weft_region_recovery): a
  * checksum failure before the log's tail returns WEFT_ECORRUPT (the region
- * log names the file and offset, and nothing on disk is changed); WEFT_ESYS
+ * log names the file and offset, and nothing on disk is changed);
+ * WEFT_EINUSE when another region (in this or another process) has the
+ * data directory open, before anything in it is read or changed; WEFT_ESYS
  * when the directory cannot be used. Host thread. */
 WEFT_API int weft_region_create(const weft_region_config *cfg, weft_region **out);
 

@@ -67,6 +67,7 @@ void weft__txn_free(weft_region *r) {
   }
   free(x->x_pending);
   weft__buf_free(&x->x_buf);
+  weft__file_close(x->x_dir_lock); /* last: another region may use it now */
   free(x->x_dir);
   free(x);
   r->r_txn = NULL;

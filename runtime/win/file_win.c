@@ -21,6 +21,18 @@ int weft__file_open(const char *path, int mode, weft__file *out) {
   return 0;
 }
 
+int weft__dir_lock(const char *dir, weft__file *out) {
+  char path[MAX_PATH + 16];
+  if (snprintf(path, sizeof path, "%s\\weft.lock", dir) >= (int)sizeof path)
+    return WEFT_EINVAL;
+  HANDLE h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_ALWAYS,
+                         FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+  if (h == INVALID_HANDLE_VALUE)
+    return GetLastError() == ERROR_SHARING_VIOLATION ? WEFT_EINUSE : weft__err_from_sys();
+  *out = h;
+  return 0;
+}
+
 void weft__file_close(weft__file f) {
   if (f != NULL)
     CloseHandle(f);
