@@ -700,9 +700,18 @@ typedef struct weft_file_def {
 /* Define a keyed file: records with unique keys (byte strings compared as
  * unsigned bytes, a shorter prefix first), always recoverable. Its records
  * survive restarts when the region has a data_dir (defining a file that
- * recovery found just makes it usable again). Errors: WEFT_EINVAL,
- * WEFT_EBADNAME, WEFT_ERANGE, WEFT_EEXIST. Any thread. */
+ * recovery found just makes it usable again). If stored records no longer
+ * fit the definition (a key longer than key_max, a record longer than
+ * rec_max), the region log gets a warning (level W) naming the file, how
+ * many and the longest; they are kept. Errors: WEFT_EINVAL, WEFT_EBADNAME,
+ * WEFT_ERANGE, WEFT_EEXIST. Any thread. */
 WEFT_API int weft_file_define(weft_region *r, const weft_file_def *def);
+/* Once the definitions are installed after a restart: a warning (level W)
+ * in the region log for each keyed file that holds records restored by
+ * recovery but that no weft_file_define has defined (dropped from the
+ * definitions), naming it and its record count. The records are kept.
+ * Returns how many such files there are, or WEFT_EINVAL. Any thread. */
+WEFT_API int weft_file_check_defined(weft_region *r);
 
 /* The calls below are "task" context and share these errors:
  * WEFT_ENOTFOUND (no such file, or no such record), WEFT_ERANGE (a key or

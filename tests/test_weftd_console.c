@@ -5,8 +5,9 @@
  * whole, its tail never run as a command of its own (nor a cut WEFT
  * command); commands with missing words or a bad task number answered with
  * what is wrong; a second weftd on the same data directory told that the
- * directory is in use; a directory given as a definition file; and
- * receive_timeout bounding a program's own longer receive.
+ * directory is in use; a directory given as a definition file;
+ * receive_timeout bounding a program's own longer receive; and FILE
+ * definitions changed between restarts warned about at start.
  *
  * weftd.exe runs as a child process as in test_weftd.c (weftd_helpers.h),
  * on tests/data/weftd/bank.wrd.in. Users: alice/teller1 (TELLER),
@@ -316,6 +317,58 @@ Test(weftd_console, receive_timeout_bounds_a_longer_program_timeout) {
   t_do_end(a, "OPEN", E_INPUT);
   cr_assert_eq(term_screen(a, 20000), E_READY, "OPEN after receive_timeout=2:\n%s", a->scr);
   expect_in(a->scr, "NO ANSWER IN TIME: OPEN CANCELLED");
+  t_free(a);
+  server_stop(&s);
+  paths_done();
+}
+
+/* A FILE definition changed between restarts was accepted silently. Now
+ * the start warns, naming the file and what no longer fits: ACCOUNTS with a
+ * rec_max below its stored records, BANKCTL with a key_max below its
+ * stored keys, HISTORY dropped while it holds records. The records are
+ * kept: with the old definitions back, the balance is there. */
+Test(weftd_console, changed_file_definitions_are_warned_about) {
+  static server s;
+  paths_init("cfiles");
+  write_region(NULL);
+  server_start(&s);
+  term *a = t_user("alice", "teller1");
+  wait_seeded(a, SEED);
+  long long before = balance_in(t_do(a, "DEP 7 1.00"));
+  cr_assert_gt(before, 0, "%s", a->scr);
+  t_free(a);
+  server_stop(&s);
+  expect_not_in(server_err(&s), "no longer");
+
+  char *t = region_text(NULL);
+  char *acc = strstr(t, "FILE name=ACCOUNTS key_max=8  rec_max=64\n");
+  char *his = strstr(t, "FILE name=HISTORY  key_max=16 rec_max=64\n");
+  char *ctl = strstr(t, "FILE name=BANKCTL  key_max=8  rec_max=32\n");
+  cr_assert(acc && his && ctl, "bank.wrd.in's FILE lines changed:\n%s", t);
+  memcpy(acc, "FILE name=ACCOUNTS key_max=8  rec_max=8 ", 40); /* same length */
+  memcpy(his, "#", 1);                                         /* dropped */
+  memcpy(ctl, "FILE name=BANKCTL  key_max=1  rec_max=32\n", 41);
+  /* The port of region_text is new: wait for the region on it. */
+  write_file(g_wrd, t);
+  free(t);
+  server_start(&s);
+  const char *err = server_err(&s);
+  char want[160];
+  snprintf(want, sizeof want, "FILE ACCOUNTS: %u of its %u stored records are longer than rec_max=8",
+           SEED, SEED);
+  expect_in(err, want);
+  expect_in(err, "FILE BANKCTL: 1 of its 1 stored records have keys longer than key_max=1");
+  expect_in(err, "FILE HISTORY holds ");
+  expect_in(err, " stored records but is not defined: no program can reach them");
+  expect_not_in(err, "FILE ACCOUNTS holds"); /* defined: no such warning */
+  server_stop(&s);
+
+  /* The old definitions: nothing to warn about, and the records are there. */
+  write_region(NULL);
+  server_start(&s);
+  expect_not_in(server_err(&s), "FILE ");
+  a = t_user("alice", "teller1");
+  cr_expect_eq(balance_in(t_do(a, "INQ 7")), before, "%s", a->scr);
   t_free(a);
   server_stop(&s);
   paths_done();

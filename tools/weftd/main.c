@@ -246,6 +246,7 @@ static int serve(const char *path) {
     weft_region_destroy(wd.region);
     return 1;
   }
+  weft_file_check_defined(wd.region); /* warns of restored files no longer defined */
   wd.shutdown_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   g_done = CreateEventA(NULL, TRUE, FALSE, NULL);
   if (wd_signon_start() != 0 || wd_net_start() != 0) {
