@@ -29,9 +29,9 @@ static int file_args(weft_task *t, const char *file, const void *key, size_t kle
     return rc;
   if (file == NULL || (key == NULL && klen != 0))
     return WEFT_EINVAL;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__lock_acquire_shared(&x->x_data);
-  *f = weft__sfile_find(t->tk_region, file);
+  *f = weft__sfile_find(weft__task_region(t), file);
   if (*f != NULL && !(*f)->sf_defined)
     *f = NULL;
   weft__lock_release_shared(&x->x_data);
@@ -43,7 +43,7 @@ static int file_args(weft_task *t, const char *file, const void *key, size_t kle
 static int lock_record(weft_task *t, weft__sfile *f, const void *key, size_t klen) {
   unsigned char lk[LOCKKEY_MAX];
   size_t n = lock_key(lk, f, key, klen);
-  int rc = weft__lock_uow(t, lk, n, t->tk_region->r_cfg.lock_timeout_ms);
+  int rc = weft__lock_uow(t, lk, n, weft__region_config(weft__task_region(t))->lock_timeout_ms);
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
@@ -51,7 +51,7 @@ static int lock_record(weft_task *t, weft__sfile *f, const void *key, size_t kle
 static int wait_owner(weft_task *t, weft__sfile *f, const void *key, size_t klen) {
   unsigned char lk[LOCKKEY_MAX];
   size_t n = lock_key(lk, f, key, klen);
-  int rc = weft__lock_wait_free(t, lk, n, t->tk_region->r_cfg.lock_timeout_ms);
+  int rc = weft__lock_wait_free(t, lk, n, weft__region_config(weft__task_region(t))->lock_timeout_ms);
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
@@ -69,7 +69,7 @@ int weft_file_read(weft_task *t, const char *file, const void *key, size_t klen,
     return WEFT_EINVAL;
   if ((flags & WEFT_READ_UPDATE) && (rc = lock_record(t, f, key, klen)) != 0)
     return rc;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__uow *u = weft__uow_get(t);
   if (u == NULL)
     return WEFT_ENOMEM;
@@ -96,6 +96,7 @@ int weft_file_read(weft_task *t, const char *file, const void *key, size_t klen,
 /* Make u the owner of n (its first change in u): keep the committed
  * image. x_data held exclusively. */
 static int take(weft__uow *u, weft__sfile *f, weft__srec *n, bool existed) {
+  weft_assert_internal(weft__lock_held(&weft__txn_of(weft__task_region(u->u_task))->x_data));
   if (n->sr_owner == u)
     return 0;
   int rc = weft__uow_touch(u, WEFT__T_REC, n, f);
@@ -137,7 +138,7 @@ int weft_file_write(weft_task *t, const char *file, const void *key, size_t klen
     free(v);
     return WEFT_ENOMEM;
   }
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__lock_acquire(&x->x_data);
   weft__srec *n = weft__sl_find(f, key, klen);
   bool fresh = n == NULL;
@@ -160,7 +161,7 @@ static int modify(weft_task *t, weft__sfile *f, const void *key, size_t klen, we
   weft__uow *u = weft__uow_get(t);
   if (u == NULL)
     return WEFT_ENOMEM;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   int rc;
   weft__lock_acquire(&x->x_data);
   weft__srec *n = weft__sl_find(f, key, klen);
@@ -179,7 +180,7 @@ int weft_file_rewrite(weft_task *t, const char *file, const void *key, size_t kl
   if (rc != 0)
     return rc;
   unsigned char lk[LOCKKEY_MAX];
-  if (!weft__lock_held(t, lk, lock_key(lk, f, key, klen)))
+  if (!weft__lock_uow_held(t, lk, lock_key(lk, f, key, klen)))
     return WEFT_ESTATE;
   weft__sval *v = weft__sval_new(data, len);
   if (v == NULL)
@@ -277,7 +278,7 @@ int weft_browse_next(weft_browse *b, void *kbuf, size_t kcap, size_t *klen, void
   weft__uow *u = weft__uow_get(t);
   if (u == NULL)
     return WEFT_ENOMEM;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   bool back = b->b_flags & WEFT_BROWSE_BACKWARD;
   for (;;) {
     weft__lock_acquire_shared(&x->x_data);
