@@ -279,7 +279,9 @@ WEFT_API void weft_region_config_init_(weft_region_config *cfg, size_t size);
  * log names the file and offset, and nothing on disk is changed);
  * WEFT_EINUSE when another region (in this or another process) has the
  * data directory open, before anything in it is read or changed; WEFT_ESYS
- * when the directory cannot be used. Host thread. */
+ * when the directory cannot be made or listed, WEFT_ERANGE when its path
+ * is too long to list (the region log names the directory; it is never
+ * taken for a new one). Host thread. */
 #define weft_region_create(cfg, out) \
   weft_region_create_((cfg), sizeof(weft_region_config), (out))
 WEFT_API int weft_region_create_(const weft_region_config *cfg, size_t size, weft_region **out);

@@ -23,9 +23,10 @@ int weft__file_open(const char *path, int mode, weft__file *out) {
 }
 
 int weft__dir_lock(const char *dir, weft__file *out) {
-  char path[MAX_PATH + 16];
-  if (snprintf(path, sizeof path, "%s\\weft.lock", dir) >= (int)sizeof path)
-    return WEFT_EINVAL;
+  char path[MAX_PATH];
+  int rc = weft__path_join(path, sizeof path, dir, "weft.lock");
+  if (rc != 0)
+    return rc; /* WEFT_ERANGE: too long for Windows, as the listing says */
   HANDLE h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_ALWAYS,
                          FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE, NULL);
   if (h == INVALID_HANDLE_VALUE) /* held open by another region: the one meaning here */
