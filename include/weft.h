@@ -137,7 +137,8 @@ extern /* a const has internal linkage in C++ without it */
   X(EENDFILE, -19, "no more records")                                         \
   X(EROLLEDBACK, -20, "the unit of work was rolled back")                     \
   X(EDISABLED, -21, "the program or transaction is disabled")               \
-  X(EABI, -22, "built for a Weft ABI version this weft.dll does not support")
+  X(EABI, -22, "built for a Weft ABI version this weft.dll does not support") \
+  X(EINUSE, -23, "in use by another region")
 
 enum {
   WEFT_OK = 0,
@@ -275,7 +276,9 @@ WEFT_API void weft_region_config_init_(weft_region_config *cfg, size_t size);
  * for a newer ABI). With a
  * data_dir it first runs restart recovery (see weft_region_recovery): a
  * checksum failure before the log's tail returns WEFT_ECORRUPT (the region
- * log names the file and offset, and nothing on disk is changed); WEFT_ESYS
+ * log names the file and offset, and nothing on disk is changed);
+ * WEFT_EINUSE when another region (in this or another process) has the
+ * data directory open, before anything in it is read or changed; WEFT_ESYS
  * when the directory cannot be made or listed, WEFT_ERANGE when its path
  * is too long to list (the region log names the directory; it is never
  * taken for a new one). Host thread. */
@@ -863,10 +866,19 @@ typedef struct weft_file_def {
 /* Define a keyed file: records with unique keys (byte strings compared as
  * unsigned bytes, a shorter prefix first), always recoverable. Its records
  * survive restarts when the region has a data_dir (defining a file that
- * recovery found just makes it usable again). Errors: WEFT_EINVAL,
- * WEFT_EBADNAME, WEFT_ERANGE, WEFT_EEXIST. Any thread. */
+ * recovery found just makes it usable again). If stored records no longer
+ * fit the definition (a key longer than key_max, a record longer than
+ * rec_max), the region log gets a warning (level W) naming the file, how
+ * many and the longest; they are kept. Errors: WEFT_EINVAL, WEFT_EBADNAME,
+ * WEFT_ERANGE, WEFT_EEXIST. Any thread. */
 #define weft_file_define(r, def) weft_file_define_((r), (def), sizeof(weft_file_def))
 WEFT_API int weft_file_define_(weft_region *r, const weft_file_def *def, size_t size);
+/* Once the definitions are installed after a restart: a warning (level W)
+ * in the region log for each keyed file that holds records restored by
+ * recovery but that no weft_file_define has defined (dropped from the
+ * definitions), naming it and its record count. The records are kept.
+ * Returns how many such files there are, or WEFT_EINVAL. Any thread. */
+WEFT_API int weft_file_check_defined(weft_region *r);
 
 /* The calls below are "task" context and share these errors:
  * WEFT_ENOTFOUND (no such file, or no such record), WEFT_ERANGE (a key or

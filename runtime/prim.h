@@ -186,6 +186,11 @@ int weft__file_remove(const char *path);
 int weft__path_join(char *out, size_t cap, const char *dir, const char *name);
 /* Create a directory; 0 if it already exists as one. */
 int weft__dir_create(const char *path);
+/* Lock the data directory dir for this region: create and hold open
+ * dir\weft.lock, shared with nobody and deleted when closed (also when the
+ * process dies). WEFT_EINUSE if another region holds it. Close it with
+ * weft__file_close. Any thread. */
+int weft__dir_lock(const char *dir, weft__file *out);
 /* Call fn(ctx, name) for every file (not directory) in dir; stops at the
  * first non-zero return and returns it. WEFT_ERANGE when dir is too long
  * to list (MAX_PATH), WEFT_ESYS when the listing fails. */

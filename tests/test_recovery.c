@@ -1473,3 +1473,38 @@ Test(recovery, missing_log_is_refused) {
   close_region(r);
   paths_done();
 }
+
+/* A second region on a data directory that a region has open is refused
+ * with WEFT_EINUSE before it reads or changes anything (it used to fail
+ * with WEFT_ESYS somewhere in recovery); once the first is gone, it opens. */
+Test(recovery, data_dir_in_use_is_refused) {
+  paths_init("inuse");
+  weft_region *first = NULL, *second = NULL;
+  int rc = try_open(&first);
+  cr_assert_eq(rc, 0, "weft_region_create: %s; log:\n%s", weft_err_name(rc), g_log);
+  dir_list before, after;
+  list_dir(g_data, &before, 1);
+  rc = try_open(&second);
+  list_dir(g_data, &after, 1);
+  if (rc == 0)
+    weft_region_destroy(second);
+  cr_assert_eq(rc, WEFT_EINUSE, "the second weft_region_create: %s; log:\n%s", weft_err_name(rc),
+               g_log);
+  cr_expect(strstr(g_log, "another region has it open") != NULL, "region log:\n%s", g_log);
+  char names[2048];
+  dir_names(&after, names, sizeof names);
+  cr_assert_eq(after.n, before.n, "files added or removed by the refused open: %s", names);
+  for (int i = 0; i < before.n; i++) {
+    cr_assert_str_eq(after.e[i].name, before.e[i].name);
+    cr_assert(after.e[i].size == before.e[i].size &&
+                  !memcmp(after.e[i].data, before.e[i].data, (size_t)before.e[i].size),
+              "%s changed", before.e[i].name);
+  }
+  free_dir(&before);
+  free_dir(&after);
+  close_region(first);
+  rc = try_open(&second);
+  cr_assert_eq(rc, 0, "after the first closed: %s; log:\n%s", weft_err_name(rc), g_log);
+  close_region(second);
+  paths_done();
+}

@@ -346,6 +346,11 @@ int weft__recover(weft_region *r) {
     weft__log(r, 'E', "data directory %s cannot be used: %s", x->x_dir, weft_err_name(rc));
     return rc;
   }
+  if ((rc = weft__dir_lock(x->x_dir, &x->x_dir_lock)) != 0) {
+    weft__log(r, 'E', "data directory %s cannot be used: %s%s", x->x_dir, weft_err_name(rc),
+              rc == WEFT_EINUSE ? " (another region has it open; nothing in it was touched)" : "");
+    return rc;
+  }
   scan s = {0}, *sp = &s;
   rc = weft__dir_list(x->x_dir, scan_file, sp);
   if (rc != 0) {

@@ -71,6 +71,7 @@ static void txn_free(weft_region *r, void *state) {
   }
   free(x->x_pending);
   weft__buf_free(&x->x_buf);
+  weft__file_close(x->x_dir_lock); /* last: another region may use it now */
   free(x->x_dir);
   free(x);
 }
@@ -103,6 +104,71 @@ int weft__qname_check(const char *name) {
   return 0;
 }
 
+/* What of a file's committed records no longer fits its definition. */
+typedef struct file_misfit {
+  uint64_t records;        /* committed records */
+  uint64_t long_keys;      /* keys longer than key_max */
+  uint64_t long_recs;      /* records longer than rec_max */
+  unsigned key_top, rec_top; /* the longest key and record stored */
+} file_misfit;
+
+/* Count f's committed records and those longer than key_max or rec_max
+ * (x_data held). */
+static file_misfit file_fit(const weft__sfile *f, unsigned key_max, unsigned rec_max) {
+  file_misfit m = {0};
+  for (const weft__srec *n = f->sf_head->sr_next[0]; n != NULL; n = n->sr_next[0]) {
+    const weft__sval *v = n->sr_owner != NULL ? n->sr_before : n->sr_val;
+    if (v == NULL)
+      continue; /* a tombstone, or a record not yet committed */
+    m.records++;
+    m.long_keys += n->sr_klen > key_max;
+    m.long_recs += v->v_len > rec_max;
+    m.key_top = n->sr_klen > m.key_top ? n->sr_klen : m.key_top;
+    m.rec_top = v->v_len > m.rec_top ? v->v_len : m.rec_top;
+  }
+  return m;
+}
+
+/* Warn about the records of file `name` (restored by recovery) that its
+ * new definition no longer fits. Any thread, no lock held. */
+static void warn_misfits(weft_region *r, const char *name, const weft_file_def *def,
+                         const file_misfit *m) {
+  if (m->long_recs > 0)
+    weft__log(r, 'W',
+              "FILE %s: %llu of its %llu stored records are longer than rec_max=%u (the longest "
+              "has %u bytes): they can still be read and deleted, not rewritten at that length",
+              name, (unsigned long long)m->long_recs, (unsigned long long)m->records,
+              def->rec_max, m->rec_top);
+  if (m->long_keys > 0)
+    weft__log(r, 'W',
+              "FILE %s: %llu of its %llu stored records have keys longer than key_max=%u (the "
+              "longest has %u bytes): no call can name them by key",
+              name, (unsigned long long)m->long_keys, (unsigned long long)m->records,
+              def->key_max, m->key_top);
+}
+
+int weft_file_check_defined(weft_region *r) {
+  if (r == NULL)
+    return WEFT_EINVAL;
+  weft__txn *x = weft__txn_of(r);
+  int n = 0;
+  weft__lock_acquire_shared(&x->x_data);
+  for (const weft__sfile *f = x->x_files; f != NULL; f = f->sf_next) {
+    if (f->sf_defined)
+      continue;
+    file_misfit m = file_fit(f, WEFT_KEY_MAX, WEFT_RECORD_MAX);
+    if (m.records == 0)
+      continue;
+    n++;
+    weft__log(r, 'W',
+              "FILE %s holds %llu stored records but is not defined: no program can reach them "
+              "(they stay in the data directory; define the file again to use them)",
+              f->sf_name, (unsigned long long)m.records);
+  }
+  weft__lock_release_shared(&x->x_data);
+  return n;
+}
+
 static int file_define(weft_region *r, const weft_file_def *def) {
   if (r == NULL || def == NULL || def->name == NULL)
     return WEFT_EINVAL;
@@ -113,6 +179,7 @@ static int file_define(weft_region *r, const weft_file_def *def) {
     return WEFT_ERANGE;
   weft__txn *x = weft__txn_of(r);
   int rc = 0;
+  file_misfit m = {0};
   weft__lock_acquire(&x->x_data);
   weft__sfile *f = weft__sfile_get(r, def->name);
   if (f == NULL)
@@ -123,8 +190,11 @@ static int file_define(weft_region *r, const weft_file_def *def) {
     f->sf_key_max = def->key_max;
     f->sf_rec_max = def->rec_max;
     f->sf_defined = true;
+    m = file_fit(f, def->key_max, def->rec_max); /* records restored by recovery */
   }
   weft__lock_release(&x->x_data);
+  if (rc == 0)
+    warn_misfits(r, def->name, def, &m);
   return rc;
 }
 

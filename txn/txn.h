@@ -286,6 +286,7 @@ typedef struct weft__logwait {
 /* Region-wide txn state: r_txn. */
 typedef struct weft__txn {
   char *x_dir; /* data_dir, or NULL */
+  weft__file x_dir_lock; /* its weft.lock, held from recovery to free */
   /* -- The store: under x_data ---------------------------------------- */
   weft__lock x_data;
   weft__sfile *x_files;

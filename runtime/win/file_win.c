@@ -22,6 +22,19 @@ int weft__file_open(const char *path, int mode, weft__file *out) {
   return 0;
 }
 
+int weft__dir_lock(const char *dir, weft__file *out) {
+  char path[MAX_PATH];
+  int rc = weft__path_join(path, sizeof path, dir, "weft.lock");
+  if (rc != 0)
+    return rc; /* WEFT_ERANGE: too long for Windows, as the listing says */
+  HANDLE h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_ALWAYS,
+                         FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+  if (h == INVALID_HANDLE_VALUE) /* held open by another region: the one meaning here */
+    return GetLastError() == ERROR_SHARING_VIOLATION ? WEFT_EINUSE : weft__err_from_sys();
+  *out = h;
+  return 0;
+}
+
 void weft__file_close(weft__file f) {
   if (f != NULL)
     CloseHandle(f);

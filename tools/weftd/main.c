@@ -97,13 +97,37 @@ static void console_out(void *ctx, const char *line) {
   fflush(stdout);
 }
 
+/* Read the rest of an overlong console line, up to its newline, and drop
+ * it. */
+static void console_skip_line(void) {
+  int c;
+  while ((c = getchar()) != EOF && c != '\n') {
+  }
+}
+
+/* The console thread: one operator command a line. A line longer than
+ * WD_OPER_LINE_MAX characters is refused whole, its rest up to the newline
+ * discarded, so that no part of it runs as a command of its own. */
 static DWORD WINAPI console_main(void *arg) {
   (void)arg;
-  char line[1024];
+  char line[WD_OPER_LINE_MAX + 3]; /* the command, CR, LF and the NUL */
   while (fgets(line, sizeof line, stdin) != NULL) {
+    bool whole = strchr(line, '\n') != NULL || feof(stdin);
+    if (!whole)
+      console_skip_line();
     line[strcspn(line, "\r\n")] = '\0';
-    if (line[0] != '\0')
+    if (!whole || strlen(line) > WD_OPER_LINE_MAX) {
+      char msg[128];
+      snprintf(msg, sizeof msg,
+               "command refused: the console line is longer than %d characters (nothing of it "
+               "was run)",
+               WD_OPER_LINE_MAX);
+      console_out(NULL, msg);
+      wd_log('W', "operator: a console line longer than %d characters was refused",
+             WD_OPER_LINE_MAX);
+    } else if (line[0] != '\0') {
       wd_oper_run(line, console_out, NULL);
+    }
   }
   return 0; /* no console input (EOF): the server runs on */
 }
@@ -207,6 +231,13 @@ static int serve(const char *path) {
   wdef_region_config(wd.def, &cfg);
   cfg.log_fn = region_log;
   int rc = weft_region_create(&cfg, &wd.region);
+  if (rc == WEFT_EINUSE) {
+    wd_log('E',
+           "region %s cannot open: its data directory %s is in use by another region (is "
+           "another weftd running on it?)",
+           wd.def->region.name, cfg.data_dir);
+    return 2;
+  }
   if (rc != 0) {
     wd_log('E', "region %s cannot open: %s", wd.def->region.name, weft_strerror(rc));
     return 2;
@@ -215,6 +246,7 @@ static int serve(const char *path) {
     weft_region_destroy(wd.region);
     return 1;
   }
+  weft_file_check_defined(wd.region); /* warns of restored files no longer defined */
   wd.shutdown_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   g_done = CreateEventA(NULL, TRUE, FALSE, NULL);
   if (wd_signon_start() != 0 || wd_net_start() != 0) {

@@ -6,14 +6,21 @@
  *   SET TRAN <tranid> ENABLED | DISABLED
  *   SET PROG <name> ENABLED | DISABLED
  *   PURGE TASK <number>
- *   INSTALL <definition file>
+ *   INSTALL <definition file>         (a path with blanks in double quotes)
  *   UNLOCK USER <name>
  *   SHUTDOWN [IMMEDIATE]
  *   HELP
  *
+ * A command is at most WD_OPER_LINE_MAX characters, split into words at
+ * blanks; a word in double quotes ("C:\my defs\new.wrd") may hold blanks.
+ * A command with too few or too many words, or a bad number, is refused
+ * with what is wrong and its usage: nothing runs on a guess.
+ *
  * Commands run on the console thread or, for WEFT, on an offload thread:
  * never on a worker (weft_task_list and weft_task_purge wait for the
  * workers; INSTALL loads DLLs). */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -148,21 +155,25 @@ static void inq(const char *what, wd_out_fn out, void *ctx) {
 
 /* ---- SET, PURGE, INSTALL, SHUTDOWN ------------------------------------------------ */
 
+#define SET_WHAT                                                                       \
+  "SET what? CLASS <name> MAXACTIVE <n> | TRAN <id> ENABLED|DISABLED | PROG <name> " \
+  "ENABLED|DISABLED"
+
 static void set(const char *kind, const char *name, const char *attr, const char *value,
                 wd_out_fn out, void *ctx) {
   int rc;
   if (_stricmp(kind, "CLASS") == 0 && _stricmp(attr, "MAXACTIVE") == 0) {
     char *end;
     unsigned long n = strtoul(value, &end, 10);
-    rc = *value && !*end ? weft_class_set_max(wd.region, name, (unsigned)n) : WEFT_EINVAL;
+    bool digits = *value >= '0' && *value <= '9' && !*end && n <= UINT_MAX;
+    rc = digits ? weft_class_set_max(wd.region, name, (unsigned)n) : WEFT_EINVAL;
   } else if ((_stricmp(kind, "TRAN") == 0 || _stricmp(kind, "PROG") == 0) &&
-             (_stricmp(attr, "ENABLED") == 0 || _stricmp(attr, "DISABLED") == 0)) {
+             (_stricmp(attr, "ENABLED") == 0 || _stricmp(attr, "DISABLED") == 0) && !*value) {
     int en = _stricmp(attr, "ENABLED") == 0;
     rc = _stricmp(kind, "TRAN") == 0 ? weft_transaction_set_enabled(wd.region, name, en)
                                      : weft_program_set_enabled(wd.region, name, en);
   } else {
-    outf(out, ctx, "SET what? CLASS <name> MAXACTIVE <n> | TRAN <id> ENABLED|DISABLED | "
-                   "PROG <name> ENABLED|DISABLED");
+    out(ctx, SET_WHAT);
     return;
   }
   if (rc == 0)
@@ -173,15 +184,23 @@ static void set(const char *kind, const char *name, const char *attr, const char
     wd_log('I', "operator: SET %s %s %s %s", kind, name, attr, value);
 }
 
+/* PURGE TASK <number>: the number is decimal digits only (no sign). */
 static void purge(const char *arg, wd_out_fn out, void *ctx) {
   char *end;
+  errno = 0;
   unsigned long long no = strtoull(arg, &end, 10);
-  int rc = *arg && !*end ? weft_task_purge(wd.region, no) : WEFT_EINVAL;
+  if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || no == 0 || errno == ERANGE) {
+    outf(out, ctx, "PURGE TASK %s failed: '%s' is not a task number (INQ TASKS lists them)", arg,
+         arg);
+    return;
+  }
+  int rc = weft_task_purge(wd.region, no);
   if (rc == 0) {
     outf(out, ctx, "PURGE TASK %llu: it abends AEXY", no);
     wd_log('I', "operator: PURGE TASK %llu", no);
   } else {
-    outf(out, ctx, "PURGE TASK %s failed: %s", arg, weft_strerror(rc));
+    outf(out, ctx, "PURGE TASK %llu failed: %s", no,
+         rc == WEFT_ENOTFOUND ? "no such task (INQ TASKS lists them)" : weft_strerror(rc));
   }
 }
 
@@ -230,7 +249,7 @@ static void help(wd_out_fn out, void *ctx) {
       "SET TRAN <tranid> ENABLED|DISABLED",
       "SET PROG <name> ENABLED|DISABLED",
       "PURGE TASK <number>",
-      "INSTALL <definition file>",
+      "INSTALL <definition file>   (a path with blanks in quotes: INSTALL \"C:\\my defs\\new.wrd\")",
       "UNLOCK USER <name>",
       "SHUTDOWN [IMMEDIATE]",
   };
@@ -238,31 +257,149 @@ static void help(wd_out_fn out, void *ctx) {
     out(ctx, lines[i]);
 }
 
-void wd_oper_run(const char *line, wd_out_fn out, void *ctx) {
-  char w[5][260] = {{0}};
-  int n = sscanf(line, "%259s %259s %259s %259s %259s", w[0], w[1], w[2], w[3], w[4]);
-  if (n <= 0 || _stricmp(w[0], "HELP") == 0)
+/* ---- Words and dispatch ----------------------------------------------------------- */
+
+#define OPER_WORDS 6 /* words of the longest command (SET CLASS <n> MAXACTIVE <n>) + 1 */
+
+/* A command line split into words. Ownership: the caller's (on its stack);
+ * w[i] point into buf. */
+typedef struct oper_words {
+  char buf[WD_OPER_LINE_MAX + 1];
+  const char *w[OPER_WORDS];
+  int n;
+} oper_words;
+
+static bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+/* Split line into ow's words: blanks separate them; a word that starts with
+ * a double quote runs to the next one and may hold blanks (no escapes:
+ * Windows paths hold no quote). NULL, or why the line cannot be split. */
+static const char *split(const char *line, oper_words *ow) {
+  if (strlen(line) > WD_OPER_LINE_MAX)
+    return "the command is too long";
+  char *o = ow->buf;
+  ow->n = 0;
+  for (const char *s = line;;) {
+    while (is_blank(*s))
+      s++;
+    if (*s == '\0')
+      return NULL;
+    if (ow->n == OPER_WORDS)
+      return "too many words";
+    ow->w[ow->n++] = o;
+    if (*s == '"') {
+      const char *q = strchr(s + 1, '"');
+      if (q == NULL)
+        return "a quote is not closed";
+      if (q[1] != '\0' && !is_blank(q[1]))
+        return "text right after a closing quote";
+      memcpy(o, s + 1, (size_t)(q - s - 1));
+      o += q - s - 1;
+      s = q + 1;
+    } else {
+      while (*s != '\0' && !is_blank(*s)) {
+        if (*s == '"')
+          return "a quote inside a word (quote the whole word)";
+        *o++ = *s++;
+      }
+    }
+    *o++ = '\0';
+  }
+}
+
+/* A command: its name, how many words may follow, its usage, and what to
+ * say when words are missing. */
+typedef struct oper_cmd {
+  const char *name;
+  int min, max;
+  const char *usage;
+  const char *few;
+} oper_cmd;
+
+static const oper_cmd cmds[] = {
+    {"INQ", 1, 1, "INQ TASKS | ENCLAVES | TRANS | PROGS | CLASSES | TERMINALS",
+     "INQ what? TASKS, ENCLAVES, TRANS, PROGS, CLASSES or TERMINALS"},
+    {"INQUIRE", 1, 1, "INQUIRE TASKS | ENCLAVES | TRANS | PROGS | CLASSES | TERMINALS",
+     "INQUIRE what? TASKS, ENCLAVES, TRANS, PROGS, CLASSES or TERMINALS"},
+    {"SET", 3, 4,
+     "SET CLASS <name> MAXACTIVE <n> | TRAN <id> ENABLED|DISABLED | PROG <name> ENABLED|DISABLED",
+     SET_WHAT},
+    {"PURGE", 2, 2, "PURGE TASK <number>",
+     "PURGE what? PURGE TASK <number> (INQ TASKS lists the numbers)"},
+    {"INSTALL", 1, 1, "INSTALL <definition file> (quote a path with blanks: INSTALL \"C:\\my defs\\new.wrd\")",
+     "INSTALL needs a definition file: INSTALL <file> (quote a path with blanks: "
+     "INSTALL \"C:\\my defs\\new.wrd\")"},
+    {"UNLOCK", 2, 2, "UNLOCK USER <name>", "UNLOCK what? UNLOCK USER <name>"},
+    {"SHUTDOWN", 0, 1, "SHUTDOWN [IMMEDIATE]", ""},
+    {"PERFORM", 1, 2, "PERFORM SHUTDOWN [IMMEDIATE]", "PERFORM what? PERFORM SHUTDOWN [IMMEDIATE]"},
+    {"HELP", 0, 0, "HELP", ""},
+};
+
+static const oper_cmd *find_cmd(const char *name) {
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    if (_stricmp(name, cmds[i].name) == 0)
+      return &cmds[i];
+  return NULL;
+}
+
+/* SHUTDOWN [IMMEDIATE] (words after SHUTDOWN: n, w). */
+static void shutdown_cmd(int n, const char *const *w, wd_out_fn out, void *ctx) {
+  if (n == 1 && _stricmp(w[0], "IMMEDIATE") != 0) {
+    outf(out, ctx, "SHUTDOWN %s? nothing done; usage: SHUTDOWN [IMMEDIATE]", w[0]);
+    return;
+  }
+  int mode = n == 1 ? WEFT_SHUTDOWN_IMMEDIATE : WEFT_SHUTDOWN_NORMAL;
+  outf(out, ctx, "SHUTDOWN %s requested", mode == WEFT_SHUTDOWN_NORMAL ? "NORMAL" : "IMMEDIATE");
+  wd_request_shutdown(mode);
+}
+
+/* Run the command c whose words after the name are w[0..n-1] (counted). */
+static void dispatch(const oper_cmd *c, int n, const char *const *w, wd_out_fn out, void *ctx) {
+  const char *name = c->name;
+  if (strcmp(name, "HELP") == 0)
     help(out, ctx);
-  else if (_stricmp(w[0], "INQ") == 0 || _stricmp(w[0], "INQUIRE") == 0)
-    inq(w[1], out, ctx);
-  else if (_stricmp(w[0], "SET") == 0)
-    set(w[1], w[2], w[3], w[4], out, ctx);
-  else if (_stricmp(w[0], "PURGE") == 0 && _stricmp(w[1], "TASK") == 0)
-    purge(w[2], out, ctx);
-  else if (_stricmp(w[0], "INSTALL") == 0 && n >= 2)
-    install(w[1], out, ctx);
-  else if (_stricmp(w[0], "UNLOCK") == 0 && _stricmp(w[1], "USER") == 0 && n == 3)
-    wd_signon_unlock(w[2], out, ctx);
-  else if (_stricmp(w[0], "UNLOCK") == 0)
-    outf(out, ctx, "UNLOCK what? UNLOCK USER <name>");
-  else if (_stricmp(w[0], "SHUTDOWN") == 0 || _stricmp(w[0], "PERFORM") == 0) {
-    int mode = _stricmp(w[1], "IMMEDIATE") == 0 || _stricmp(w[2], "IMMEDIATE") == 0
-                   ? WEFT_SHUTDOWN_IMMEDIATE
-                   : WEFT_SHUTDOWN_NORMAL;
-    outf(out, ctx, "SHUTDOWN %s requested", mode == WEFT_SHUTDOWN_NORMAL ? "NORMAL" : "IMMEDIATE");
-    wd_request_shutdown(mode);
-  } else
-    outf(out, ctx, "unknown command '%s' (HELP lists them)", w[0]);
+  else if (strcmp(name, "INQ") == 0 || strcmp(name, "INQUIRE") == 0)
+    inq(w[0], out, ctx);
+  else if (strcmp(name, "SET") == 0)
+    set(w[0], w[1], w[2], n == 4 ? w[3] : "", out, ctx);
+  else if (strcmp(name, "PURGE") == 0 && _stricmp(w[0], "TASK") == 0)
+    purge(w[1], out, ctx);
+  else if (strcmp(name, "INSTALL") == 0)
+    install(w[0], out, ctx);
+  else if (strcmp(name, "UNLOCK") == 0 && _stricmp(w[0], "USER") == 0)
+    wd_signon_unlock(w[1], out, ctx);
+  else if (strcmp(name, "SHUTDOWN") == 0)
+    shutdown_cmd(n, w, out, ctx);
+  else if (strcmp(name, "PERFORM") == 0 && _stricmp(w[0], "SHUTDOWN") == 0)
+    shutdown_cmd(n - 1, w + 1, out, ctx);
+  else
+    out(ctx, c->few); /* PURGE, UNLOCK, PERFORM of something else */
+}
+
+void wd_oper_run(const char *line, wd_out_fn out, void *ctx) {
+  oper_words ow;
+  const char *why = split(line, &ow);
+  if (why != NULL) {
+    outf(out, ctx, "command refused: %s (HELP lists the commands)", why);
+    return;
+  }
+  if (ow.n == 0) {
+    help(out, ctx);
+    return;
+  }
+  const oper_cmd *c = find_cmd(ow.w[0]);
+  int args = ow.n - 1;
+  if (c == NULL)
+    outf(out, ctx, "unknown command '%s' (HELP lists them)", ow.w[0]);
+  else if (args < c->min)
+    out(ctx, c->few);
+  else if (args > c->max)
+    outf(out, ctx, "%s: too many words (%d after %s); usage: %s", c->name, args, c->name,
+         c->usage);
+  else
+    dispatch(c, args, ow.w + 1, out, ctx);
 }
 
 /* ---- The WEFT transaction --------------------------------------------------------- */
@@ -301,10 +438,13 @@ void wd_oper_program(weft_task *t) {
   const void *data;
   size_t len;
   weft_retrieve(t, &data, &len);
-  char cmd[1024];
-  size_t n = len < sizeof cmd - 1 ? len : sizeof cmd - 1;
-  memcpy(cmd, data, n);
-  cmd[n] = '\0';
+  char cmd[WD_OPER_LINE_MAX + 1];
+  if (len > WD_OPER_LINE_MAX) { /* refused whole: never a cut command */
+    weft_sendf(t, "command refused: longer than %d characters", WD_OPER_LINE_MAX);
+    return;
+  }
+  memcpy(cmd, data, len);
+  cmd[len] = '\0';
   oper_job j = {.cmd = cmd};
   weft_offload(t, job_run, &j, NULL); /* commands must not run on a worker */
   if (j.len > 0)

@@ -141,7 +141,11 @@ int wd_hash_password_main(int argc, char **argv);
 
 /* ---- Operator commands (oper.c) ---------------------------------------- */
 
-/* Run one operator command line; output through out. Not on a worker
+#define WD_OPER_LINE_MAX 1023 /* characters of an operator command at most */
+
+/* Run one operator command line (words as oper.c says; a longer line, too
+ * few or too many words are refused with a message, nothing run); output
+ * through out. Not on a worker
  * thread (the console thread, or an offload thread for WEFT). */
 void wd_oper_run(const char *line, wd_out_fn out, void *ctx);
 /* The WEFT transaction's program. */
