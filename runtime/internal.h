@@ -565,6 +565,9 @@ void weft__start_delayed_arm(weft__worker *w, weft_task *t);  /* owner */
 void weft__start_delayed_fire(weft__worker *w, weft_task *t); /* owner */
 void weft__start_cancel(weft_task *t, weft__worker *w);       /* owner */
 void weft__region_check_drained(weft_region *r);
+/* The region can no longer keep its promises (its log failed): it stops
+ * serving, as an immediate shutdown would (region.c). Any thread. */
+void weft__region_fail(weft_region *r);
 void weft__adm_cancel_all(weft_region *r);
 void weft__admit_capped(weft_region *r, weft__worker *w, weft_task *t); /* got a cap slot */
 int weft__admit_slot(weft_region *r, weft__worker *w, weft_task *t, bool bounded);
