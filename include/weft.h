@@ -14,6 +14,16 @@
  *                    else it returns WEFT_ESTATE.
  * - Names of programs and transactions are 1-8 printable ASCII characters
  *   without spaces; they are case-sensitive.
+ * - Which code a bad argument gets:
+ *     WEFT_EINVAL    a NULL pointer where one is needed (a NULL task or
+ *                    region, a NULL name or definition), or a choice that
+ *                    is none of its named values (a mode, an action, a
+ *                    lifetime);
+ *     WEFT_ESTATE    a real task, region or object used from the wrong
+ *                    context or state (another task's fiber, a host-thread
+ *                    call made from a task);
+ *     WEFT_EBADNAME  a name that is not NULL but is not a valid name;
+ *     WEFT_ERANGE    a number (a count, a length, a time) outside its range.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -159,7 +169,8 @@ typedef struct weft_region_config {
   uint64_t checkpoint_bytes; /* take a checkpoint (and drop the old log)
                              when the log grows past this; default 64 MiB */
   unsigned lock_timeout_ms;  /* a record-lock wait gives up after this;
-                             WEFT_WAIT_FOREVER never; default 30000 */
+                             0 at once, WEFT_WAIT_FOREVER never;
+                             default 30000 */
   int deadlock_action;       /* WEFT_DEADLOCK_ABEND (default) or _ERROR */
 } weft_region_config;
 
@@ -177,7 +188,10 @@ typedef struct weft_region_config {
 WEFT_API void weft_region_config_init(weft_region_config *cfg);
 
 /* Create a region and start its workers. cfg NULL means the defaults.
- * Returns WEFT_EINVAL / WEFT_ERANGE for a bad configuration. With a
+ * A bad configuration returns WEFT_EINVAL (out NULL, or a dispatch_mode or
+ * deadlock_action that is none of its values) or WEFT_ERANGE (a number
+ * out of range: workers, max_tasks, stacks, offload_threads,
+ * policy_interval_ms). With a
  * data_dir it first runs restart recovery (see weft_region_recovery): a
  * checksum failure before the log's tail returns WEFT_ECORRUPT (the region
  * log names the file and offset, and nothing on disk is changed); WEFT_ESYS
@@ -195,7 +209,8 @@ WEFT_API int weft_region_create(const weft_region_config *cfg, weft_region **out
  * when its offloaded call returns; a task that never suspends cannot be
  * purged, see runaway_ms). Returns WEFT_ETIMEDOUT if tasks remain after the
  * purge had timeout_ms to work. Stops the workers when no task is left.
- * Calling it again returns WEFT_ESTATE. Host thread. */
+ * Calling it again returns WEFT_ESTATE; a mode that is neither NORMAL nor
+ * IMMEDIATE returns WEFT_EINVAL. Host thread. */
 WEFT_API int weft_region_shutdown(weft_region *r, int mode, unsigned timeout_ms);
 
 /* Free the region and everything it owns. If it was not shut down, does an
@@ -348,7 +363,8 @@ WEFT_API int weft_link(weft_task *t, const char *program, void *commarea, size_t
  * the address res itself when len is 0. An ENQ held by the task is nested
  * (each ENQ needs a DEQ); all are released when the task ends. timeout_ms 0
  * never waits (WEFT_EBUSY), WEFT_WAIT_FOREVER never times out; otherwise
- * WEFT_ETIMEDOUT. weft_deq of a resource not held: WEFT_ENOTFOUND. */
+ * WEFT_ETIMEDOUT. weft_deq of a resource not held: WEFT_ENOTFOUND. A NULL
+ * res is WEFT_EINVAL, a len over 255 WEFT_ERANGE. */
 WEFT_API int weft_enq(weft_task *t, const void *res, size_t len, unsigned timeout_ms);
 /* weft_enq with a lifetime: WEFT_ENQ_TASK (weft_enq's: until DEQ or the
  * task ends) or WEFT_ENQ_UOW (also released, however nested, at the next
@@ -457,9 +473,11 @@ WEFT_API int weft_terminal_input(weft_terminal *term, const void *data, size_t l
  * returns; the terminal is freed when its task has ended. Any thread. */
 WEFT_API void weft_terminal_release(weft_terminal *term);
 WEFT_API const char *weft_terminal_id(const weft_terminal *term);
-/* A weft_receive on this terminal with WEFT_WAIT_FOREVER waits at most ms
- * (0: really forever, the default) and then returns WEFT_ETIMEDOUT. The
- * host's session setting (weftd: receive_timeout). Any thread. */
+/* Every weft_receive on this terminal waits at most ms (0: no bound, the
+ * default) and then returns WEFT_ETIMEDOUT: the smaller of ms and the
+ * receive's own timeout wins (as CICS RTIMOUT bounds a conversational
+ * receive). The host's session setting (weftd: receive_timeout). Any
+ * thread. */
 WEFT_API void weft_terminal_set_receive_timeout(weft_terminal *term, unsigned ms);
 
 /* Task. Send data (text; a line end is added when missing) to the task's
@@ -473,9 +491,9 @@ WEFT_API int weft_sendf(weft_task *t, const char *fmt, ...)
     ;
 /* Task. Wait for the next input line (conversational): 0 and the line in
  * buf (cap bytes, *len its length; a longer line: WEFT_ERANGE with *len,
- * and the line is dropped), WEFT_ETIMEDOUT after timeout_ms
- * (WEFT_WAIT_FOREVER: the terminal's receive timeout, if it has one, else
- * never), WEFT_ESTATE without a terminal. A terminal
+ * and the line is dropped), WEFT_ETIMEDOUT after timeout_ms or the
+ * terminal's receive timeout, whichever is shorter (WEFT_WAIT_FOREVER and
+ * no terminal timeout: never), WEFT_ESTATE without a terminal. A terminal
  * gone meanwhile abends the task ATNI. */
 WEFT_API int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned timeout_ms);
 /* The task's terminal id and user ("" when none). Any thread while the
@@ -504,12 +522,23 @@ typedef struct weft_task_info {
 
 /* A snapshot of the live tasks (each worker reports its own; a task
  * moving between workers at that moment may be missed). Up to cap into
- * out; *count gets how many there were. Not on a worker thread: a host
- * thread, or a task through weft_offload (WEFT_ESTATE otherwise). */
+ * out; *count gets how many there were. A worker answers from its
+ * dispatcher, so one whose task runs without suspending cannot: after 5 s
+ * the call returns WEFT_ETIMEDOUT with the tasks of the workers that
+ * answered (in out and *count, as above) and names the others in the
+ * region log. Not on a worker thread: a host thread, or a task through
+ * weft_offload (WEFT_ESTATE otherwise). */
 WEFT_API int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count);
+/* weft_task_list that also says which workers did not answer: bit i of
+ * *missing (when missing is not NULL) is set for worker i, and the call
+ * returns WEFT_ETIMEDOUT when any is. */
+WEFT_API int weft_task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *count,
+                               uint64_t *missing);
 /* Abend task task_no AEXY (purged by the operator) at its next
  * suspension point, at once if it waits (not inside weft_offload or a
- * commit's flush). WEFT_ENOTFOUND if no such task lives. Same context as
+ * commit's flush). WEFT_ENOTFOUND if no such task lives. When a worker
+ * did not answer the listing (see weft_task_list) the request stands for
+ * 60 s in case the task is on it, and the call returns 0. Same context as
  * weft_task_list. */
 WEFT_API int weft_task_purge(weft_region *r, uint64_t task_no);
 
@@ -674,8 +703,8 @@ typedef struct weft_rm_ops {
 
 /* Register resource manager `name` (1-8 characters). Before it returns,
  * ops->recover is called for every committed UOW the RM has not
- * acknowledged (from the log). Errors: WEFT_EINVAL, WEFT_EBADNAME,
- * WEFT_EEXIST. Host thread. */
+ * acknowledged (from the log). Errors: WEFT_EINVAL (also a NULL name),
+ * WEFT_EBADNAME, WEFT_EEXIST. Host thread. */
 WEFT_API int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops,
                               void *ctx, weft_rm **out);
 /* rm takes part in the task's current UOW (again: no effect). Task. */
@@ -781,8 +810,8 @@ typedef struct weft_tdq_def {
                              queue name */
 } weft_tdq_def;
 
-/* Errors: WEFT_EINVAL, WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTRAN. Any
- * thread. */
+/* Errors: WEFT_EINVAL (also a trigger level without a tranid),
+ * WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTRAN. Any thread. */
 WEFT_API int weft_tdq_define(weft_region *r, const weft_tdq_def *def);
 /* Task. Append an item (1..WEFT_ITEM_MAX bytes). */
 WEFT_API int weft_td_write(weft_task *t, const char *queue, const void *data, size_t len);

@@ -63,8 +63,10 @@ typedef struct enq_key {
 } enq_key;
 
 static int key_make_ns(enq_key *k, const void *const *res, size_t len, int ns) {
-  if (*res == NULL || len > ENQ_KEY_MAX)
+  if (*res == NULL)
     return WEFT_EINVAL;
+  if (len > ENQ_KEY_MAX)
+    return WEFT_ERANGE;
   k->k_bytes = len ? *res : (const void *)res;
   k->k_len = (uint16_t)(len ? len : sizeof(void *));
   k->k_ns = (uint8_t)(len ? ns : ENQ_NS_ADDRESS);

@@ -9,8 +9,14 @@
  *   flags it, wakes it if it waits, and removes the request; a task that
  *   moves to another worker meanwhile is caught when adopted; a request
  *   dies with its task (weft__purge_forget) or after PURGE_TTL_NS;
- * - inquiries: one at a time (r_inq_lock); each worker appends its tasks
- *   to the caller's array and counts down; the caller waits for zero. */
+ * - inquiries: one at a time (r_inq names it, under r_inq_lock); each
+ *   worker takes the inquiry, lists its own tasks into its own slot and
+ *   marks itself answered; the caller waits up to INQ_TIMEOUT_MS for all,
+ *   then copies the answered slots out. A worker that has not answered by
+ *   then (a task looping on it) is reported missing and cannot write into
+ *   the caller's memory: the inquiry is freed by whichever of the caller
+ *   and the late workers lets go of it last. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -24,12 +30,17 @@ typedef struct weft__purge_req {
   char p_code[5];
 } weft__purge_req;
 
+enum { INQ_ASKED, INQ_TAKEN, INQ_ANSWERED, INQ_MISSED };
+
+/* One inquiry. Fields under r_inq_lock, except q_list[i] and q_n[i]:
+ * written by worker i alone between taking the inquiry and answering,
+ * read by the caller only after it has answered. */
 typedef struct weft__inq {
-  weft_task_info *q_out;
-  size_t q_cap;
-  _Atomic size_t q_n;         /* tasks seen (may exceed q_cap) */
-  _Atomic uint32_t q_pending; /* workers still to answer */
-  uint64_t q_now_ns;
+  int q_state[WEFT_MAX_WORKERS]; /* INQ_*, per worker */
+  weft_task_info *q_list[WEFT_MAX_WORKERS];
+  size_t q_n[WEFT_MAX_WORKERS];
+  _Atomic uint32_t q_answered; /* workers that answered (waited on) */
+  unsigned q_refs;             /* the caller and the workers serving it */
 } weft__inq;
 
 static void ctl_all(weft_region *r, uint32_t bits) {
@@ -158,19 +169,52 @@ static void info_fill(weft__worker *w, weft_task *t, weft_task_info *out, uint64
   (void)now_ns;
 }
 
+static void inq_free(weft__inq *q) {
+  for (unsigned i = 0; i < WEFT_MAX_WORKERS; i++)
+    free(q->q_list[i]);
+  free(q);
+}
+
+/* r_inq_lock held: let go of q; true when it is the last holder. */
+static bool inq_drop(weft__inq *q) { return --q->q_refs == 0; }
+
+/* Owner: list w's tasks into its slot of q (none if memory runs out; the
+ * count still says how many there were). */
+static void inq_collect(weft__worker *w, weft__inq *q) {
+  size_t n = 0;
+  for (weft_task *t = w->wk_tasks; t != NULL; t = t->tk_onext)
+    n += (t->tk_flags & WEFT__TF_DELAYED) == 0;
+  weft_task_info *v = n ? malloc(n * sizeof *v) : NULL;
+  size_t i = 0;
+  for (weft_task *t = w->wk_tasks; v != NULL && t != NULL; t = t->tk_onext)
+    if ((t->tk_flags & WEFT__TF_DELAYED) == 0)
+      info_fill(w, t, &v[i++], 0);
+  q->q_list[w->wk_id] = v;
+  q->q_n[w->wk_id] = v != NULL ? i : n;
+}
+
 void weft__inq_serve(weft__worker *w) {
-  weft__inq *q = atomic_load(&w->wk_region->r_inq);
+  weft_region *r = w->wk_region;
+  weft__lock_acquire(&r->r_inq_lock);
+  weft__inq *q = atomic_load(&r->r_inq);
+  if (q != NULL && q->q_state[w->wk_id] == INQ_ASKED) {
+    q->q_state[w->wk_id] = INQ_TAKEN;
+    q->q_refs++;
+  } else {
+    q = NULL;
+  }
+  weft__lock_release(&r->r_inq_lock);
   if (q == NULL)
     return;
-  for (weft_task *t = w->wk_tasks; t != NULL; t = t->tk_onext) {
-    if (t->tk_flags & WEFT__TF_DELAYED)
-      continue;
-    size_t i = atomic_fetch_add(&q->q_n, 1);
-    if (i < q->q_cap)
-      info_fill(w, t, &q->q_out[i], q->q_now_ns);
-  }
-  if (atomic_fetch_sub(&q->q_pending, 1) == 1)
-    weft__addr_wake_all((void *)&q->q_pending);
+  inq_collect(w, q);
+  weft__lock_acquire(&r->r_inq_lock);
+  q->q_state[w->wk_id] = INQ_ANSWERED;
+  atomic_fetch_add(&q->q_answered, 1);
+  weft__addr_wake_all((void *)&q->q_answered);
+  bool last = inq_drop(q);
+  weft__lock_release(&r->r_inq_lock);
+  if (last)
+    inq_free(q);
 }
 
 /* The calling thread may wait for the workers: not one of them. */
@@ -182,31 +226,86 @@ static int caller_ok(weft_region *r) {
   return atomic_load(&r->r_state) == WEFT__R_DOWN ? WEFT_ESHUTDOWN : 0;
 }
 
-int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count) {
+/* Publish q as the region's inquiry once no other is running. */
+static void inq_publish(weft_region *r, weft__inq *q) {
+  for (;;) {
+    weft__lock_acquire(&r->r_inq_lock);
+    if (atomic_load(&r->r_inq) == NULL) {
+      atomic_store(&r->r_inq, q);
+      weft__lock_release(&r->r_inq_lock);
+      return;
+    }
+    weft__lock_release(&r->r_inq_lock);
+    weft__sleep_ms(1);
+  }
+}
+
+/* r_inq_lock held, q withdrawn: copy the answered slots into out (up to
+ * cap), count their tasks, mark the rest missing. */
+static void inq_gather(weft_region *r, weft__inq *q, weft_task_info *out, size_t cap,
+                       size_t *count, uint64_t *missing) {
+  size_t n = 0;
+  for (unsigned i = 0; i < r->r_nworkers; i++) {
+    if (q->q_state[i] != INQ_ANSWERED) {
+      q->q_state[i] = q->q_state[i] == INQ_ASKED ? INQ_MISSED : q->q_state[i];
+      *missing |= 1ull << i;
+      continue;
+    }
+    for (size_t k = 0; k < q->q_n[i]; k++, n++)
+      if (n < cap && q->q_list[i] != NULL)
+        out[n] = q->q_list[i][k];
+  }
+  *count = n;
+}
+
+static void log_missing(weft_region *r, uint64_t missing) {
+  char list[WEFT_MAX_WORKERS * 4] = "";
+  size_t len = 0;
+  for (unsigned i = 0; i < r->r_nworkers && len + 8 < sizeof list; i++)
+    if (missing & (1ull << i))
+      len += (size_t)snprintf(list + len, sizeof list - len, "%s%u", len ? ", " : "", i);
+  weft__log(r, 'W',
+            "task inquiry: worker(s) %s did not answer within %d ms (a task may be running "
+            "without suspending there); their tasks are not listed",
+            list, INQ_TIMEOUT_MS);
+}
+
+int weft_task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *count,
+                      uint64_t *missing) {
   int rc = caller_ok(r);
   if (rc != 0)
     return rc;
   if ((out == NULL && cap != 0) || count == NULL)
     return WEFT_EINVAL;
-  weft__inq q = {.q_out = out, .q_cap = cap, .q_now_ns = weft__clock_ns()};
-  atomic_store(&q.q_pending, r->r_nworkers);
-  weft__lock_acquire(&r->r_inq_lock);
-  atomic_store(&r->r_inq, &q);
+  uint64_t miss = 0;
+  weft__inq *q = calloc(1, sizeof *q);
+  if (q == NULL)
+    return WEFT_ENOMEM;
+  q->q_refs = 1;
+  inq_publish(r, q);
   ctl_all(r, WEFT__CTL_INQ);
   uint64_t deadline = weft__clock_ns() + (uint64_t)INQ_TIMEOUT_MS * 1000000u;
-  uint32_t pending;
-  while ((pending = atomic_load(&q.q_pending)) != 0 && weft__clock_ns() < deadline)
-    weft__addr_wait(&q.q_pending, &pending, sizeof pending, 100);
+  uint32_t answered;
+  while ((answered = atomic_load(&q->q_answered)) < r->r_nworkers &&
+         weft__clock_ns() < deadline)
+    weft__addr_wait(&q->q_answered, &answered, sizeof answered, 100);
+  weft__lock_acquire(&r->r_inq_lock);
   atomic_store(&r->r_inq, NULL);
+  inq_gather(r, q, out, cap, count, &miss);
+  bool last = inq_drop(q);
   weft__lock_release(&r->r_inq_lock);
-  if (pending != 0) {
-    /* A worker that did not answer may still write: wait it out. */
-    while (atomic_load(&q.q_pending) != 0)
-      weft__sleep_ms(1);
-  }
-  size_t n = atomic_load(&q.q_n);
-  *count = n;
-  return 0;
+  if (last)
+    inq_free(q);
+  if (missing != NULL)
+    *missing = miss;
+  if (miss == 0)
+    return 0;
+  log_missing(r, miss);
+  return WEFT_ETIMEDOUT;
+}
+
+int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count) {
+  return weft_task_list_ex(r, out, cap, count, NULL);
 }
 
 int weft_task_purge(weft_region *r, uint64_t task_no) {
@@ -219,15 +318,17 @@ int weft_task_purge(weft_region *r, uint64_t task_no) {
     free(all);
     if ((all = malloc(cap * sizeof *all)) == NULL)
       return WEFT_ENOMEM;
-    if ((rc = weft_task_list(r, all, cap, &n)) != 0 || n <= cap)
+    rc = weft_task_list(r, all, cap, &n);
+    if ((rc != 0 && rc != WEFT_ETIMEDOUT) || n <= cap)
       break;
     cap = n + 64;
   }
   bool found = false;
-  for (size_t i = 0; rc == 0 && i < n && !found; i++)
+  for (size_t i = 0; i < n && i < cap && !found; i++)
     found = all[i].task_no == task_no;
   free(all);
-  if (rc != 0)
+  if (rc != 0 && rc != WEFT_ETIMEDOUT)
     return rc;
-  return found ? weft__purge_request(r, task_no, "AEXY") : WEFT_ENOTFOUND;
+  /* A worker that did not answer may own it: the request stands. */
+  return found || rc == WEFT_ETIMEDOUT ? weft__purge_request(r, task_no, "AEXY") : WEFT_ENOTFOUND;
 }

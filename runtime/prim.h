@@ -156,7 +156,8 @@ int weft__file_remove(const char *path);
 /* Create a directory; 0 if it already exists as one. */
 int weft__dir_create(const char *path);
 /* Call fn(ctx, name) for every file (not directory) in dir; stops at the
- * first non-zero return and returns it. */
+ * first non-zero return and returns it. WEFT_ERANGE when dir is too long
+ * to list (MAX_PATH), WEFT_ESYS when the listing fails. */
 int weft__dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
 /* End the process at once (TerminateProcess): nothing is flushed or run.
  * For fault injection only. */

@@ -29,12 +29,15 @@ void weft_region_config_init(weft_region_config *cfg) {
   cfg->deadlock_action = WEFT_DEADLOCK_ABEND;
 }
 
+/* WEFT_EINVAL for a choice that is none of its named values (dispatch_mode,
+ * deadlock_action), WEFT_ERANGE for a number outside its range. */
 static int config_check(const weft_region_config *c) {
+  if (c->dispatch_mode < WEFT_DISPATCH_GOAL || c->dispatch_mode > WEFT_DISPATCH_FIFO ||
+      (c->deadlock_action != WEFT_DEADLOCK_ABEND && c->deadlock_action != WEFT_DEADLOCK_ERROR))
+    return WEFT_EINVAL;
   if (c->workers < 1 || c->workers > WEFT_MAX_WORKERS || c->max_tasks < 1 ||
       c->stack_size < MIN_STACK || c->stack_commit > c->stack_size || c->offload_threads < 1 ||
-      c->dispatch_mode < WEFT_DISPATCH_GOAL || c->dispatch_mode > WEFT_DISPATCH_FIFO ||
-      c->policy_interval_ms < 10 || c->policy_interval_ms > 3600000 ||
-      (c->deadlock_action != WEFT_DEADLOCK_ABEND && c->deadlock_action != WEFT_DEADLOCK_ERROR))
+      c->policy_interval_ms < 10 || c->policy_interval_ms > 3600000)
     return WEFT_ERANGE;
   return 0;
 }

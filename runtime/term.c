@@ -262,7 +262,7 @@ int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned time
   if (buf == NULL && cap != 0)
     return WEFT_EINVAL;
   unsigned limit = atomic_load(&term->tm_recv_ms);
-  if (timeout_ms == WEFT_WAIT_FOREVER && limit != 0)
+  if (limit != 0 && timeout_ms > limit) /* the terminal's bound caps the program's */
     timeout_ms = limit;
   weft__lock_acquire(&term->tm_lock);
   if (term->tm_closed) {

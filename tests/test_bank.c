@@ -571,7 +571,16 @@ Test(bank, open_times_out_or_is_cancelled) {
   cr_assert_str_eq(tm->abcode, "");
   assert_has(tm->out, "NO ANSWER IN TIME: OPEN CANCELLED");
 
+  /* The terminal's receive timeout caps OPEN's own longer one (issue 10:
+   * weftd's receive_timeout=3 did not bound OPEN's 60 s wait). */
   bank_receive_timeout(60000);
+  weft_terminal_set_receive_timeout(tm->wt, 300);
+  cr_assert_eq(term_start(tm, "OPEN", "", 0, NULL, 0, "alice"), 0);
+  th_wait_until(atomic_load(&tm->ended) > 0);
+  cr_assert_str_eq(tm->abcode, "");
+  assert_has(tm->out, "NO ANSWER IN TIME: OPEN CANCELLED");
+  weft_terminal_set_receive_timeout(tm->wt, 0);
+
   cr_assert_eq(term_start(tm, "OPEN", "", 0, NULL, 0, "alice"), 0);
   th_wait_until(atomic_load(&tm->receiving) >= 1);
   term_line(tm, "Eve");

@@ -77,9 +77,16 @@ static void wait_on_ev0(weft_task *t) {
   atomic_fetch_add(&c->done, 1);
 }
 
-static DWORD WINAPI post_ev0(void *arg) {
-  Sleep(20); /* likelier that the waiters are suspended; not required */
-  return (DWORD)weft_event_post(g_ev.ev[0]);
+static DWORD WINAPI post_ev0(void *arg) { return (DWORD)weft_event_post(g_ev.ev[0]); }
+
+/* Tasks of r suspended in weft_event_wait now (from weft_task_list). */
+static size_t event_waiters(weft_region *r) {
+  weft_task_info v[64];
+  size_t n = 0, waiting = 0;
+  cr_assert_eq(weft_task_list(r, v, 64, &n), 0);
+  for (size_t i = 0; i < n && i < 64; i++)
+    waiting += v[i].state == WEFT_TASK_WAITING && v[i].wait_reason == WEFT_WAIT_EVENT;
+  return waiting;
 }
 
 /* Post from a thread that is neither the host nor a worker; returns the
@@ -99,7 +106,9 @@ Test(event, post_from_foreign_thread_wakes_waiter) {
   make_events();
   th_define(r, "WAITER", wait_on_ev0, 1);
   th_start(r, "WAITER", &g_ev, 0);
-  th_wait_until(atomic_load(&g_ev.waiting) == 1);
+  /* The post must find the waiter suspended (the path under test), not
+   * about to wait. */
+  th_wait_until(event_waiters(r) == 1);
   cr_assert_eq(atomic_load(&g_ev.done), 0, "the wait returned before the post");
   cr_assert_eq(post_from_foreign_thread(), 0);
   th_wait_count(&g_ev.done, 1);
@@ -115,7 +124,7 @@ Test(event, one_post_wakes_every_waiter) {
   th_define(r, "WAITER", wait_on_ev0, 1);
   for (int i = 0; i < N; i++)
     th_start(r, "WAITER", &g_ev, i);
-  th_wait_until(atomic_load(&g_ev.waiting) == N);
+  th_wait_until(event_waiters(r) == N);
   cr_assert_eq(atomic_load(&g_ev.done), 0, "a wait returned before the post");
   cr_assert_eq(post_from_foreign_thread(), 0);
   th_wait_count(&g_ev.done, N);
@@ -182,30 +191,45 @@ Test(event, posted_before_the_wait) {
 
 /* A wait that was woken by a post leaves no timer behind that could cut a
  * later wait short. */
+#define STALE_MS 2000 /* the first wait's timeout (the post comes long before) */
+
 static void woken_then_wait_again(weft_task *t) {
   ev_ctx *c = TH_CTX(t, ev_ctx);
   atomic_store(&c->waiting, 1);
-  c->rc[0] = weft_event_wait(t, c->ev[0], 300);
+  c->rc[0] = weft_event_wait(t, c->ev[0], STALE_MS);
   atomic_store(&c->waiting, 2);
   c->rc[1] = weft_event_wait(t, c->ev[1], WEFT_WAIT_FOREVER);
   c->posted_at_wake = weft_event_is_posted(c->ev[1]);
   atomic_fetch_add(&c->done, 1);
 }
 
+/* A timer on the same worker that ends after the first wait's would have. */
+static void delay_past_stale(weft_task *t) {
+  ev_ctx *c = TH_CTX(t, ev_ctx);
+  weft_delay(t, STALE_MS);
+  atomic_fetch_add(&c->rounds, 1);
+}
+
 Test(event, no_stale_timeout_after_a_post) {
   weft_region *r = th_region(1, 16);
   make_events();
   th_define(r, "STALE", woken_then_wait_again, 1);
+  th_define(r, "LATER", delay_past_stale, 1);
   th_start(r, "STALE", &g_ev, 0);
-  th_wait_until(atomic_load(&g_ev.waiting) >= 1);
+  th_wait_until(event_waiters(r) == 1);
   cr_assert_eq(weft_event_post(g_ev.ev[0]), 0);
-  th_wait_until(atomic_load(&g_ev.waiting) == 2);
-  Sleep(600); /* past the first wait's timeout; the second must not end */
+  th_wait_until(atomic_load(&g_ev.waiting) == 2 && event_waiters(r) == 1);
+  /* The one worker's timers run in deadline order: once LATER's delay,
+   * started after the first wait, has ended, that wait's timeout is past
+   * too. The second wait must still be waiting. */
+  th_start(r, "LATER", &g_ev, 1);
+  th_wait_count(&g_ev.rounds, 1);
   cr_assert_eq(atomic_load(&g_ev.done), 0, "the second wait returned without a post");
+  cr_assert_eq(event_waiters(r), 1);
   cr_assert_eq(weft_event_post(g_ev.ev[1]), 0);
   th_wait_count(&g_ev.done, 1);
   th_finish(r);
-  cr_assert(g_ev.rc[0] == 0 || g_ev.rc[0] == WEFT_ETIMEDOUT, "%s", weft_err_name(g_ev.rc[0]));
+  cr_assert_eq(g_ev.rc[0], 0, "%s", weft_err_name(g_ev.rc[0]));
   cr_assert_eq(g_ev.rc[1], 0, "%s", weft_err_name(g_ev.rc[1]));
   cr_assert_eq(g_ev.posted_at_wake, 1);
   free_events();

@@ -113,16 +113,22 @@ Test(offload, returns_the_result) {
 /* Many at once, bounded by offload_threads                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Tracks concurrency, blocks a little, returns idx * 2. */
+#define POOL 3 /* offload_threads of many_tasks_bounded_pool */
+
+/* Tracks concurrency; blocks until POOL calls have been in at once (so the
+ * pool must run that many side by side; a deadline fails the call instead
+ * of hanging), then returns idx * 2. */
 static int blocking_double(void *arg) {
   intptr_t idx = (intptr_t)arg;
   int now = atomic_fetch_add(&g_off.in_fn, 1) + 1;
   int peak = atomic_load(&g_off.peak_in_fn);
   while (now > peak && !atomic_compare_exchange_weak(&g_off.peak_in_fn, &peak, now))
     ;
-  Sleep(5);
+  ULONGLONG end = GetTickCount64() + TH_DEADLINE_MS;
+  while (atomic_load(&g_off.peak_in_fn) < POOL && GetTickCount64() < end)
+    Sleep(1);
   atomic_fetch_sub(&g_off.in_fn, 1);
-  return (int)(idx * 2);
+  return atomic_load(&g_off.peak_in_fn) >= POOL ? (int)(idx * 2) : -1;
 }
 
 static void offload_double(weft_task *t) {
@@ -138,7 +144,7 @@ static void offload_double(weft_task *t) {
 }
 
 Test(offload, many_tasks_bounded_pool) {
-  enum { N = 40, POOL = 3 };
+  enum { N = 40 };
   weft_region_config cfg = th_config(2, 64);
   cfg.offload_threads = POOL;
   weft_region *r = th_region_cfg(&cfg);
@@ -148,9 +154,9 @@ Test(offload, many_tasks_bounded_pool) {
   th_wait_count(&g_off.done, N);
   th_finish(r);
   cr_assert_eq(atomic_load(&g_off.errors), 0);
-  cr_assert_leq(atomic_load(&g_off.peak_in_fn), POOL, "%d offloaded calls at once",
-                atomic_load(&g_off.peak_in_fn));
-  cr_assert_geq(atomic_load(&g_off.peak_in_fn), 1);
+  /* Exactly the pool's size ran at once: never more, and all of it. */
+  cr_assert_eq(atomic_load(&g_off.peak_in_fn), POOL, "%d offloaded calls at once",
+               atomic_load(&g_off.peak_in_fn));
 }
 
 /* ------------------------------------------------------------------------ */

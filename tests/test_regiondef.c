@@ -556,6 +556,11 @@ Test(regiondef, error_lexical) {
   bad_one(R "ENCLAVE =E\n", 2, "expected an attribute name");
   bad_one(R "=ENCLAVE\n", 2, "a definition must start with its kind");
   bad_one("REGION name=R greeting=\"tab\there\"\n", 1, "greeting must be printable ASCII");
+  /* A REGION line that cannot be read reports its own error only, not also
+   * "no REGION definition" (issue 10). */
+  bad_one("REGION name=R greeting=\"a\\qb\"\n", 1, "bad escape in the value of greeting");
+  bad_one("# first a comment\nregion name=R greeting=\"a\n", 2,
+          "unterminated quoted value of greeting");
 }
 
 Test(regiondef, error_user_salt_and_hash) {
@@ -653,6 +658,27 @@ Test(regiondef, errors_name_the_file_path) {
   cr_expect_eq(e.v[0].line, 0);
   cr_expect(strncmp(e.v[0].text, path, strlen(path)) == 0 &&
                 strstr(e.v[0].text, "cannot read the file") != NULL,
+            "%s", e.v[0].text);
+  wdef_errors_free(&e);
+
+  /* A directory: said so, not "Permission denied" (issue 10). */
+  cr_expect_eq(wdef_parse_file(dir, WDEF_REGION_REQUIRED, &f, &e), WEFT_ESYS);
+  cr_assert_eq(e.n, 1, "got:\n%s", all_errors(&e));
+  cr_expect(strstr(e.v[0].text, "cannot read the file: it is a directory, not a definition file") !=
+                NULL,
+            "%s", e.v[0].text);
+  wdef_errors_free(&e);
+
+  /* A path too long for Windows is refused as such, never cut to a
+   * shorter one that might name another file. */
+  char longp[WDEF_PATH_MAX + 40];
+  snprintf(longp, sizeof longp, "%s", path);
+  for (size_t n = strlen(longp); n < sizeof longp - 1; n++)
+    longp[n] = 'x';
+  longp[sizeof longp - 1] = '\0';
+  cr_expect_eq(wdef_parse_file(longp, WDEF_REGION_REQUIRED, &f, &e), WEFT_ESYS);
+  cr_assert_eq(e.n, 1, "got:\n%s", all_errors(&e));
+  cr_expect(strstr(e.v[0].text, "the path is longer than Windows allows (259 characters)") != NULL,
             "%s", e.v[0].text);
   wdef_errors_free(&e);
 }

@@ -2,7 +2,8 @@
  * test_signon.c): each test's scratch directory, its region definition
  * written from tests/data/weftd/bank.wrd.in, child processes (weftd,
  * weftterm, weftload), weftd's console and stderr, and terminals over TCP
- * (docs/terminal.md) with assertions on their screens.
+ * (docs/terminal.md; tools/common/termproto.h, the protocol client of
+ * weftterm and weftload) with assertions on their screens.
  *
  * Each test works in a fresh directory <exe dir>\weftdtmp\<test>-<pid>:
  * the region definition bank.wrd is written there from
@@ -20,10 +21,10 @@
 
 #include "helpers.h"
 
-#include <winsock2.h>
-#include <ws2tcpip.h>
+#include "termproto.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -60,8 +61,7 @@ static void paths_init(const char *name) {
   snprintf(g_data, sizeof g_data, "%s\\data", g_root);
   cr_assert(CreateDirectoryA(g_root, NULL) || GetLastError() == ERROR_ALREADY_EXISTS,
             "CreateDirectory(%s): %lu", g_root, GetLastError());
-  WSADATA wsa;
-  cr_assert_eq(WSAStartup(MAKEWORD(2, 2), &wsa), 0, "WSAStartup");
+  cr_assert_eq(wp_net_init(), 0, "WSAStartup");
 }
 
 
@@ -472,10 +472,12 @@ static void server_kill(server *s) {
 enum { E_READY, E_NEXT, E_INPUT, E_BYE, E_BUSY, E_CLOSED, E_TIMEOUT };
 static const char *const end_names[] = {"READY", "NEXT", "INPUT", "BYE", "BUSY", "CLOSED", "TIMEOUT"};
 
+/* A terminal: a connection to weftd read through the protocol client that
+ * weftterm and weftload use (tools/common/termproto.h). It belongs to the
+ * thread that opened it. */
 typedef struct term {
-  SOCKET s;
-  char in[8192]; /* received, not yet taken as lines */
-  size_t in_len;
+  SOCKET s;          /* the connection (INVALID_SOCKET once closed); r reads it */
+  wp_reader r;       /* its lines as they arrive */
   char scr[1 << 16]; /* the last screen: its lines, '\n' ended, protocol as is */
   size_t scr_len;
   char last[1024]; /* its last line (the prompt, %BYE ...) */
@@ -485,77 +487,78 @@ typedef struct term {
 
 /* Connect once: 0, or the Winsock error. The socket is not inherited by the
  * children started later (weftterm, weftload, a restarted weftd), so that
- * closing it really closes the connection. */
+ * closing it really closes the connection (wp_connect sees to that). */
 static int term_connect(term *t, int port) {
   memset(t, 0, sizeof *t);
-  t->s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-  if (t->s == INVALID_SOCKET)
-    return WSAGetLastError();
-  SetHandleInformation((HANDLE)t->s, HANDLE_FLAG_INHERIT, 0);
-  BOOL nodelay = TRUE;
-  setsockopt(t->s, IPPROTO_TCP, TCP_NODELAY, (const char *)&nodelay, sizeof nodelay);
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_port = htons((u_short)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(t->s, (struct sockaddr *)&a, sizeof a) != 0) {
+  char svc[16], err[256];
+  snprintf(svc, sizeof svc, "%d", port);
+  t->s = wp_connect("127.0.0.1", svc, err, sizeof err);
+  if (t->s == INVALID_SOCKET) {
     int e = WSAGetLastError();
-    closesocket(t->s);
-    t->s = INVALID_SOCKET;
-    return e;
+    return e != 0 ? e : -1;
   }
+  wp_reader_init(&t->r, t->s);
   return 0;
 }
 
+/* Send len bytes as they are (no line end is added). 0 or -1. */
 static int term_send(term *t, const void *data, size_t len) {
-  const char *p = data;
-  while (len > 0) {
-    int n = send(t->s, p, (int)len, 0);
-    if (n <= 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
+  return wp_send(t->s, data, len);
 }
 
-/* One line (without CRLF) into line: 1, 0 when the connection closed, -1
- * at the deadline. */
+/* The next line (without CRLF) in t->r.line: WP_LINE, WP_TIMEOUT at the
+ * deadline (a line already received is still returned), or WP_EOF when
+ * the connection closed or failed. */
+static int term_read(term *t, ULONGLONG deadline) {
+  ULONGLONG now = GetTickCount64();
+  ULONGLONG left = now >= deadline ? 0 : deadline - now;
+  int rc = wp_read_line(&t->r, left > INT_MAX ? INT_MAX : (int)left);
+  return rc == WP_ERR ? WP_EOF : rc;
+}
+
+/* One line (without CRLF, cut to cap) into line: 1, 0 when the connection
+ * closed, -1 at the deadline. */
 static int term_line(term *t, char *line, size_t cap, ULONGLONG deadline) {
-  for (;;) {
-    char *nl = memchr(t->in, '\n', t->in_len);
-    if (nl != NULL) {
-      size_t n = (size_t)(nl - t->in), take = n;
-      if (take > 0 && t->in[take - 1] == '\r')
-        take--;
-      if (take >= cap)
-        take = cap - 1;
-      memcpy(line, t->in, take);
-      line[take] = 0;
-      memmove(t->in, nl + 1, t->in_len - n - 1);
-      t->in_len -= n + 1;
-      return 1;
-    }
-    if (t->in_len == sizeof t->in) /* a line longer than the buffer: cut */
-      t->in_len = 0;
-    ULONGLONG now = GetTickCount64();
-    if (now >= deadline)
+  int rc = term_read(t, deadline);
+  if (rc == WP_LINE)
+    snprintf(line, cap, "%s", t->r.line);
+  return rc == WP_LINE ? 1 : rc == WP_TIMEOUT ? -1 : 0;
+}
+
+/* How line ends the screen (E_*), or -1 if the screen goes on. The prompts
+ * must be exactly as docs/terminal.md writes them ("%READY", "%INPUT",
+ * "%NEXT <tranid>"); the greeting gives the terminal its termid. */
+static int term_line_end(term *t, const char *line) {
+  const char *rest;
+  switch (wp_classify(line, &rest)) {
+    case WP_READY:
+      return *rest ? -1 : E_READY;
+    case WP_INPUT:
+      return *rest ? -1 : E_INPUT;
+    case WP_NEXT:
+      return *rest ? E_NEXT : -1;
+    case WP_BYE:
+      return E_BYE;
+    case WP_BUSY:
+      return E_BUSY;
+    case WP_GREETING:
+      sscanf(rest, "%*s TERMINAL %15s", t->termid);
       return -1;
-    fd_set rd;
-    FD_ZERO(&rd);
-    FD_SET(t->s, &rd);
-    ULONGLONG left = deadline - now;
-    struct timeval tv = {(long)(left / 1000), (long)(left % 1000) * 1000};
-    int r = select(0, &rd, NULL, NULL, &tv);
-    if (r < 0)
-      return 0;
-    if (r == 0)
-      continue;
-    int n = recv(t->s, t->in + t->in_len, (int)(sizeof t->in - t->in_len), 0);
-    if (n <= 0)
-      return 0;
-    t->in_len += (size_t)n;
+    default:
+      return -1;
   }
+}
+
+/* Add line to the screen (as long as there is room). */
+static void term_scr_add(term *t, const char *line) {
+  size_t n = strlen(line);
+  if (t->scr_len + n + 2 < sizeof t->scr) {
+    memcpy(t->scr + t->scr_len, line, n);
+    t->scr_len += n;
+    t->scr[t->scr_len++] = '\n';
+    t->scr[t->scr_len] = 0;
+  }
+  snprintf(t->last, sizeof t->last, "%s", line);
 }
 
 /* Read the next screen: every line up to a prompt, %BYE or %BUSY, or until
@@ -566,30 +569,13 @@ static int term_screen(term *t, DWORD ms) {
   t->scr[0] = 0;
   t->last[0] = 0;
   for (;;) {
-    char line[1024];
-    int r = term_line(t, line, sizeof line, deadline);
-    if (r <= 0)
-      return t->end = r == 0 ? E_CLOSED : E_TIMEOUT;
-    size_t n = strlen(line);
-    if (t->scr_len + n + 2 < sizeof t->scr) {
-      memcpy(t->scr + t->scr_len, line, n);
-      t->scr_len += n;
-      t->scr[t->scr_len++] = '\n';
-      t->scr[t->scr_len] = 0;
-    }
-    snprintf(t->last, sizeof t->last, "%s", line);
-    if (!strcmp(line, "%READY"))
-      return t->end = E_READY;
-    if (!strncmp(line, "%NEXT ", 6))
-      return t->end = E_NEXT;
-    if (!strcmp(line, "%INPUT"))
-      return t->end = E_INPUT;
-    if (!strncmp(line, "%BYE", 4))
-      return t->end = E_BYE;
-    if (!strncmp(line, "%BUSY", 5))
-      return t->end = E_BUSY;
-    if (sscanf(line, "%%WEFT %*s TERMINAL %15s", t->termid) == 1)
-      continue;
+    int rc = term_read(t, deadline);
+    if (rc != WP_LINE)
+      return t->end = rc == WP_TIMEOUT ? E_TIMEOUT : E_CLOSED;
+    term_scr_add(t, t->r.line);
+    int e = term_line_end(t, t->r.line);
+    if (e >= 0)
+      return t->end = e;
   }
 }
 
@@ -608,6 +594,7 @@ static void term_close(term *t) {
   if (t->s != INVALID_SOCKET)
     closesocket(t->s);
   t->s = INVALID_SOCKET;
+  wp_reader_free(&t->r);
 }
 
 /* ---- The same, failing the test (host thread only) ------------------------ */

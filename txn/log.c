@@ -64,15 +64,26 @@ static int drop_collect(void *arg, const char *name) {
   return 0;
 }
 
+/* Collects up to 64 names a pass, so it lists again while passes fill up
+ * and remove something. A failure leaves old files behind (recovery skips
+ * them) and says so in the region log. */
 void weft__data_drop_before(weft_region *r, uint64_t gen) {
-  drop_ctx c = {.r = r, .gen = gen};
   const char *dir = weft__txn_of(r)->x_dir;
-  weft__dir_list(dir, drop_collect, &c);
-  for (int i = 0; i < c.n; i++) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s\\%s", dir, c.names[i]);
-    weft__file_remove(path);
-  }
+  drop_ctx c;
+  int rc, removed;
+  do {
+    c = (drop_ctx){.r = r, .gen = gen};
+    rc = weft__dir_list(dir, drop_collect, &c);
+    removed = 0;
+    for (int i = 0; i < c.n; i++) {
+      char path[1024];
+      snprintf(path, sizeof path, "%s\\%s", dir, c.names[i]);
+      removed += weft__file_remove(path) == 0;
+    }
+  } while (rc == 0 && c.n == 64 && removed > 0);
+  if (rc != 0 || removed < c.n)
+    weft__log(r, 'W', "data directory %s: files older than generation %llu not removed: %s", dir,
+              (unsigned long long)gen, weft_err_name(rc != 0 ? rc : WEFT_ESYS));
 }
 
 /* ---- Appending ------------------------------------------------------------------ */

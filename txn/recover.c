@@ -10,14 +10,41 @@
 
 #include "txn/txn.h"
 
-#define MAX_FILES 256
+/* Generation numbers of one kind of file, grown as the listing finds them
+ * (a directory may hold any number). Owned by the scan that fills it. */
+typedef struct gens {
+  uint64_t *g;
+  int n, cap;
+} gens;
 
+static int gens_add(gens *v, uint64_t g) {
+  if (v->n == v->cap) {
+    int cap = v->cap ? 2 * v->cap : 64;
+    uint64_t *p = realloc(v->g, (size_t)cap * sizeof *p);
+    if (p == NULL)
+      return WEFT_ENOMEM;
+    v->g = p;
+    v->cap = cap;
+  }
+  v->g[v->n++] = g;
+  return 0;
+}
+
+/* What the data directory holds: checkpoints, logs and the .tmp files a
+ * crash left (removed once recovery succeeds). Recovery's own. */
 typedef struct scan {
-  uint64_t ckpt[MAX_FILES], log[MAX_FILES];
-  int nckpt, nlog, ntmp;
-  char tmp[8][48];
+  gens ckpt, log, tmp_ckpt, tmp_log;
 } scan;
 
+static void scan_free(scan *s) {
+  free(s->ckpt.g);
+  free(s->log.g);
+  free(s->tmp_ckpt.g);
+  free(s->tmp_log.g);
+}
+
+/* weft__dir_list's callback: files that are not Weft's are left alone.
+ * WEFT_ENOMEM stops the listing. */
 static int scan_file(void *arg, const char *name) {
   scan *s = arg;
   uint64_t g;
@@ -25,15 +52,21 @@ static int scan_file(void *arg, const char *name) {
   const char *rest = weft__data_name_parse(name, kind, &g);
   if (rest == NULL)
     return 0;
-  if (strcmp(rest, ".tmp") == 0) {
-    if (s->ntmp < 8 && strlen(name) < sizeof s->tmp[0])
-      strcpy(s->tmp[s->ntmp++], name);
-  } else if (*rest == '\0' && strcmp(kind, "ckpt") == 0 && s->nckpt < MAX_FILES) {
-    s->ckpt[s->nckpt++] = g;
-  } else if (*rest == '\0' && strcmp(kind, "log") == 0 && s->nlog < MAX_FILES) {
-    s->log[s->nlog++] = g;
-  }
+  bool ckpt = strcmp(kind, "ckpt") == 0;
+  if (strcmp(rest, ".tmp") == 0)
+    return gens_add(ckpt ? &s->tmp_ckpt : &s->tmp_log, g);
+  if (*rest == '\0')
+    return gens_add(ckpt ? &s->ckpt : &s->log, g);
   return 0;
+}
+
+/* Remove the .tmp files of kind listed in v. */
+static void tmp_remove(weft_region *r, const char *kind, const gens *v) {
+  for (int i = 0; i < v->n; i++) {
+    char path[1024];
+    weft__data_path(r, path, sizeof path, kind, v->g[i], ".tmp");
+    weft__file_remove(path);
+  }
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -379,28 +412,32 @@ int weft__recover(weft_region *r) {
     weft__log(r, 'E', "data directory %s cannot be used: %s", x->x_dir, weft_err_name(rc));
     return rc;
   }
-  scan *sp = calloc(1, sizeof *sp); /* large; recovery runs once per region create */
-  if (sp == NULL)
-    return WEFT_ENOMEM;
-  weft__dir_list(x->x_dir, scan_file, sp);
-  qsort(sp->ckpt, sp->nckpt, sizeof(uint64_t), cmp_u64);
-  qsort(sp->log, sp->nlog, sizeof(uint64_t), cmp_u64);
-  uint64_t base = sp->nckpt ? sp->ckpt[sp->nckpt - 1] : 0, top = base;
+  scan s = {0}, *sp = &s;
+  rc = weft__dir_list(x->x_dir, scan_file, sp);
+  if (rc != 0) {
+    /* Never take a directory that could not be read for a new one. */
+    weft__log(r, 'E', "data directory %s cannot be listed: %s", x->x_dir, weft_err_name(rc));
+    scan_free(sp);
+    return rc;
+  }
+  qsort(sp->ckpt.g, sp->ckpt.n, sizeof(uint64_t), cmp_u64);
+  qsort(sp->log.g, sp->log.n, sizeof(uint64_t), cmp_u64);
+  uint64_t base = sp->ckpt.n ? sp->ckpt.g[sp->ckpt.n - 1] : 0, top = base;
   bool clean = false, all_empty = true;
-  in->fresh = sp->nckpt == 0 && sp->nlog == 0;
+  in->fresh = sp->ckpt.n == 0 && sp->log.n == 0;
   in->checkpoint_gen = base;
-  if (sp->nckpt)
+  if (sp->ckpt.n)
     rc = load_ckpt(r, base, &clean);
   replay rp = {0};
   uint64_t prev = base - 1; /* a checkpoint's own log generation must be there */
   bool first = true;
-  if (rc == 0 && sp->nckpt == 0 && sp->nlog > 0) {
+  if (rc == 0 && sp->ckpt.n == 0 && sp->log.n > 0) {
     char path[1024];
-    weft__data_path(r, path, sizeof path, "ckpt", sp->log[0], "");
+    weft__data_path(r, path, sizeof path, "ckpt", sp->log.g[0], "");
     rc = corrupt(r, path, 0, "the checkpoint the logs start from is missing");
   }
-  for (int i = 0; rc == 0 && i < sp->nlog; i++) {
-    uint64_t g = sp->log[i];
+  for (int i = 0; rc == 0 && i < sp->log.n; i++) {
+    uint64_t g = sp->log.g[i];
     if (g < base)
       continue; /* older than the checkpoint: left by a crash before its drop */
     if (g != prev + 1) {
@@ -410,12 +447,12 @@ int weft__recover(weft_region *r) {
       break;
     }
     bool empty = true;
-    rc = replay_file(r, &rp, g, i == sp->nlog - 1, &empty);
+    rc = replay_file(r, &rp, g, i == sp->log.n - 1, &empty);
     all_empty &= empty;
     first = false;
     prev = top = g;
   }
-  if (rc == 0 && sp->nckpt > 0 && first) {
+  if (rc == 0 && sp->ckpt.n > 0 && first) {
     char path[1024];
     weft__data_path(r, path, sizeof path, "log", base, "");
     rc = corrupt(r, path, 0, "the log of the newest checkpoint is missing");
@@ -430,11 +467,8 @@ int weft__recover(weft_region *r) {
     in->uows_undone = rp.undone;
     in->torn_bytes = rp.torn_bytes;
     in->rm_pending = x->x_npending;
-    for (int i = 0; i < sp->ntmp; i++) {
-      char path[1024];
-      snprintf(path, sizeof path, "%s\\%s", x->x_dir, sp->tmp[i]);
-      weft__file_remove(path);
-    }
+    tmp_remove(r, "ckpt", &sp->tmp_ckpt);
+    tmp_remove(r, "log", &sp->tmp_log);
     /* A new generation: its log, then a checkpoint of what was restored. */
     uint64_t gen = top + 1;
     weft__buf snap = {0};
@@ -455,6 +489,6 @@ int weft__recover(weft_region *r) {
     else
       report(r, &rp);
   }
-  free(sp);
+  scan_free(sp);
   return rc;
 }

@@ -506,7 +506,7 @@ int weft__lock_outcome(weft_task *t, int rc) {
 
 int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops, void *ctx,
                      weft_rm **out) {
-  if (r == NULL || ops == NULL || out == NULL)
+  if (r == NULL || name == NULL || ops == NULL || out == NULL)
     return WEFT_EINVAL;
   if (weft__name_pack(name) == 0)
     return WEFT_EBADNAME;

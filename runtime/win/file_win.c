@@ -120,6 +120,8 @@ int weft__dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void
     if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
       rc = fn(ctx, fd.cFileName);
   } while (rc == 0 && FindNextFileA(h, &fd));
+  if (rc == 0 && GetLastError() != ERROR_NO_MORE_FILES)
+    rc = weft__err_from_sys(); /* the listing stopped before its end */
   FindClose(h);
   return rc;
 }

@@ -31,6 +31,8 @@ static int err_from_win32(DWORD e) {
     case ERROR_FILE_NOT_FOUND:
     case ERROR_PATH_NOT_FOUND:
       return WEFT_ENOTFOUND;
+    case ERROR_FILENAME_EXCED_RANGE:
+      return WEFT_ERANGE; /* a path too long */
     case ERROR_NOT_SUPPORTED:
     case ERROR_CALL_NOT_IMPLEMENTED:
       return WEFT_ENOTSUP;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "regiondef_int.h"
 
@@ -180,6 +181,7 @@ typedef struct parser {
   int flags;
   int line;         /* the line being parsed */
   int defs;         /* definitions seen so far */
+  int region_tried; /* a line that starts with REGION failed to lex */
   size_t err_start; /* errs->n when the parse began */
   int nomem;
 } parser;
@@ -962,6 +964,15 @@ static const attr_spec *attr_find(const kind_spec *k, const char *key, unsigned 
   return NULL;
 }
 
+/* Does line start with the kind REGION (any case), whatever follows? */
+static int starts_with_region(const char *line) {
+  const char *s = skip_blanks(line);
+  for (const char *k = "REGION"; *k != '\0'; k++, s++)
+    if (toupper((unsigned char)*s) != *k)
+      return 0;
+  return *s == '\0' || is_blank(*s);
+}
+
 /* Is a REGION line allowed here? Reports why not. */
 static int region_allowed(parser *p) {
   if ((p->flags & WDEF_REGION_MODE) == WDEF_REGION_FORBIDDEN) {
@@ -1008,7 +1019,10 @@ static int fill(parser *p, const kind_spec *k, const tokens *t, void *def, unsig
 
 static void parse_line(parser *p, const char *line, char *scratch) {
   tokens t;
-  if (lex_line(p, line, scratch, &t) <= 0)
+  int lexed = lex_line(p, line, scratch, &t);
+  if (lexed < 0 && starts_with_region(line))
+    p->region_tried = 1; /* its own error says what is wrong: no "no REGION" too */
+  if (lexed <= 0)
     return;
   const kind_spec *k = kind_find(t.kind);
   if (k == NULL) {
@@ -1218,7 +1232,8 @@ static int parse(const char *text, size_t len, const char *name, const char *dir
   if (p.f == NULL)
     return WEFT_ENOMEM;
   parse_lines(&p, text, len);
-  if ((flags & WDEF_REGION_MODE) == WDEF_REGION_REQUIRED && p.f->region.line == 0)
+  if ((flags & WDEF_REGION_MODE) == WDEF_REGION_REQUIRED && p.f->region.line == 0 &&
+      !p.region_tried)
     perr_at(&p, 1, "no REGION definition: a region's file must start with REGION name=...");
   check_dups(&p);
   if (!(flags & WDEF_EXTERNAL_REFS))
@@ -1281,9 +1296,19 @@ int wdef_parse_file(const char *path, int flags, wdef_file **out, wdef_errors *e
   *out = NULL;
   char *text = NULL;
   size_t len = 0;
-  int err = read_all(path, &text, &len);
+  struct stat st;
+  int err = strlen(path) >= WDEF_PATH_MAX ? ENAMETOOLONG
+            : stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR
+                                                           : read_all(path, &text, &len);
   if (err == ENOMEM)
     return WEFT_ENOMEM;
+  if (err == ENAMETOOLONG || err == EISDIR) {
+    if (wdef__err(errs, path, 0, "cannot read the file: %s",
+                  err == EISDIR ? "it is a directory, not a definition file"
+                                : "the path is longer than Windows allows (259 characters)") != 0)
+      return WEFT_ENOMEM;
+    return WEFT_ESYS;
+  }
   if (err != 0) {
     if (wdef__err(errs, path, 0, "cannot read the file: %s", strerror(err)) != 0)
       return WEFT_ENOMEM;

@@ -70,6 +70,7 @@ extern "C" {
 #define WDEF_ITERATIONS_MAX 100000000u        /* rounds a hash may ask for */
 #define WDEF_HASH_TEXT_SIZE 256               /* a hash= value and its NUL */
 #define WDEF_ADDR_SIZE 64                     /* listen address text and its NUL */
+#define WDEF_PATH_MAX 260 /* a definition file's path and its NUL (Windows' MAX_PATH) */
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -279,7 +280,9 @@ typedef struct wdef_file {
  * against its directory). Returns 0 and a new *out (free it with
  * wdef_free), or a negative WEFT_E* code and *out NULL: WEFT_EINVAL (the
  * file has errors: every one of them is appended to errs), WEFT_ESYS (the
- * file cannot be read: one error in errs names it and why), WEFT_ENOMEM.
+ * file cannot be read: one error in errs names it and why, such as "it is
+ * a directory, not a definition file" or a path of WDEF_PATH_MAX or more
+ * characters, which is refused, never cut), WEFT_ENOMEM.
  * An invalid file yields no definitions at all. Any thread. */
 int wdef_parse_file(const char *path, int flags, wdef_file **out, wdef_errors *errs);
 

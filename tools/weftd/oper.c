@@ -37,9 +37,11 @@ static const char *const state_names[] = {"READY", "RUNNING", "WAITING"};
 
 static void inq_tasks(wd_out_fn out, void *ctx) {
   size_t n = 0, cap = 1024;
+  uint64_t missing = 0;
   weft_task_info *v = malloc(cap * sizeof *v);
-  if (v == NULL || weft_task_list(wd.region, v, cap, &n) != 0) {
-    outf(out, ctx, "INQ TASKS failed");
+  int rc = v != NULL ? weft_task_list_ex(wd.region, v, cap, &n, &missing) : WEFT_ENOMEM;
+  if (rc != 0 && rc != WEFT_ETIMEDOUT) {
+    outf(out, ctx, "INQ TASKS failed: %s", weft_strerror(rc));
     free(v);
     return;
   }
@@ -52,6 +54,10 @@ static void inq_tasks(wd_out_fn out, void *ctx) {
          (unsigned long long)t->age_ms);
   }
   outf(out, ctx, "%llu task(s)", (unsigned long long)n);
+  for (unsigned i = 0; i < WEFT_MAX_WORKERS; i++)
+    if (missing & (1ull << i))
+      outf(out, ctx, "WORKER %u did not answer (a task may be running without suspending): its "
+                     "tasks are not listed", i);
   free(v);
 }
 

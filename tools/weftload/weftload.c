@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <mmsystem.h>
 #include <process.h>
 #include <stdint.h>
@@ -37,6 +38,7 @@ static struct {
   char **allow; /* --allow: codes allowed for every entry */
   int nallow;
   int quiet;
+  int seed_given; /* --seed: else the seed comes from the clock */
 } opt = {"127.0.0.1", "3270", NULL, NULL, NULL, NULL, NULL, NULL, 1, 10, 2, 0, 30,
          THINK_EXP, 0, 1, 1000, NULL, 0, 0};
 
@@ -100,24 +102,49 @@ static void usage(FILE *f) {
 
 /* ---- small helpers -------------------------------------------------- */
 
-static void die(const char *fmt, const char *a, const char *b) {
+/* "weftload: <fmt ...>" and a line end on stderr. */
+static void say_v(const char *fmt, va_list ap) {
   fprintf(stderr, "weftload: ");
-  fprintf(stderr, fmt, a, b);
+  vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
+}
+
+/* Says what is wrong (printf-style) and exits 2: bad usage or input, or no
+ * memory. Any thread. */
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  say_v(fmt, ap);
+  va_end(ap);
   exit(2);
+}
+
+/* Says what is wrong with the command line, then the usage; returns 2 (the
+ * exit status). */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  say_v(fmt, ap);
+  va_end(ap);
+  usage(stderr);
+  return 2;
 }
 
 static char *xstrdup(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = malloc(n);
-  if (!p) die("out of memory%s%s", "", "");
+  if (!p)
+    die("out of memory");
   memcpy(p, s, n);
   return p;
 }
 
 static void *xrealloc(void *p, size_t n) {
   p = realloc(p, n ? n : 1);
-  if (!p) die("out of memory%s%s", "", "");
+  if (!p)
+    die("out of memory");
   return p;
 }
 
@@ -202,7 +229,7 @@ static void load_def(const char *path) {
   if (wdef_parse_file(path, WDEF_REGION_OPTIONAL | WDEF_EXTERNAL_REFS, &def, &errs) != 0) {
     wdef_errors_print(&errs, stderr);
     wdef_errors_free(&errs);
-    die("cannot use the region definition %s%s", path, "");
+    die("cannot use the region definition %s", path);
   }
   wdef_errors_free(&errs);
   if (def->n_transactions == 0)
@@ -282,7 +309,8 @@ static void load_mix(const char *path) {
       if (a > line && (a[-1] == ' ' || a[-1] == '\t') &&
           (a[6] == ' ' || a[6] == '\t' || a[6] == '\0')) {
         add_codes(&e.allow, &e.nallow, a + 6, where);
-        if (e.nallow == 0) die("%s: !allow without codes%s", where, "");
+        if (e.nallow == 0)
+          die("%s: !allow without codes", where);
         *a = '\0';
         line = trim(line);
         break;
@@ -292,7 +320,7 @@ static void load_mix(const char *path) {
     errno = 0;
     e.weight = strtol(line, &end, 10);
     if (end == line || errno || e.weight < 0 || (*end != ' ' && *end != '\t'))
-      die("%s: expected WEIGHT INPUT [| FOLLOWUP]... [!allow CODES]%s", where, "");
+      die("%s: expected WEIGHT INPUT [| FOLLOWUP]... [!allow CODES]", where);
     line = trim(end);
     /* Split at unescaped '|'; "\|" is a literal '|'. */
     char *part = xrealloc(NULL, strlen(line) + 1);
@@ -318,11 +346,14 @@ static void load_mix(const char *path) {
     free(part);
     char tranid[16];
     size_t k = strcspn(e.inputs[0], " \t");
-    if (k == 0) die("%s: the entry has no input%s", where, "");
-    if (k > 8) die("%s: the tranid is longer than 8 characters%s", where, "");
+    if (k == 0)
+      die("%s: the entry has no input", where);
+    if (k > 8)
+      die("%s: the tranid is longer than 8 characters", where);
     memcpy(tranid, e.inputs[0], k);
     tranid[k] = '\0';
-    if (strchr(tranid, '{')) die("%s: the tranid cannot be a placeholder%s", where, "");
+    if (strchr(tranid, '{'))
+      die("%s: the tranid cannot be a placeholder", where);
     e.tran = tran_index(tranid);
     free(raw);
     if (e.weight == 0) continue;
@@ -331,7 +362,8 @@ static void load_mix(const char *path) {
     total_weight += e.weight;
   }
   fclose(f);
-  if (nmix == 0 || total_weight <= 0) die("%s: no entry with a weight above 0%s", path, "");
+  if (nmix == 0 || total_weight <= 0)
+    die("%s: no entry with a weight above 0", path);
 }
 
 /* The values of one run of an entry. */
@@ -883,7 +915,7 @@ static void write_plot(term *terms, const row *tr, int ntr) {
          strrchr(gp, '/') ? strrchr(gp, '/') + 1 : gp, pname);
 }
 
-/* ---- main ----------------------------------------------------------- */
+/* ---- options ------------------------------------------------------- */
 
 static double num_arg(const char *name, const char *v, double lo, double hi) {
   char *end;
@@ -893,8 +925,74 @@ static double num_arg(const char *name, const char *v, double lo, double hi) {
   return x;
 }
 
-int main(int argc, char **argv) {
-  int seed_given = 0;
+/* --accounts LO-HI. */
+static void accounts_arg(const char *v) {
+  char *end, *end2;
+  opt.acct_lo = strtol(v, &end, 10);
+  if (end == v || *end != '-')
+    die("bad --accounts %s (LO-HI)", v);
+  opt.acct_hi = strtol(end + 1, &end2, 10);
+  if (end2 == end + 1 || *end2 || opt.acct_hi < opt.acct_lo)
+    die("bad --accounts %s (LO-HI)", v);
+}
+
+/* The options that take a string, and those that take a number in a
+ * range (--terminals, an int, is apart). */
+static const struct {
+  const char *name;
+  const char **field;
+} str_opts[] = {{"--host", &opt.host}, {"--port", &opt.port},        {"--mix", &opt.mix},
+                {"--json", &opt.json}, {"--def", &opt.def},          {"--user", &opt.user},
+                {"--plot", &opt.plot}, {"--password", &opt.password}};
+static const struct {
+  const char *name;
+  double *field, lo, hi;
+} num_opts[] = {{"--duration", &opt.duration, 0.001, 1e7},
+                {"--warmup", &opt.warmup, 0, 1e7},
+                {"--think-ms", &opt.think_ms, 0, 1e9},
+                {"--timeout", &opt.timeout_s, 0.001, 1e6}};
+
+/* Sets option a to value v (a bad value dies). Returns 0 for an unknown
+ * option. */
+static int set_option(const char *a, const char *v) {
+  for (size_t i = 0; i < sizeof str_opts / sizeof *str_opts; i++)
+    if (!strcmp(a, str_opts[i].name)) {
+      *str_opts[i].field = v;
+      return 1;
+    }
+  for (size_t i = 0; i < sizeof num_opts / sizeof *num_opts; i++)
+    if (!strcmp(a, num_opts[i].name)) {
+      *num_opts[i].field = num_arg(a, v, num_opts[i].lo, num_opts[i].hi);
+      return 1;
+    }
+  if (!strcmp(a, "--terminals"))
+    opt.terminals = (int)num_arg(a, v, 1, MAX_TERMINALS);
+  else if (!strcmp(a, "--allow"))
+    add_codes(&opt.allow, &opt.nallow, v, "--allow");
+  else if (!strcmp(a, "--think-dist")) {
+    if (!strcmp(v, "exp") || !strcmp(v, "exponential"))
+      opt.dist = THINK_EXP;
+    else if (!strcmp(v, "uniform"))
+      opt.dist = THINK_UNIFORM;
+    else
+      die("bad --think-dist %s (exp or uniform)", v);
+  } else if (!strcmp(a, "--seed")) {
+    char *end;
+    opt.seed = strtoull(v, &end, 0);
+    if (*end || end == v)
+      die("bad --seed %s", v);
+    opt.seed_given = 1;
+  } else if (!strcmp(a, "--accounts"))
+    accounts_arg(v);
+  else
+    return 0;
+  return 1;
+}
+
+/* Reads the command line into opt (a bad value dies with status 2).
+ * Returns -1 to go on and run, or the exit status: 0 after --help, 2 for
+ * an unknown or incomplete option. */
+static int parse_options(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -905,89 +1003,63 @@ int main(int argc, char **argv) {
       opt.quiet = 1;
       continue;
     }
-    if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
-      fprintf(stderr, "weftload: unknown or incomplete option %s\n", a);
-      usage(stderr);
-      return 2;
-    }
-    const char *v = argv[++i];
-    if (!strcmp(a, "--host")) opt.host = v;
-    else if (!strcmp(a, "--port")) opt.port = v;
-    else if (!strcmp(a, "--mix")) opt.mix = v;
-    else if (!strcmp(a, "--json")) opt.json = v;
-    else if (!strcmp(a, "--def")) opt.def = v;
-    else if (!strcmp(a, "--user")) opt.user = v;
-    else if (!strcmp(a, "--password")) opt.password = v;
-    else if (!strcmp(a, "--plot")) opt.plot = v;
-    else if (!strcmp(a, "--terminals")) opt.terminals = (int)num_arg(a, v, 1, MAX_TERMINALS);
-    else if (!strcmp(a, "--duration")) opt.duration = num_arg(a, v, 0.001, 1e7);
-    else if (!strcmp(a, "--warmup")) opt.warmup = num_arg(a, v, 0, 1e7);
-    else if (!strcmp(a, "--think-ms")) opt.think_ms = num_arg(a, v, 0, 1e9);
-    else if (!strcmp(a, "--timeout")) opt.timeout_s = num_arg(a, v, 0.001, 1e6);
-    else if (!strcmp(a, "--allow")) add_codes(&opt.allow, &opt.nallow, v, "--allow");
-    else if (!strcmp(a, "--think-dist")) {
-      if (!strcmp(v, "exp") || !strcmp(v, "exponential")) opt.dist = THINK_EXP;
-      else if (!strcmp(v, "uniform")) opt.dist = THINK_UNIFORM;
-      else die("bad --think-dist %s%s (exp or uniform)", v, "");
-    } else if (!strcmp(a, "--seed")) {
-      char *end;
-      opt.seed = strtoull(v, &end, 0);
-      if (*end || end == v) die("bad --seed %s%s", v, "");
-      seed_given = 1;
-    } else if (!strcmp(a, "--accounts")) {
-      char *end, *end2;
-      opt.acct_lo = strtol(v, &end, 10);
-      if (end == v || *end != '-') die("bad --accounts %s%s (LO-HI)", v, "");
-      opt.acct_hi = strtol(end + 1, &end2, 10);
-      if (end2 == end + 1 || *end2 || opt.acct_hi < opt.acct_lo)
-        die("bad --accounts %s%s (LO-HI)", v, "");
-    } else {
-      fprintf(stderr, "weftload: unknown option %s\n", a);
-      usage(stderr);
-      return 2;
-    }
+    if (i + 1 >= argc || strncmp(a, "--", 2) != 0)
+      return usage_error("unknown or incomplete option %s", a);
+    if (!set_option(a, argv[++i]))
+      return usage_error("unknown option %s", a);
   }
-  if (!opt.mix) {
-    fprintf(stderr, "weftload: --mix FILE is required\n");
-    usage(stderr);
-    return 2;
-  }
-  if (opt.password && !opt.user) die("--password without --user%s%s", "", "");
+  if (!opt.mix)
+    return usage_error("--mix FILE is required");
+  if (opt.password && !opt.user)
+    die("--password without --user");
+  return -1;
+}
+
+/* Reads the mix and the region definition, maps tranids to enclaves and
+ * picks the seed when none was given. */
+static void prepare(void) {
   load_mix(opt.mix);
   if (opt.user) tran_signon = tran_index("SIGNON");
   if (opt.def) load_def(opt.def);
   map_enclaves();
-  if (!seed_given) {
+  if (!opt.seed_given) {
     LARGE_INTEGER c;
     QueryPerformanceCounter(&c);
     opt.seed = (uint64_t)c.QuadPart ^ ((uint64_t)GetCurrentProcessId() << 32);
   }
+}
 
-  if (wp_net_init() != 0) die("cannot start Winsock%s%s", "", "");
+/* ---- the run, from the main thread ---------------------------------- */
+
+/* Winsock, 1 ms timers, the log's lock and Ctrl-C. */
+static void start_services(void) {
+  if (wp_net_init() != 0)
+    die("cannot start Winsock");
   timeBeginPeriod(1);
   InitializeCriticalSection(&log_lock);
   stop_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   SetConsoleCtrlHandler(on_ctrl, TRUE);
+}
 
+/* The terminals, each with its random generator and statistics. */
+static term *new_terminals(void) {
   term *terms = calloc((size_t)opt.terminals, sizeof *terms);
-  if (!terms) die("out of memory%s%s", "", "");
+  if (!terms)
+    die("out of memory");
   uint64_t sm = opt.seed;
   for (int i = 0; i < opt.terminals; i++) {
     terms[i].idx = i;
     terms[i].rng = rnd(&sm);
     terms[i].st = calloc((size_t)ntrans, sizeof *terms[i].st);
-    if (!terms[i].st) die("out of memory%s%s", "", "");
+    if (!terms[i].st)
+      die("out of memory");
   }
-  if (!opt.quiet)
-    fprintf(stderr,
-            "weftload: %d terminals on %s:%s, %g s warm-up + %g s, think %g ms (%s), seed "
-            "%llu\n",
-            opt.terminals, opt.host, opt.port, opt.warmup, opt.duration, opt.think_ms,
-            think_name(), (unsigned long long)opt.seed);
-  t_start = wp_now();
-  t_warm = t_start + opt.warmup;
-  t_end = t_warm + opt.duration;
-  int started = 0;
+  return terms;
+}
+
+/* Starts a thread per terminal; returns how many started (on a failure the
+ * run stops). */
+static int start_terminals(term *terms) {
   for (int i = 0; i < opt.terminals; i++) {
     /* Small stacks: hundreds of terminals. */
     terms[i].thread = (HANDLE)_beginthreadex(NULL, 256 * 1024, terminal_main, &terms[i],
@@ -996,11 +1068,14 @@ int main(int argc, char **argv) {
       fprintf(stderr, "weftload: cannot start terminal thread %d\n", i + 1);
       InterlockedExchange(&stop_flag, 1);
       SetEvent(stop_event);
-      break;
+      return i;
     }
-    started++;
   }
-  /* Progress every 5 s (stderr). */
+  return opt.terminals;
+}
+
+/* Until the run ends (or Ctrl-C): a progress line every 5 s (stderr). */
+static void show_progress(void) {
   LONG last = 0;
   double next_report = t_start + 5;
   while (!stop_flag && wp_now() < t_end) {
@@ -1018,6 +1093,22 @@ int main(int argc, char **argv) {
       next_report += 5;
     }
   }
+}
+
+/* Runs the terminals through the warm-up and the measured window and waits
+ * for them; returns the seconds measured (less after Ctrl-C). */
+static double run(term *terms) {
+  if (!opt.quiet)
+    fprintf(stderr,
+            "weftload: %d terminals on %s:%s, %g s warm-up + %g s, think %g ms (%s), seed "
+            "%llu\n",
+            opt.terminals, opt.host, opt.port, opt.warmup, opt.duration, opt.think_ms, think_name(),
+            (unsigned long long)opt.seed);
+  t_start = wp_now();
+  t_warm = t_start + opt.warmup;
+  t_end = t_warm + opt.duration;
+  int started = start_terminals(terms);
+  show_progress();
   double t_stop = wp_now();
   if (t_stop > t_end) t_stop = t_end;
   for (int i = 0; i < started; i++) {
@@ -1028,26 +1119,37 @@ int main(int argc, char **argv) {
   double dur = t_stop - t_warm;
   if (dur < 0) dur = 0;
   if (stop_flag && !opt.quiet) fprintf(stderr, "weftload: interrupted: %.1f s measured\n", dur);
+  return dur;
+}
 
-  /* Per tranid, per enclave, total. */
-  row *tr = calloc((size_t)ntrans, sizeof *tr);
+/* ---- the results ---------------------------------------------------- */
+
+/* What a run measured, per tranid, per enclave and in all. Built by
+ * collect() on the main thread after the terminals' threads ended. */
+typedef struct {
+  double dur; /* measured seconds */
+  row *tr;    /* [ntrans]: per tranid */
+  row *er;    /* [nencl]: per enclave */
+  int nencl;
   row total;
-  memset(&total, 0, sizeof total);
-  snprintf(total.name, sizeof total.name, "TOTAL");
-  long connect_errors = 0;
-  for (int t = 0; t < opt.terminals; t++) connect_errors += terms[t].connect_errors;
-  char (*encl)[16] = calloc((size_t)ntrans + 1, sizeof *encl);
-  int nencl = 0;
+  int hide_signon;     /* SIGNON is shown only when it has something to show */
+  long connect_errors; /* failed connections and sign-ons */
+  long errors;         /* unexpected errors in all (the exit status) */
+} results;
+
+static int shown_tran(const results *res, int i) {
+  return !(res->hide_signon && i == tran_signon);
+}
+
+/* The enclave row of each tranid (-1: not shown); fills res->er. */
+static int *group_enclaves(results *res) {
+  char(*encl)[16] = calloc((size_t)ntrans + 1, sizeof *encl);
   int *tr_encl = calloc((size_t)ntrans + 1, sizeof *tr_encl);
-  if (!tr || !encl || !tr_encl) die("out of memory%s%s", "", "");
+  if (!encl || !tr_encl)
+    die("out of memory");
+  int nencl = 0;
   for (int i = 0; i < ntrans; i++) {
-    snprintf(tr[i].name, sizeof tr[i].name, "%s", trans[i].name);
-    for (int t = 0; t < opt.terminals; t++) row_add(&tr[i], &terms[t].st[i]);
-  }
-  /* SIGNON is shown only when it has something to show. */
-  int hide_signon = tran_signon >= 0 && tr[tran_signon].n == 0 && tr[tran_signon].errors_all == 0;
-  for (int i = 0; i < ntrans; i++) {
-    if (hide_signon && i == tran_signon) {
+    if (!shown_tran(res, i)) {
       tr_encl[i] = -1;
       continue;
     }
@@ -1057,65 +1159,125 @@ int main(int argc, char **argv) {
     if (e == nencl) snprintf(encl[nencl++], sizeof encl[0], "%s", trans[i].enclave);
     tr_encl[i] = e;
   }
-  row *er = calloc((size_t)(nencl ? nencl : 1), sizeof *er);
-  for (int e = 0; e < nencl; e++) snprintf(er[e].name, sizeof er[e].name, "%s", encl[e]);
+  res->er = calloc((size_t)(nencl ? nencl : 1), sizeof *res->er);
+  if (!res->er)
+    die("out of memory");
+  for (int e = 0; e < nencl; e++)
+    snprintf(res->er[e].name, sizeof res->er[e].name, "%s", encl[e]);
+  res->nencl = nencl;
+  free(encl);
+  return tr_encl;
+}
+
+/* Adds up the terminals' statistics into res. */
+static void collect(const term *terms, double dur, results *res) {
+  memset(res, 0, sizeof *res);
+  res->dur = dur;
+  snprintf(res->total.name, sizeof res->total.name, "TOTAL");
+  for (int t = 0; t < opt.terminals; t++)
+    res->connect_errors += terms[t].connect_errors;
+  res->tr = calloc((size_t)ntrans + 1, sizeof *res->tr);
+  if (!res->tr)
+    die("out of memory");
+  for (int i = 0; i < ntrans; i++) {
+    snprintf(res->tr[i].name, sizeof res->tr[i].name, "%s", trans[i].name);
+    for (int t = 0; t < opt.terminals; t++)
+      row_add(&res->tr[i], &terms[t].st[i]);
+  }
+  res->hide_signon =
+      tran_signon >= 0 && res->tr[tran_signon].n == 0 && res->tr[tran_signon].errors_all == 0;
+  int *tr_encl = group_enclaves(res);
   for (int i = 0; i < ntrans; i++)
     for (int t = 0; t < opt.terminals; t++) {
-      if (tr_encl[i] >= 0) row_add(&er[tr_encl[i]], &terms[t].st[i]);
-      row_add(&total, &terms[t].st[i]);
+      if (tr_encl[i] >= 0)
+        row_add(&res->er[tr_encl[i]], &terms[t].st[i]);
+      row_add(&res->total, &terms[t].st[i]);
     }
-  for (int i = 0; i < ntrans; i++) finish_row(&tr[i]);
-  for (int e = 0; e < nencl; e++) finish_row(&er[e]);
-  finish_row(&total);
-  long errors = total.errors_all + connect_errors;
+  free(tr_encl);
+  for (int i = 0; i < ntrans; i++)
+    finish_row(&res->tr[i]);
+  for (int e = 0; e < res->nencl; e++)
+    finish_row(&res->er[e]);
+  finish_row(&res->total);
+  res->errors = res->total.errors_all + res->connect_errors;
+}
 
+/* The tables on stdout. */
+static void print_report(const results *res) {
+  double dur = res->dur;
   printf("weftload: %d terminals, %.1f s measured after %.1f s warm-up, think %g ms (%s), "
          "seed %llu\n",
          opt.terminals, dur, opt.warmup, opt.think_ms, think_name(),
          (unsigned long long)opt.seed);
   print_header("TRANID");
   for (int i = 0; i < ntrans; i++)
-    if (!(hide_signon && i == tran_signon)) print_row(&tr[i], dur);
-  print_row(&total, dur);
+    if (shown_tran(res, i))
+      print_row(&res->tr[i], dur);
+  print_row(&res->total, dur);
   if (opt.def) {
     printf("\n");
     print_header("ENCLAVE");
-    for (int e = 0; e < nencl; e++) print_row(&er[e], dur);
+    for (int e = 0; e < res->nencl; e++)
+      print_row(&res->er[e], dur);
   }
   printf("\n%zu responses, %.1f tps; unexpected errors: %ld in all (%ld in responses, %ld "
          "of them measured; %ld connecting); %ld allowed\n",
-         total.n, dur > 0 ? (double)total.n / dur : 0, errors, total.errors_all, total.errors,
-         connect_errors, total.allowed);
+         res->total.n, dur > 0 ? (double)res->total.n / dur : 0, res->errors, res->total.errors_all,
+         res->total.errors, res->connect_errors, res->total.allowed);
+}
 
-  if (opt.json) {
-    FILE *f = fopen(opt.json, "w");
-    if (!f) fprintf(stderr, "weftload: cannot write %s: %s\n", opt.json, strerror(errno));
-    else {
-      fprintf(f,
-              "{\n  \"terminals\": %d,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n"
-              "  \"think_ms\": %g,\n  \"think_dist\": \"%s\",\n  \"seed\": %llu,\n"
-              "  \"count\": %zu,\n  \"tps\": %.3f,\n  \"mean_ms\": %.3f,\n  \"p50_ms\": %.3f,\n"
-              "  \"p90_ms\": %.3f,\n  \"p99_ms\": %.3f,\n  \"max_ms\": %.3f,\n"
-              "  \"errors\": %ld,\n  \"response_errors\": %ld,\n  \"measured_errors\": %ld,\n"
-              "  \"connect_errors\": %ld,\n"
-              "  \"allowed_errors\": %ld,\n  \"per_tranid\": {\n",
-              opt.terminals, dur, opt.warmup, opt.think_ms, think_name(),
-              (unsigned long long)opt.seed, total.n, dur > 0 ? (double)total.n / dur : 0,
-              total.mean, total.p50, total.p90, total.p99, total.max, errors, total.errors_all,
-              total.errors, connect_errors, total.allowed);
-      int shown = 0, nshow = 0;
-      for (int i = 0; i < ntrans; i++)
-        if (!(hide_signon && i == tran_signon)) nshow++;
-      for (int i = 0; i < ntrans; i++)
-        if (!(hide_signon && i == tran_signon)) json_row(f, &tr[i], dur, ++shown == nshow);
-      fprintf(f, "  },\n  \"per_enclave\": {\n");
-      if (opt.def)
-        for (int e = 0; e < nencl; e++) json_row(f, &er[e], dur, e == nencl - 1);
-      fprintf(f, "  }\n}\n");
-      fclose(f);
-    }
+/* The results as JSON into opt.json (a file that cannot be written is
+ * reported, not fatal). */
+static void write_json(const results *res) {
+  FILE *f = fopen(opt.json, "w");
+  if (!f) {
+    fprintf(stderr, "weftload: cannot write %s: %s\n", opt.json, strerror(errno));
+    return;
   }
-  if (opt.plot) write_plot(terms, tr, ntrans);
+  const row *total = &res->total;
+  double dur = res->dur;
+  fprintf(f,
+          "{\n  \"terminals\": %d,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n"
+          "  \"think_ms\": %g,\n  \"think_dist\": \"%s\",\n  \"seed\": %llu,\n"
+          "  \"count\": %zu,\n  \"tps\": %.3f,\n  \"mean_ms\": %.3f,\n  \"p50_ms\": %.3f,\n"
+          "  \"p90_ms\": %.3f,\n  \"p99_ms\": %.3f,\n  \"max_ms\": %.3f,\n"
+          "  \"errors\": %ld,\n  \"response_errors\": %ld,\n  \"measured_errors\": %ld,\n"
+          "  \"connect_errors\": %ld,\n"
+          "  \"allowed_errors\": %ld,\n  \"per_tranid\": {\n",
+          opt.terminals, dur, opt.warmup, opt.think_ms, think_name(), (unsigned long long)opt.seed,
+          total->n, dur > 0 ? (double)total->n / dur : 0, total->mean, total->p50, total->p90,
+          total->p99, total->max, res->errors, total->errors_all, total->errors,
+          res->connect_errors, total->allowed);
+  int shown = 0, nshow = 0;
+  for (int i = 0; i < ntrans; i++)
+    nshow += shown_tran(res, i);
+  for (int i = 0; i < ntrans; i++)
+    if (shown_tran(res, i))
+      json_row(f, &res->tr[i], dur, ++shown == nshow);
+  fprintf(f, "  },\n  \"per_enclave\": {\n");
+  if (opt.def)
+    for (int e = 0; e < res->nencl; e++)
+      json_row(f, &res->er[e], dur, e == res->nencl - 1);
+  fprintf(f, "  }\n}\n");
+  fclose(f);
+}
+
+/* ---- main ----------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+  int rc = parse_options(argc, argv);
+  if (rc >= 0)
+    return rc;
+  prepare();
+  start_services();
+  term *terms = new_terminals();
+  results res;
+  collect(terms, run(terms), &res);
+  print_report(&res);
+  if (opt.json)
+    write_json(&res);
+  if (opt.plot)
+    write_plot(terms, res.tr, ntrans);
   fflush(stdout);
-  return errors > 0 ? 1 : 0;
+  return res.errors > 0 ? 1 : 0;
 }

@@ -187,6 +187,21 @@ static int read_screen(wp_reader *r, int timeout_ms) {
   }
 }
 
+/* Makes room for need bytes in the line *s of capacity *cap (doubling
+ * it). Returns 0, or -1 after freeing *s when memory runs out. */
+static int grow_line(char **s, size_t *cap, size_t need) {
+  if (need <= *cap)
+    return 0;
+  char *t = realloc(*s, *cap * 2);
+  if (!t) {
+    free(*s);
+    return -1;
+  }
+  *s = t;
+  *cap *= 2;
+  return 0;
+}
+
 /* Reads a whole line of any length from f; NULL at the end. */
 static char *read_file_line(FILE *f) {
   size_t cap = 256, n = 0;
@@ -195,14 +210,8 @@ static char *read_file_line(FILE *f) {
   if (!s) return NULL;
   while ((c = fgetc(f)) != EOF) {
     if (c == '\n') break;
-    if (n + 2 > cap) {
-      char *t = realloc(s, cap *= 2);
-      if (!t) {
-        free(s);
-        return NULL;
-      }
-      s = t;
-    }
+    if (grow_line(&s, &cap, n + 2) != 0)
+      return NULL;
     s[n++] = (char)c;
   }
   if (c == EOF && n == 0) {
@@ -236,6 +245,82 @@ static int outcome(int screen) {
   return EXIT_CONN;
 }
 
+/* Is p (a script line without its leading blanks) a "!wait MS" directive?
+ * 1 with *ms set, 0 if it is not one, -1 if it is malformed. */
+static int parse_wait(const char *p, long *ms) {
+  if (strncmp(p, "!wait", 5) != 0 || (p[5] != ' ' && p[5] != '\t' && p[5] != '\0'))
+    return 0;
+  char *end;
+  errno = 0;
+  *ms = strtol(p + 5, &end, 10);
+  while (*end == ' ' || *end == '\t')
+    end++;
+  return errno || *ms < 0 || *end ? -1 : 1;
+}
+
+/* !wait: waits ms milliseconds, but shows whatever arrives meanwhile (%BYE
+ * idle timeout...). Returns SCREEN_PROMPT while the session goes on. */
+static int script_wait(wp_reader *r, long ms) {
+  fflush(stdout);
+  double until = wp_now() + ms / 1000.0;
+  for (;;) {
+    double left = until - wp_now();
+    if (left <= 0)
+      return SCREEN_PROMPT;
+    int rc = wp_read_line(r, (int)(left * 1000 + 0.5));
+    if (rc == WP_TIMEOUT)
+      return SCREEN_PROMPT;
+    if (rc == WP_EOF)
+      return SCREEN_CLOSED;
+    if (rc == WP_ERR)
+      return SCREEN_FAIL;
+    wp_kind k = show(r->line);
+    if (k == WP_BYE)
+      return SCREEN_END;
+    if (k == WP_BUSY)
+      return SCREEN_CLOSED;
+  }
+}
+
+/* The session ended early: say so if the script had anything left to send
+ * (comments do not count). */
+static void report_unsent(FILE *f) {
+  char *rest;
+  while ((rest = read_file_line(f)) != NULL) {
+    const char *q = rest;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    int real = *q != '#';
+    free(rest);
+    if (real) {
+      end_prompt_line();
+      fflush(stdout);
+      fprintf(stderr, "weftterm: the session ended before the end of the script\n");
+      return;
+    }
+  }
+}
+
+/* Ends a session that is still at a prompt (st): CANCEL a
+ * pseudo-conversation first (at %NEXT a QUIT would be its input), then
+ * QUIT. A task waiting at %INPUT cannot be left politely: the connection is
+ * closed (the task abends ATNI). Returns the final state. */
+static int end_session(SOCKET s, wp_reader *r, int st) {
+  for (int tries = 0; st == SCREEN_PROMPT && tries < 4; tries++) {
+    if (last_prompt == WP_INPUT)
+      return SCREEN_LEFT;
+    const char *cmd = last_prompt == WP_NEXT ? "CANCEL" : "QUIT";
+    echo_input(cmd);
+    if (wp_send_line(s, cmd) != 0)
+      st = SCREEN_CLOSED;
+    else
+      st = read_screen(r, opt.timeout_ms);
+  }
+  return st == SCREEN_PROMPT ? SCREEN_NOQUIT : st;
+}
+
+/* Script mode: sends every line of f at the next prompt and prints the
+ * screens. Returns the exit status. */
 static int run_script(SOCKET s, FILE *f) {
   wp_reader r;
   wp_reader_init(&r, s);
@@ -244,89 +329,31 @@ static int run_script(SOCKET s, FILE *f) {
   while (st == SCREEN_PROMPT && (line = read_file_line(f)) != NULL) {
     const char *p = line;
     while (*p == ' ' || *p == '\t') p++;
-    if (*p == '#') {
+    long ms;
+    int wait = *p == '#' ? 0 : parse_wait(p, &ms);
+    if (wait < 0) {
+      end_prompt_line();
+      fprintf(stderr, "weftterm: bad directive: %s\n", line);
       free(line);
-      continue;
+      fclose(f);
+      return EXIT_USAGE;
     }
-    if (strncmp(p, "!wait", 5) == 0 && (p[5] == ' ' || p[5] == '\t' || p[5] == '\0')) {
-      char *end;
-      errno = 0;
-      long ms = strtol(p + 5, &end, 10);
-      while (*end == ' ' || *end == '\t') end++;
-      if (errno || ms < 0 || *end) {
-        end_prompt_line();
-        fprintf(stderr, "weftterm: bad directive: %s\n", line);
-        free(line);
-        fclose(f);
-        return EXIT_USAGE;
-      }
+    if (wait > 0)
+      st = script_wait(&r, ms);
+    else if (*p != '#') {
+      echo_input(line);
+      if (wp_send_line(s, line) != 0)
+        st = SCREEN_CLOSED;
+      else
+        st = read_screen(&r, opt.timeout_ms);
       fflush(stdout);
-      /* Wait, but show whatever arrives meanwhile (%BYE idle timeout...). */
-      double until = wp_now() + ms / 1000.0;
-      for (;;) {
-        double left = until - wp_now();
-        if (left <= 0) break;
-        int rc = wp_read_line(&r, (int)(left * 1000 + 0.5));
-        if (rc == WP_TIMEOUT) break;
-        if (rc == WP_EOF) {
-          st = SCREEN_CLOSED;
-          break;
-        }
-        if (rc == WP_ERR) {
-          st = SCREEN_FAIL;
-          break;
-        }
-        wp_kind k = show(r.line);
-        if (k == WP_BYE) {
-          st = SCREEN_END;
-          break;
-        }
-        if (k == WP_BUSY) {
-          st = SCREEN_CLOSED;
-          break;
-        }
-      }
-      free(line);
-      continue;
     }
-    echo_input(line);
-    if (wp_send_line(s, line) != 0) st = SCREEN_CLOSED;
-    else st = read_screen(&r, opt.timeout_ms);
-    fflush(stdout);
     free(line);
   }
-  if (st != SCREEN_PROMPT && !feof(f) && !ferror(f)) {
-    /* The session ended early: say so if anything was left to send. */
-    char *rest;
-    while ((rest = read_file_line(f)) != NULL) {
-      const char *q = rest;
-      while (*q == ' ' || *q == '\t') q++;
-      int real = *q != '#';
-      free(rest);
-      if (real) {
-        end_prompt_line();
-        fflush(stdout);
-        fprintf(stderr, "weftterm: the session ended before the end of the script\n");
-        break;
-      }
-    }
-  }
+  if (st != SCREEN_PROMPT && !feof(f) && !ferror(f))
+    report_unsent(f);
   if (f != stdin) fclose(f);
-  /* End the session: CANCEL a pseudo-conversation first (at %NEXT a QUIT
-   * would be its input), then QUIT. A task waiting at %INPUT cannot be
-   * left politely: the connection is closed (the task abends ATNI). */
-  for (int tries = 0; st == SCREEN_PROMPT && tries < 4; tries++) {
-    if (last_prompt == WP_INPUT) {
-      st = SCREEN_LEFT;
-      break;
-    }
-    const char *cmd = last_prompt == WP_NEXT ? "CANCEL" : "QUIT";
-    echo_input(cmd);
-    if (wp_send_line(s, cmd) != 0) st = SCREEN_CLOSED;
-    else st = read_screen(&r, opt.timeout_ms);
-  }
-  if (st == SCREEN_PROMPT) st = SCREEN_NOQUIT;
-  int rc = outcome(st);
+  int rc = outcome(end_session(s, &r, st));
   fflush(stdout);
   wp_reader_free(&r);
   return rc;
@@ -394,14 +421,8 @@ static char *read_console_line(HANDLE in, int is_console) {
   char *s = malloc(cap);
   if (!s) return NULL;
   for (;;) {
-    if (n + 512 > cap) {
-      char *t = realloc(s, cap *= 2);
-      if (!t) {
-        free(s);
-        return NULL;
-      }
-      s = t;
-    }
+    if (grow_line(&s, &cap, n + 512) != 0)
+      return NULL;
     DWORD got = 0;
     if (!ReadConsoleA(in, s + n, 511, &got, NULL) || got == 0) {
       if (n == 0) {
@@ -427,6 +448,84 @@ static char *read_console_line(HANDLE in, int is_console) {
   return s;
 }
 
+/* The end of the console input: leave politely (CANCEL a
+ * pseudo-conversation first); the reader thread th exits on %BYE. A task
+ * waiting at %INPUT cannot be left politely: close. Returns the exit
+ * status, unless the reader thread ends the process first. */
+static int leave_at_eof(SOCKET s, HANDLE th) {
+  at_prompt = 0;
+  if (last_prompt == WP_INPUT) {
+    fprintf(stderr, "weftterm: the input ended while a task waited at %%INPUT: "
+                    "closing the connection\n");
+    closesocket(s);
+    WaitForSingleObject(th, 10000);
+    return EXIT_CONN;
+  }
+  if (last_prompt == WP_NEXT) {
+    printf("CANCEL\n");
+    wp_send_line(s, "CANCEL");
+  }
+  printf("QUIT\n");
+  fflush(stdout);
+  wp_send_line(s, "QUIT");
+  WaitForSingleObject(th, 10000);
+  return EXIT_CONN;
+}
+
+/* Is p (a console line without its leading blanks) a history reference
+ * (!!, !n, !-n)? */
+static int is_history_ref(const char *p) {
+  return p[0] == '!' && (p[1] == '!' || (p[1] >= '0' && p[1] <= '9') ||
+                         (p[1] == '-' && p[2] >= '1' && p[2] <= '9'));
+}
+
+/* The history entry that reference p names, or -1. */
+static int history_index(const char *p) {
+  if (p[1] == '!')
+    return p[2] == '\0' ? nhist - 1 : -1;
+  char *end = NULL;
+  long v = strtol(p + 1, &end, 10);
+  if (*end == '\0' && v >= 1 && v <= nhist)
+    return (int)v - 1;
+  if (*end == '\0' && v < 0 && -v <= nhist)
+    return nhist + (int)v;
+  return -1;
+}
+
+/* Interprets a console line (taking it): "history" lists the history and a
+ * bad reference is refused, both at a new prompt (NULL: nothing to send); a
+ * good reference is replaced by its entry (shown). Returns the line to
+ * send. */
+static char *console_command(char *line) {
+  const char *p = line;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  if (strcmp(p, "history") == 0) {
+    for (int i = 0; i < nhist; i++)
+      printf("%5d  %s\n", i + 1, hist[i]);
+    print_prompt();
+    free(line);
+    return NULL;
+  }
+  if (!is_history_ref(p))
+    return line;
+  int idx = history_index(p);
+  if (idx < 0 || idx >= nhist) {
+    printf("** no such history entry: %s\n", p);
+    print_prompt();
+    free(line);
+    return NULL;
+  }
+  free(line);
+  line = _strdup(hist[idx]);
+  if (line)
+    printf("%s\n", line); /* show what is sent */
+  return line;
+}
+
+/* Interactive mode: a reader thread shows what the server sends; this
+ * (main) thread sends the console's lines, one per prompt. Returns the exit
+ * status (or the reader thread ends the process). */
 static int run_interactive(SOCKET s) {
   HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
   DWORD mode;
@@ -448,58 +547,12 @@ static int run_interactive(SOCKET s) {
     WaitForSingleObject(prompt_event, INFINITE);
     for (;;) {
       char *line = read_console_line(in, is_console);
-      if (!line) {
-        /* End of input: leave politely (CANCEL a pseudo-conversation
-         * first); the reader thread exits on %BYE. A task waiting at
-         * %INPUT cannot be left politely: close. */
-        at_prompt = 0;
-        if (last_prompt == WP_INPUT) {
-          fprintf(stderr, "weftterm: the input ended while a task waited at %%INPUT: "
-                          "closing the connection\n");
-          closesocket(s);
-          WaitForSingleObject(th, 10000);
-          return EXIT_CONN;
-        }
-        if (last_prompt == WP_NEXT) {
-          printf("CANCEL\n");
-          wp_send_line(s, "CANCEL");
-        }
-        printf("QUIT\n");
-        fflush(stdout);
-        wp_send_line(s, "QUIT");
-        WaitForSingleObject(th, 10000);
-        return EXIT_CONN;
-      }
+      if (!line)
+        return leave_at_eof(s, th);
       at_prompt = 0;
-      const char *p = line;
-      while (*p == ' ' || *p == '\t') p++;
-      if (strcmp(p, "history") == 0) {
-        for (int i = 0; i < nhist; i++) printf("%5d  %s\n", i + 1, hist[i]);
-        print_prompt();
-        free(line);
+      line = console_command(line);
+      if (!line)
         continue;
-      }
-      if (p[0] == '!' && (p[1] == '!' || (p[1] >= '0' && p[1] <= '9') ||
-                          (p[1] == '-' && p[2] >= '1' && p[2] <= '9'))) {
-        int idx = -1;
-        char *end = NULL;
-        if (p[1] == '!' && p[2] == '\0') idx = nhist - 1;
-        else if (p[1] != '!') {
-          long v = strtol(p + 1, &end, 10);
-          if (*end == '\0' && v >= 1 && v <= nhist) idx = (int)v - 1;
-          else if (*end == '\0' && v < 0 && -v <= nhist) idx = nhist + (int)v;
-        }
-        if (idx < 0 || idx >= nhist) {
-          printf("** no such history entry: %s\n", p);
-          print_prompt();
-          free(line);
-          continue;
-        }
-        free(line);
-        line = _strdup(hist[idx]);
-        if (!line) continue;
-        printf("%s\n", line); /* show what is sent */
-      }
       if (line[0]) hist_add(line);
       int rc = wp_send_line(s, line);
       free(line);
@@ -514,7 +567,9 @@ static int run_interactive(SOCKET s) {
 
 /* ---- main ----------------------------------------------------------- */
 
-int main(int argc, char **argv) {
+/* Reads the command line into opt. Returns -1 to go on, or the exit
+ * status: EXIT_OK after --help, EXIT_USAGE for a bad option. */
+static int parse_options(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -542,17 +597,36 @@ int main(int argc, char **argv) {
       return EXIT_USAGE;
     }
   }
+  return -1;
+}
+
+/* The script to run (script mode also when stdin is not a console), or
+ * NULL for interactive mode; *failed when the script cannot be opened. */
+static FILE *open_script(int *failed) {
   HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
   DWORD mode;
+  *failed = 0;
   if (!opt.script && !GetConsoleMode(in, &mode)) opt.script = "-";
-  FILE *f = NULL;
-  if (opt.script) {
-    if (!strcmp(opt.script, "-")) f = stdin;
-    else if (!(f = fopen(opt.script, "r"))) {
-      fprintf(stderr, "weftterm: cannot open %s: %s\n", opt.script, strerror(errno));
-      return EXIT_USAGE;
-    }
+  if (!opt.script)
+    return NULL;
+  if (!strcmp(opt.script, "-"))
+    return stdin;
+  FILE *f = fopen(opt.script, "r");
+  if (!f) {
+    fprintf(stderr, "weftterm: cannot open %s: %s\n", opt.script, strerror(errno));
+    *failed = 1;
   }
+  return f;
+}
+
+int main(int argc, char **argv) {
+  int rc = parse_options(argc, argv);
+  if (rc >= 0)
+    return rc;
+  int failed;
+  FILE *f = open_script(&failed);
+  if (failed)
+    return EXIT_USAGE;
   wp_now();
   if (wp_net_init() != 0) {
     fprintf(stderr, "weftterm: cannot start Winsock\n");
@@ -564,7 +638,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "weftterm: %s\n", err);
     return EXIT_CONN;
   }
-  int rc = f ? run_script(s, f) : run_interactive(s);
+  rc = f ? run_script(s, f) : run_interactive(s);
   closesocket(s);
   WSACleanup();
   return rc;

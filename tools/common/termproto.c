@@ -72,6 +72,7 @@ SOCKET wp_connect(const char *host, const char *port, char *err, size_t errlen) 
   int rc = getaddrinfo(host, port, &hints, &res);
   if (rc != 0) {
     snprintf(err, errlen, "cannot resolve %s: %s", host, wp_strerror(rc));
+    WSASetLastError(rc);
     return INVALID_SOCKET;
   }
   SOCKET s = INVALID_SOCKET;
@@ -82,6 +83,7 @@ SOCKET wp_connect(const char *host, const char *port, char *err, size_t errlen) 
       last = WSAGetLastError();
       continue;
     }
+    SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
     if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0) break;
     last = WSAGetLastError();
     closesocket(s);
@@ -90,6 +92,7 @@ SOCKET wp_connect(const char *host, const char *port, char *err, size_t errlen) 
   freeaddrinfo(res);
   if (s == INVALID_SOCKET) {
     snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, wp_strerror(last));
+    WSASetLastError(last);
     return INVALID_SOCKET;
   }
   BOOL one = TRUE;
@@ -97,6 +100,19 @@ SOCKET wp_connect(const char *host, const char *port, char *err, size_t errlen) 
   return s;
 }
 
+int wp_send(SOCKET s, const void *data, size_t len) {
+  const char *p = data;
+  size_t off = 0;
+  while (off < len) {
+    int k = send(s, p + off, (int)(len - off), 0);
+    if (k == SOCKET_ERROR)
+      return -1;
+    off += (size_t)k;
+  }
+  return 0;
+}
+
+/* The text and its LF go out in one send (one segment with TCP_NODELAY). */
 int wp_send_line(SOCKET s, const char *text) {
   size_t n = strlen(text);
   char small[1024];
@@ -104,16 +120,7 @@ int wp_send_line(SOCKET s, const char *text) {
   if (!p) return -1;
   memcpy(p, text, n);
   p[n] = '\n';
-  size_t off = 0;
-  int rc = 0;
-  while (off < n + 1) {
-    int k = send(s, p + off, (int)(n + 1 - off), 0);
-    if (k == SOCKET_ERROR) {
-      rc = -1;
-      break;
-    }
-    off += (size_t)k;
-  }
+  int rc = wp_send(s, p, n + 1);
   if (p != small) free(p);
   return rc;
 }

@@ -1,6 +1,10 @@
 /* The client side of the Weft terminal protocol (docs/terminal.md), shared
- * by weftterm and weftload: Winsock connection, a buffered line reader and
- * the classification of the server's control lines. */
+ * by weftterm, weftload and the tests that drive weftd
+ * (tests/weftd_helpers.h): Winsock connection, a buffered line reader and
+ * the classification of the server's control lines.
+ *
+ * Calling context: any thread; a socket and its wp_reader belong to one
+ * thread at a time (nothing here locks). */
 #ifndef WEFT_TERMPROTO_H
 #define WEFT_TERMPROTO_H
 
@@ -31,11 +35,17 @@ int wp_is_prompt(wp_kind k);
 
 /* Starts Winsock (once). Returns 0 or -1. */
 int wp_net_init(void);
-/* Connects to host:port. On failure returns INVALID_SOCKET and writes a
- * message into err. */
+/* Connects to host:port (TCP_NODELAY set; the socket is not inherited by
+ * child processes started later, so that closing it closes the
+ * connection). On failure returns INVALID_SOCKET, writes a message into err
+ * and leaves the Winsock error in WSAGetLastError(). */
 SOCKET wp_connect(const char *host, const char *port, char *err, size_t errlen);
 /* Sends text and LF. Returns 0 or -1. */
 int wp_send_line(SOCKET s, const char *text);
+/* Sends len bytes as they are: no line end is added, and the bytes may hold
+ * several lines, part of one, or NULs (the tests send malformed input this
+ * way). Returns 0 or -1 (then WSAGetLastError() says why). */
+int wp_send(SOCKET s, const void *data, size_t len);
 
 /* A buffered reader of CRLF- or LF-ended lines from a socket. */
 typedef struct {

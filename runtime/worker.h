@@ -1,0 +1,99 @@
+/* worker.h - a worker: one thread with its dispatcher fiber, ready queues,
+ * timers, fiber pool and inbox (worker.c, inquire.c). */
+#ifndef WEFT_WORKER_H
+#define WEFT_WORKER_H
+
+#include "runtime/encl.h"
+#include "runtime/mpsc.h"
+#include "runtime/task.h"
+#include "runtime/timer.h"
+#include "runtime/types.h"
+
+/* ---- Workers -------------------------------------------------------------- */
+
+/* wk_ctl bits: requests from other threads, delivered through wk_ctl_node. */
+#define WEFT__CTL_STEAL 0x1u /* hand ready tasks to the worker in wk_thief */
+#define WEFT__CTL_DRAIN 0x2u /* shutdown began: cancel delayed starts */
+#define WEFT__CTL_PURGE 0x4u /* abend every owned task AEXZ */
+#define WEFT__CTL_STOP 0x8u  /* leave the dispatch loop (no tasks left) */
+#define WEFT__CTL_AGE 0x10u  /* an aging tick: raise tasks ready since the last */
+#define WEFT__CTL_PURGE1 0x20u /* purge the tasks named in r_purges */
+#define WEFT__CTL_INQ 0x40u    /* describe the owned tasks into r_inq */
+
+struct weft__worker {
+  /* -- Owner-only (the worker's thread, dispatcher or task fiber) -------- */
+  weft_region *wk_region;
+  unsigned wk_id;
+  weft__fiber wk_fiber;                /* the dispatcher fiber */
+  weft_task *wk_current;               /* task running now, or NULL */
+  weft_task *wk_rq_head[WEFT__LEVELS]; /* ready queues, one FIFO per level */
+  weft_task *wk_rq_tail[WEFT__LEVELS];
+  uint64_t wk_rq_bits[WEFT__LEVELS / 64]; /* non-empty levels */
+  uint32_t wk_rq_bands;                   /* bands with a non-empty level */
+  uint32_t wk_age_gen;                    /* aging ticks seen */
+  bool wk_fifo, wk_acct;                  /* the region's dispatch mode, accounting */
+  uint64_t wk_now;                        /* TSC: end of the last dispatch (accounting) */
+  weft_task *wk_tasks;                    /* every task this worker owns */
+  weft__fctx *wk_fibers;                  /* idle fiber pool */
+  uint32_t wk_nfibers, wk_fiber_cap;
+  weft_task *wk_free; /* recycled task structs */
+  uint32_t wk_nfree;
+  weft__timer_heap wk_timers;
+  bool wk_purging;  /* PURGE seen: flag every task adopted */
+  bool wk_draining; /* DRAIN seen: cancel delayed starts */
+  bool wk_stop;
+  uint64_t wk_no_next, wk_no_end; /* block of task numbers to hand out */
+  unsigned wk_mxcsr;              /* FP defaults for new tasks */
+  unsigned short wk_x87cw;
+  unsigned short wk_x87cw_now; /* x87 control word this thread has now */
+  weft__thread wk_thread;
+
+  /* -- Statistics: written by the owner, read by any thread -------------- */
+  _Atomic uint64_t wk_dispatches; /* bumped as each dispatch begins */
+  _Atomic uint64_t wk_run_no;     /* task number of that dispatch */
+  _Atomic uint64_t wk_idle_ns, wk_steals;
+  uint64_t wk_start_ns, wk_stop_ns; /* thread life, for busy time */
+  uint64_t wk_cpu_ns;               /* thread CPU time when it stopped */
+  _Atomic uint64_t wk_started, wk_completed, wk_abended;
+  _Atomic uint32_t wk_nready; /* also read by thieves */
+  _Atomic uint32_t wk_nidle_fibers;
+  _Atomic uint32_t wk_credits;    /* admission slots reserved, not yet used */
+
+  /* -- Cross-thread ----------------------------------------------------- */
+  weft__mpsc wk_inbox;                   /* work handed to this worker */
+  _Atomic uint32_t wk_ctl WEFT__ALIGNED; /* WEFT__CTL_* pending */
+  _Atomic uint32_t wk_thief;             /* 1 + id of the worker asking to steal */
+  weft__node wk_ctl_node;                /* pushed when wk_ctl goes from 0 */
+  /* Written by the region monitor: (dispatch number << 20) | how many ms
+   * that dispatch has lasted so far, as the monitor saw it (never more). */
+  _Atomic uint64_t wk_runword;
+  _Atomic uint32_t wk_sleeping WEFT__ALIGNED; /* 1 while it may sleep */
+  _Atomic uint32_t wk_wake_seq;               /* the address it sleeps on */
+};
+
+
+/* worker.c */
+int weft__workers_start(weft_region *r);
+void weft__workers_join(weft_region *r);
+void weft__workers_free(weft_region *r);
+weft__worker *weft__worker_self(void); /* the worker this thread is, or NULL */
+void weft__worker_post(weft__worker *w, weft__node *n, int kind); /* any thread */
+void weft__worker_ctl(weft__worker *w, uint32_t bits);            /* any thread */
+void weft__ready_push(weft__worker *w, weft_task *t);             /* owner */
+void weft__adopt(weft__worker *w, weft_task *t);                  /* owner */
+uint64_t weft__ticks_to_ns(weft_region *r, uint64_t ticks);
+void weft__wait_end(weft__worker *w, weft_task *t); /* owner */
+
+/* Any timer armed whose cheap TSC gate has passed? Reads the TSC only when
+ * a timer is armed. */
+static inline bool weft__timers_due(weft__worker *w) {
+  return w->wk_timers.th_count && w->wk_timers.th_items[0]->tk_timer.tm_due_tsc <= weft__tsc();
+}
+
+/* inquire.c */
+void weft__purge_scan(weft__worker *w); /* owner: apply purge requests */
+void weft__purge_adopted(weft__worker *w, weft_task *t); /* owner */
+void weft__purge_forget(weft_region *r, uint64_t task_no); /* the task ended */
+void weft__inq_serve(weft__worker *w); /* owner: answer r_inq */
+
+#endif /* WEFT_WORKER_H */
