@@ -860,8 +860,8 @@ WEFT_API int weft_log_stats(weft_region *r, struct weft_log_stats *out);
 
 /* 0 while the log works (or the region has no data_dir); WEFT_ESYS once a
  * write or flush of the log has failed. From that moment the region has
- * stopped serving: calls that read or change recoverable resources return
- * WEFT_ESYS (memory may hold commits that never reached the disk), every
+ * stopped serving: calls on files and TS/TD queues return WEFT_ESYS
+ * (memory may hold commits that never reached the disk), every
  * task is purged (abend AEXZ) and weft_start returns WEFT_ESHUTDOWN. The
  * failure is also reported on the region log (level E). Shut the region
  * down and create it again: restart recovery rebuilds the resources from

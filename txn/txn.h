@@ -331,7 +331,8 @@ typedef struct weft__txn {
 } weft__txn;
 
 /* The store is closed once the log has failed: WEFT_ESYS, else 0. Every
- * call that reads or changes a recoverable resource checks it first, so
+ * file and queue call (file_args, q_args, weft_browse_next,
+ * weft_td_depth) checks it first, so
  * that no reader sees a commit that may never become durable (its
  * after-images were applied in memory before the flush that failed). Any
  * thread. */
