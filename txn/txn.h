@@ -332,10 +332,9 @@ typedef struct weft__txn {
 
 /* The store is closed once the log has failed: WEFT_ESYS, else 0. Every
  * file and queue call (file_args, q_args, weft_browse_next,
- * weft_td_depth) checks it first, so
- * that no reader sees a commit that may never become durable (its
- * after-images were applied in memory before the flush that failed). Any
- * thread. */
+ * weft_td_depth) checks it first, so that no reader sees a commit that
+ * may never become durable (its after-images were applied in memory
+ * before the flush that failed). Any thread. */
 static inline int weft__store_check(weft_region *r) {
   return atomic_load_explicit(&r->r_txn->x_failed, memory_order_acquire) ? WEFT_ESYS : 0;
 }
