@@ -3,7 +3,10 @@
 # Usage: ./build.sh {deps|build|test|bench|demo} [args...]
 #   deps   install what a fresh Debian machine lacks (apt-get + Criterion for MinGW)
 #   build  configure and build into ./build (runs deps first if anything is missing)
-#   test   build, then run every Criterion test through ctest under Wine
+#   test   build and run every Criterion test through ctest under Wine, twice:
+#          the release configuration (./build) and then, if that passed, the
+#          WEFT_DEBUG=2 configuration with the ownership assertions on
+#          (./build-debug); WEFT_TEST_CONFIGS="release" (or "debug") runs one
 #   bench  build, then run the benchmarks; JSON lands in build/bench/
 #          (DebitCredit: DC_SCALE, DC_CLIENTS, DC_SECONDS, DC_ROUNDS set both
 #          bench_debitcredit and scripts/pgbench.sh, which runs just before it;
@@ -15,6 +18,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DEPS=$ROOT/.deps
 BUILD=${WEFT_BUILD_DIR:-$ROOT/build}
+BUILD_DEBUG=${WEFT_DEBUG_BUILD_DIR:-$ROOT/build-debug}
 CRITERION_PREFIX=$DEPS/criterion
 export WINEPREFIX=${WINEPREFIX:-$DEPS/wineprefix}
 export WINEDEBUG=-all
@@ -69,20 +73,44 @@ wine_prefix() {
 
 ensure_deps() { deps_ok || cmd_deps; }
 
-cmd_build() {
-  ensure_deps
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja \
+# configure_and_build DIR DEBUG_LEVEL: one configuration of the tree.
+configure_and_build() {
+  cmake -S "$ROOT" -B "$1" -G Ninja \
     -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
     -DCMAKE_BUILD_TYPE="${WEFT_BUILD_TYPE:-RelWithDebInfo}" \
+    -DWEFT_DEBUG="$2" \
     -DCMAKE_PREFIX_PATH="$CRITERION_PREFIX" >/dev/null
-  cmake --build "$BUILD" -j"$(nproc)"
+  cmake --build "$1" -j"$(nproc)"
 }
 
+cmd_build() {
+  ensure_deps
+  configure_and_build "$BUILD" 1
+}
+
+# Each configuration builds, then runs the whole suite; a failing one stops
+# the verb there, so the output always ends with the summary of the ctest
+# run whose exit code the verb returns.
 cmd_test() {
-  cmd_build
+  ensure_deps
   wine_prefix
-  log "running tests under Wine"
-  ctest --test-dir "$BUILD" -j2 --output-on-failure "$@"
+  local c dir level start prev=""
+  for c in ${WEFT_TEST_CONFIGS:-release debug}; do
+    # The previous configuration's time goes here: nothing follows the last
+    # ctest summary (ctest prints its own total).
+    [ -n "$prev" ] && log "$prev tests ran in $((SECONDS - start)) s"
+    case "$c" in
+      release) dir=$BUILD level=1 ;;
+      debug) dir=$BUILD_DEBUG level=2 ;;
+      *) echo "WEFT_TEST_CONFIGS: unknown configuration $c" >&2; exit 2 ;;
+    esac
+    start=$SECONDS
+    configure_and_build "$dir" "$level"
+    log "$c (WEFT_DEBUG=$level, $dir) built in $((SECONDS - start)) s; running its tests under Wine"
+    start=$SECONDS
+    ctest --test-dir "$dir" -j2 --output-on-failure "$@" || exit $?
+    prev=$c
+  done
 }
 
 cmd_bench() {

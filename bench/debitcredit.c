@@ -207,12 +207,12 @@ static run_result run_round(unsigned round, unsigned workers) {
     bench_check_win32(clients[i].thread != NULL, "CreateThread");
   }
   Sleep(WARMUP_MS);
-  struct weft_log_stats l0, l1;
-  bench_check(weft_log_stats(r, &l0), "weft_log_stats");
+  weft_log_stats l0, l1;
+  bench_check(weft_log_stats_get(r, &l0), "weft_log_stats");
   double t0 = bench_now_ns();
   Sleep(g_opt.seconds * 1000);
   double t1 = bench_now_ns();
-  bench_check(weft_log_stats(r, &l1), "weft_log_stats");
+  bench_check(weft_log_stats_get(r, &l1), "weft_log_stats");
   InterlockedExchange(&g_stop, 1);
   for (unsigned i = 0; i < g_opt.clients; i++) {
     WaitForSingleObject(clients[i].thread, INFINITE);

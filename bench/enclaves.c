@@ -388,9 +388,9 @@ static void run_reset(void) {
 }
 
 /* The CPU time of all the region's worker threads (GetThreadTimes). */
-static double workers_cpu_ns(weft_region *r, struct weft_region_stats *rs) {
+static double workers_cpu_ns(weft_region *r, weft_region_stats *rs) {
   double sum = 0;
-  bench_check(weft_region_stats(r, rs), "weft_region_stats");
+  bench_check(weft_region_stats_get(r, rs), "weft_region_stats");
   for (unsigned i = 0; i < rs->workers; i++)
     sum += (double)rs->worker[i].cpu_ns;
   return sum;
@@ -464,12 +464,12 @@ static void timeline_write(unsigned round, size_t mode) {
 static run_result run_once(size_t mode) {
   run_state *s = &g_run;
   run_result res;
-  struct weft_enclave_stats st, bst;
+  weft_enclave_stats st, bst;
   weft_region *r;
   size_t late_cap = (size_t)g_p.rate * (g_p.window_ms / 1000 + 2), nlate = 0, n;
   double *late = malloc(late_cap * sizeof *late);
   double due, w0, w1, cpu0, cpu1;
-  struct weft_region_stats rs;
+  weft_region_stats rs;
   uint64_t started_warm = 0, started = 0;
   if (late == NULL)
     bench_die("malloc", "out of memory");
@@ -495,8 +495,8 @@ static run_result run_once(size_t mode) {
   for (unsigned i = 0; i < 2 && i < rs.workers; i++)
     res.ready[i] = rs.worker[i].ready;
   bench_tasks_check();
-  bench_check(weft_enclave_stats(r, "ONLINE", &st), "weft_enclave_stats ONLINE");
-  bench_check(weft_enclave_stats(r, "BATCH", &bst), "weft_enclave_stats BATCH");
+  bench_check(weft_enclave_stats_get(r, "ONLINE", &st), "weft_enclave_stats ONLINE");
+  bench_check(weft_enclave_stats_get(r, "BATCH", &bst), "weft_enclave_stats BATCH");
 
   atomic_store(&s->stop, 1);
   bench_done_wait("ending the batch chains");

@@ -239,7 +239,7 @@ static double run_yield(const bench_def *b) {
   weft_region_config_init(&cfg);
   cfg.workers = 1;
   cfg.max_tasks = ARG_TASKS(b->arg) + 16;
-  cfg.accounting = !(b->arg & ARG_NOACCT);
+  cfg.accounting = b->arg & ARG_NOACCT ? WEFT_ACCOUNTING_OFF : WEFT_ACCOUNTING_ON;
   r = region_open(&cfg, "YIELD", yield_prog);
   y->tasks = ARG_TASKS(b->arg);
   y->yields = scaled(b->iters) / y->tasks;
@@ -293,7 +293,7 @@ static double chain_once(weft_region *r, unsigned total) {
   return (c->t1 - c->t0) / (total - 1);
 }
 
-/* arg 1: the default fiber cache; arg 0: fiber_cache = 0 (no pooling). */
+/* arg 1: the default fiber cache; arg 0: fiber_cache = WEFT_OFF (no pooling). */
 static double run_chain(const bench_def *b) {
   weft_region_config cfg;
   weft_region *r;
@@ -301,7 +301,7 @@ static double run_chain(const bench_def *b) {
   weft_region_config_init(&cfg);
   cfg.workers = 1;
   if (b->arg == 0)
-    cfg.fiber_cache = 0;
+    cfg.fiber_cache = WEFT_OFF;
   r = region_open(&cfg, "CHAIN", chain_prog);
   chain_once(r, scaled(b->iters) / 10 + 2);
   ns = chain_once(r, scaled(b->iters) + 1);

@@ -7,13 +7,20 @@
  * - Functions that can fail return int: 0 on success or a negative WEFT_E*
  *   code; weft_strerror() and weft_err_name() describe every code.
  * - Each function says where it may be called from:
- *     "any thread"   a host thread, an offload function, or a task;
- *     "host thread"  a thread that is not running a task of the region
- *                    (calling it from a task returns WEFT_ESTATE);
- *     "task"         only from the task itself, on its own fiber; anywhere
- *                    else it returns WEFT_ESTATE.
- * - Names of programs and transactions are 1-8 printable ASCII characters
- *   without spaces; they are case-sensitive.
+ *     "any thread"     a host thread, an offload thread, or a task;
+ *     "host thread"    a thread that is not running a task of the region
+ *                      (calling it from a task returns WEFT_ESTATE);
+ *     "offload thread" a function that weft_offload runs for a task, on
+ *                      one of the region's offload threads: it may make
+ *                      blocking calls and "any thread" calls, and it is
+ *                      not the task ("task" calls from it return
+ *                      WEFT_ESTATE);
+ *     "task"           only from the task itself, on its own fiber;
+ *                      anywhere else it returns WEFT_ESTATE.
+ * - Names of programs, transactions, enclaves, classes, files, terminals,
+ *   users and resource managers are 1-WEFT_NAME_MAX (8) printable ASCII
+ *   characters without spaces; queue names 1-WEFT_QNAME_MAX (16). They are
+ *   case-sensitive.
  * - Which code a bad argument gets:
  *     WEFT_EINVAL    a NULL pointer where one is needed (a NULL task or
  *                    region, a NULL name or definition), or a choice that
@@ -24,6 +31,13 @@
  *                    call made from a task);
  *     WEFT_EBADNAME  a name that is not NULL but is not a valid name;
  *     WEFT_ERANGE    a number (a count, a length, a time) outside its range.
+ *   WEFT_EABI is a struct size or program DLL built for an ABI this
+ *   weft.dll does not run.
+ * - Zero means "the default" in every field of a struct the caller fills
+ *   in (weft_region_config, weft_start_opts, the *_def structs), so that
+ *   `weft_start_opts o = {0}` asks for nothing special. Where zero used to
+ *   mean "off" or "none", WEFT_OFF says it now. Each field says its zero.
+ * - The ABI: see "ABI and versions" below and docs/api.md.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -59,6 +73,43 @@ extern "C" {
 #define WEFT_VERSION_PATCH 0
 
 /* ------------------------------------------------------------------------ */
+/* ABI and versions (see docs/api.md, "ABI stability")                       */
+/* ------------------------------------------------------------------------ */
+
+/* The ABI this header describes. Version 1 was the first published header
+ * (structs without sizes); version 2 passes each struct's size with the
+ * call that takes it. weft.dll runs program DLLs and hosts built for any
+ * version from WEFT_ABI_VERSION_MIN to its own WEFT_ABI_VERSION. */
+#define WEFT_ABI_VERSION 2
+#define WEFT_ABI_VERSION_MIN 1
+
+/* The ABI version of the module (program DLL or host executable) that
+ * includes this header: an exported constant, one per module however many
+ * of its files include weft.h (selectany). weft_program_load reads it from
+ * a program DLL before it resolves any program; a DLL that exports none
+ * was built before versions were recorded and is taken as version 1.
+ * Define WEFT_NO_ABI_MARK to leave it out (weft.dll itself does). */
+#if defined(_WIN32) && !defined(WEFT_BUILDING_LIB) && !defined(WEFT_NO_ABI_MARK)
+#ifdef __cplusplus
+extern /* a const has internal linkage in C++ without it */
+#endif
+    __declspec(dllexport) __declspec(selectany) const unsigned weft_abi_version =
+        WEFT_ABI_VERSION;
+#endif
+
+/* Put WEFT_PROGRAM before the definition of each program a DLL exports for
+ * weft_program_load: `WEFT_PROGRAM void PAYROLL(weft_task *t) { ... }`. */
+#ifdef __cplusplus
+#define WEFT_PROGRAM extern "C" __declspec(dllexport)
+#else
+#define WEFT_PROGRAM __declspec(dllexport)
+#endif
+
+/* "Zero means default": WEFT_OFF in a field turns off what zero would give
+ * the default of (for example runaway_ms = WEFT_OFF: no runaway check). */
+#define WEFT_OFF 0xFFFFFFFEu
+
+/* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
 
@@ -68,7 +119,7 @@ extern "C" {
   X(EINVAL, -1, "invalid argument")                                           \
   X(ENOMEM, -2, "out of memory")                                              \
   X(ESTATE, -3, "call not allowed in this context or state")                  \
-  X(EBADNAME, -4, "name is empty, longer than 8 characters or not printable") \
+  X(EBADNAME, -4, "name is empty, too long or not printable")                 \
   X(EEXIST, -5, "a definition with this name already exists")                 \
   X(ENOPROG, -6, "no such program")                                           \
   X(ENOTRAN, -7, "no such transaction")                                       \
@@ -85,7 +136,8 @@ extern "C" {
   X(EEMPTY, -18, "queue is empty")                                            \
   X(EENDFILE, -19, "no more records")                                         \
   X(EROLLEDBACK, -20, "the unit of work was rolled back")                     \
-  X(EDISABLED, -21, "the program or transaction is disabled")
+  X(EDISABLED, -21, "the program or transaction is disabled")               \
+  X(EABI, -22, "built for a Weft ABI version this weft.dll does not support")
 
 enum {
   WEFT_OK = 0,
@@ -123,56 +175,82 @@ typedef void (*weft_log_fn)(void *ctx, char level, const char *msg);
 typedef void (*weft_task_record_fn)(void *ctx, const weft_task_record *rec);
 typedef void (*weft_interval_record_fn)(void *ctx, const weft_interval_record *rec);
 
-#define WEFT_NAME_MAX 8          /* longest program / transaction name */
-#define WEFT_PRIORITY_MAX 255    /* priorities are 0 (lowest) .. 255 */
-#define WEFT_PRIORITY_DEFAULT -1 /* in weft_start_opts: use the tranid's */
-#define WEFT_MAX_WORKERS 64
+/* Limits. The runtime checks and the region definition files use these. */
+#define WEFT_NAME_MAX 8         /* longest name (program, transaction, ...) */
+#define WEFT_QNAME_MAX 16       /* longest TS or TD queue name */
+#define WEFT_PRIORITY_MAX 255   /* priorities are 0 (lowest) .. 255 */
+#define WEFT_MAX_WORKERS 64     /* weft_region_config.workers at most */
+#define WEFT_MAX_TASKS_MAX 1000000u /* weft_region_config.max_tasks at most */
+#define WEFT_POLICY_INTERVAL_MS_MIN 10u
+#define WEFT_POLICY_INTERVAL_MS_MAX 3600000u /* one hour */
+#define WEFT_GOAL_MS_MAX 3600000u            /* an enclave's goal: one hour at most */
+#define WEFT_ENCLAVE_MAX_ACTIVE_MAX 1000000u /* weft_enclave_def.max_active */
+#define WEFT_CLASS_MAX_ACTIVE_MAX 1000000u   /* weft_class_def.max_active */
+#define WEFT_TD_TRIGGER_MAX 1000000u         /* weft_td_def.trigger_level */
 #define WEFT_WAIT_FOREVER 0xFFFFFFFFu /* a timeout that never expires */
 #define WEFT_MAX_LINK_DEPTH 32        /* nested weft_link levels per task */
+/* In weft_start_opts.priority: the transaction's priority. Deprecated: 0
+ * without WEFT_START_PRIORITY says the same. */
+#define WEFT_PRIORITY_DEFAULT -1
 
 /* ------------------------------------------------------------------------ */
 /* Region                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* Each field's zero is its default; WEFT_OFF turns off what can be off. */
 typedef struct weft_region_config {
-  unsigned workers;         /* worker threads (1..64); default: CPU count */
-  unsigned max_tasks;       /* live tasks at most (MXT); default 1024 */
+  unsigned workers;         /* worker threads, 1..WEFT_MAX_WORKERS; 0: the CPU
+                               count (at most WEFT_MAX_WORKERS) */
+  unsigned max_tasks;       /* live tasks at most (MXT), 1..WEFT_MAX_TASKS_MAX;
+                               0: 1024 */
   unsigned max_queued;      /* starts waiting for admission at most; past it
-                             weft_start returns WEFT_EBUSY; default 65536 */
-  size_t stack_size;        /* fiber stack reserve in bytes; default 256 KiB */
-  size_t stack_commit;      /* fiber stack initially committed; default 16 KiB */
+                               weft_start returns WEFT_EBUSY; 0: 65536;
+                               WEFT_OFF: none may wait */
+  size_t stack_size;        /* fiber stack reserve in bytes, 64 KiB at
+                               least; 0: 256 KiB */
+  size_t stack_commit;      /* fiber stack initially committed, at most
+                               stack_size; 0: 16 KiB */
   unsigned fiber_cache;     /* idle fibers kept for reuse, region-wide;
-                             0 disables pooling; default 256 */
+                               0: 256; WEFT_OFF: no pooling */
   unsigned runaway_ms;      /* a task running this long without suspending is
-                             reported and abended AICA; 0 = off; default 5000 */
-  unsigned offload_threads; /* offload pool size at most; default 8 */
-  weft_log_fn log_fn;       /* region messages; default: stderr */
+                               reported and abended AICA; 0: 5000;
+                               WEFT_OFF: never */
+  unsigned offload_threads; /* offload pool size at most; 0: 8 */
+  weft_log_fn log_fn;       /* region messages; NULL: stderr */
   void *log_ctx;            /* passed to log_fn */
   /* Enclaves and accounting (see docs/enclaves.md). */
-  int dispatch_mode;                          /* WEFT_DISPATCH_GOAL (default), _STATIC or _FIFO */
-  int accounting;                             /* 1 (default): time every dispatch and wait, keep
-                             enclave and transaction figures and records;
-                             0: none of that (the goal policy has no data) */
-  unsigned policy_interval_ms;                /* goal policy and interval records; default 250 */
-  unsigned aging_ms;                          /* a ready task waiting this long rises one level;
-                             0 = no aging; default 100 */
-  weft_task_record_fn task_record_fn;         /* one record per ended task */
-  weft_interval_record_fn interval_record_fn; /* one per enclave per interval */
+  int dispatch_mode;        /* WEFT_DISPATCH_GOAL (0, the default), _STATIC
+                               or _FIFO */
+  int accounting;           /* 0 or WEFT_ACCOUNTING_ON (the default): time
+                               every dispatch and wait, keep enclave and
+                               transaction figures and records;
+                               WEFT_ACCOUNTING_OFF: none of that (the goal
+                               policy has no data) */
+  unsigned policy_interval_ms; /* goal policy and interval records,
+                                  WEFT_POLICY_INTERVAL_MS_MIN.._MAX; 0: 250 */
+  unsigned aging_ms;           /* a ready task waiting this long rises one
+                                  level; 0: 100; WEFT_OFF: no aging */
+  weft_task_record_fn task_record_fn;         /* one record per ended task; NULL: none */
+  weft_interval_record_fn interval_record_fn; /* one per enclave per interval; NULL: none */
   void *record_ctx;                           /* passed to both */
   const char *record_path; /* append both as JSON Lines to this file; NULL: no file */
   /* Units of work and recoverable resources (see docs/recovery.md). */
   const char *data_dir;      /* log and checkpoints of the recoverable
-                             resources; created if missing; opening it
-                             runs restart recovery. NULL: resources live
-                             in memory only and commits never wait for a
-                             disk */
+                                resources; created if missing; opening it
+                                runs restart recovery. NULL: resources live
+                                in memory only and commits never wait for a
+                                disk */
   uint64_t checkpoint_bytes; /* take a checkpoint (and drop the old log)
-                             when the log grows past this; default 64 MiB */
+                                when the log grows past this; 0: 64 MiB;
+                                WEFT_OFF: only weft_checkpoint takes one */
   unsigned lock_timeout_ms;  /* a record-lock wait gives up after this;
-                             0 at once, WEFT_WAIT_FOREVER never;
-                             default 30000 */
-  int deadlock_action;       /* WEFT_DEADLOCK_ABEND (default) or _ERROR */
+                                0: 30000; WEFT_WAIT_FOREVER: never;
+                                WEFT_OFF: at once (no wait) */
+  int deadlock_action;       /* WEFT_DEADLOCK_ABEND (0, the default) or _ERROR */
 } weft_region_config;
+
+#define WEFT_ACCOUNTING_ON 1
+#define WEFT_ACCOUNTING_OFF -1
 
 /* What happens to the victim of a deadlock (and to a task whose record-lock
  * wait times out). */
@@ -184,19 +262,24 @@ typedef struct weft_region_config {
 #define WEFT_DISPATCH_STATIC 1 /* importance only */
 #define WEFT_DISPATCH_FIFO 2   /* one queue: no importance, no task priority */
 
-/* Fill cfg with the defaults above. Any thread. */
-WEFT_API void weft_region_config_init(weft_region_config *cfg);
+/* Fill cfg with the defaults, spelt out (the values zero stands for).
+ * Any thread. */
+#define weft_region_config_init(cfg) weft_region_config_init_((cfg), sizeof(weft_region_config))
+WEFT_API void weft_region_config_init_(weft_region_config *cfg, size_t size);
 
 /* Create a region and start its workers. cfg NULL means the defaults.
- * A bad configuration returns WEFT_EINVAL (out NULL, or a dispatch_mode or
- * deadlock_action that is none of its values) or WEFT_ERANGE (a number
- * out of range: workers, max_tasks, stacks, offload_threads,
- * policy_interval_ms). With a
+ * Returns WEFT_EINVAL (out NULL, or a dispatch_mode or deadlock_action
+ * that is none of its values), WEFT_ERANGE (a number out of range:
+ * workers, max_tasks, stacks, offload_threads, policy_interval_ms) or
+ * WEFT_EABI (a struct size this weft.dll does not know: a caller built
+ * for a newer ABI). With a
  * data_dir it first runs restart recovery (see weft_region_recovery): a
  * checksum failure before the log's tail returns WEFT_ECORRUPT (the region
  * log names the file and offset, and nothing on disk is changed); WEFT_ESYS
  * when the directory cannot be used. Host thread. */
-WEFT_API int weft_region_create(const weft_region_config *cfg, weft_region **out);
+#define weft_region_create(cfg, out) \
+  weft_region_create_((cfg), sizeof(weft_region_config), (out))
+WEFT_API int weft_region_create_(const weft_region_config *cfg, size_t size, weft_region **out);
 
 #define WEFT_SHUTDOWN_NORMAL 0    /* drain running and queued tasks */
 #define WEFT_SHUTDOWN_IMMEDIATE 1 /* purge every task with abend AEXZ */
@@ -229,17 +312,23 @@ WEFT_API int weft_program_define(weft_region *r, const char *name, weft_program_
 /* Define program `name` as the function `symbol` exported by the DLL at
  * path `dll` (LoadLibrary search rules), loaded once per region however
  * many programs it provides and unloaded when the region is destroyed. The
- * function must have the weft_program_fn signature. Errors: WEFT_EINVAL,
- * WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTFOUND (the DLL, a DLL it needs, or
- * the symbol is missing; the region log names which), WEFT_ESYS. Nothing is
- * defined or kept loaded on an error. Any thread. */
+ * function must have the weft_program_fn signature (define it with
+ * WEFT_PROGRAM). The DLL's ABI version (weft_abi_version, see above; 1
+ * when it exports none) is checked before the symbol is resolved: outside
+ * WEFT_ABI_VERSION_MIN..WEFT_ABI_VERSION it returns WEFT_EABI and no code
+ * of the DLL but its DllMain has run. Errors: WEFT_EINVAL, WEFT_EBADNAME,
+ * WEFT_EEXIST, WEFT_ENOTFOUND (the DLL, a DLL it needs, or the symbol is
+ * missing; the region log names which), WEFT_EABI (the log names both
+ * versions), WEFT_ESYS. Nothing is defined or kept loaded on an error.
+ * Any thread. */
 WEFT_API int weft_program_load(weft_region *r, const char *name, const char *dll,
                                const char *symbol);
 
 typedef struct weft_transaction_def {
-  const char *tranid;  /* 1-8 characters */
-  const char *program; /* an already defined program */
-  int priority;        /* 0..255; higher runs first */
+  const char *tranid;  /* 1-8 characters, required */
+  const char *program; /* an already defined program, required */
+  int priority;        /* 0..WEFT_PRIORITY_MAX; higher runs first; 0 (the
+                          default) is the lowest */
   unsigned runaway_ms; /* 0: the region's runaway_ms */
   const char *enclave; /* its enclave; NULL: WEFT_DEFAULT_ENCLAVE */
   const char *tclass;  /* its transaction class; NULL: none */
@@ -248,29 +337,36 @@ typedef struct weft_transaction_def {
 /* Define a transaction. Errors: WEFT_EBADNAME (tranid), WEFT_ENOPROG,
  * WEFT_ERANGE (priority), WEFT_EEXIST, WEFT_ENOTFOUND (enclave or class).
  * Any thread. */
-WEFT_API int weft_transaction_define(weft_region *r, const weft_transaction_def *def);
+#define weft_transaction_define(r, def) \
+  weft_transaction_define_((r), (def), sizeof(weft_transaction_def))
+WEFT_API int weft_transaction_define_(weft_region *r, const weft_transaction_def *def, size_t size);
 
 /* Transaction classes (CICS TRANCLASS): a cap on the tasks of its
  * transactions that are active at once. A start past the cap waits in the
  * class's queue (in start order); past purge_threshold queued starts,
  * weft_start returns WEFT_EBUSY (a terminal shows abend AKCC). */
 typedef struct weft_class_def {
-  const char *name;         /* 1-8 characters */
-  unsigned max_active;      /* 1..1000000 */
+  const char *name;         /* 1-8 characters, required */
+  unsigned max_active;      /* 1..WEFT_CLASS_MAX_ACTIVE_MAX, required */
   unsigned purge_threshold; /* queued starts at most; 0: max_queued */
 } weft_class_def;
 /* Errors: WEFT_EINVAL, WEFT_EBADNAME, WEFT_ERANGE, WEFT_EEXIST. Any thread. */
-WEFT_API int weft_class_define(weft_region *r, const weft_class_def *def);
+#define weft_class_define(r, def) weft_class_define_((r), (def), sizeof(weft_class_def))
+WEFT_API int weft_class_define_(weft_region *r, const weft_class_def *def, size_t size);
 /* Change a class's max_active at run time (queued starts are admitted at
  * once if it grows). Errors: WEFT_ENOTFOUND, WEFT_ERANGE. Any thread. */
 WEFT_API int weft_class_set_max(weft_region *r, const char *name, unsigned max_active);
-struct weft_class_stats {
+typedef struct weft_class_stats {
   char name[WEFT_NAME_MAX + 1];
   unsigned max_active, purge_threshold;
   uint32_t active, queued; /* now */
   uint64_t rejected;       /* starts refused past the purge threshold */
-};
-WEFT_API int weft_class_stats(weft_region *r, const char *name, struct weft_class_stats *out);
+} weft_class_stats;
+/* A class's figures. Errors: WEFT_ENOTFOUND. Any thread. */
+#define weft_class_stats_get(r, name, out) \
+  weft_class_stats_get_((r), (name), (out), sizeof(weft_class_stats))
+WEFT_API int weft_class_stats_get_(weft_region *r, const char *name, weft_class_stats *out,
+                                   size_t size);
 
 /* Disable (enabled 0) or enable a program at run time (CEMT SET PROGRAM).
  * A task whose transaction's program is disabled abends APCT at its first
@@ -289,18 +385,30 @@ WEFT_API int weft_transaction_is_enabled(weft_region *r, const char *tranid);
 /* Starting work                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* Each field's zero is its default: `weft_start_opts o = {0}` starts now,
+ * at the transaction's priority, classified, with no terminal. */
 typedef struct weft_start_opts {
-  unsigned delay_ms;       /* start no earlier than this from now; 0 = now */
-  int priority;            /* 0..255, or WEFT_PRIORITY_DEFAULT */
-  int membership;          /* WEFT_MEMBER_CLASSIFY (default), _JOIN or _NEW */
-  const char *enclave;     /* override the tranid's enclave (CLASSIFY, NEW) */
-  weft_enclave *transient; /* join this transient enclave (overrides all) */
+  unsigned delay_ms;       /* start no earlier than this from now; 0: now */
+  int priority;            /* with WEFT_START_PRIORITY in flags: 0..255;
+                              without it: 0 (or the deprecated
+                              WEFT_PRIORITY_DEFAULT) for the transaction's,
+                              anything else is WEFT_EINVAL */
+  int membership;          /* WEFT_MEMBER_CLASSIFY (0, the default), _JOIN or _NEW */
+  const char *enclave;     /* override the tranid's enclave (CLASSIFY, NEW);
+                              NULL: none */
+  weft_enclave *transient; /* join this transient enclave (overrides all);
+                              NULL: none */
   struct weft_terminal *terminal; /* attach the task to this terminal (its
-                                     one task at a time: WEFT_EBUSY) */
-  const void *commarea;   /* a COMMAREA for the top level (copied) */
+                                     one task at a time: WEFT_EBUSY); NULL:
+                                     none */
+  const void *commarea;   /* a COMMAREA for the top level (copied); NULL: none */
   size_t commarea_len;
-  const char *userid;     /* the signed-on user, 1-8 characters, or NULL */
+  const char *userid;     /* the signed-on user, 1-8 characters; NULL: none */
+  unsigned flags;         /* WEFT_START_*; 0: none (ABI 2) */
 } weft_start_opts;
+
+/* weft_start_opts.flags */
+#define WEFT_START_PRIORITY 1u /* priority holds the task's priority */
 
 /* Which enclave a started task belongs to. */
 #define WEFT_MEMBER_CLASSIFY 0 /* opts->enclave, else the tranid's enclave */
@@ -312,23 +420,27 @@ typedef struct weft_start_opts {
                                   enclave's class, deleted when its last
                                   task ends */
 
-/* Fill opts with "now, the transaction's priority". Any thread. */
-WEFT_API void weft_start_opts_init(weft_start_opts *opts);
+/* Fill opts with zeros: "now, the transaction's priority". Any thread. */
+#define weft_start_opts_init(opts) weft_start_opts_init_((opts), sizeof(weft_start_opts))
+WEFT_API void weft_start_opts_init_(weft_start_opts *opts, size_t size);
 
 /* Start a task of transaction `tranid` with a copy of data (len bytes; data
  * may be NULL when len is 0). opts may be NULL. On success *task_no (if not
  * NULL) receives the task number. A start that finds max_tasks live tasks
  * waits in the admission queue in priority order; past max_queued it fails
  * with WEFT_EBUSY. A start into an enclave at its max_active waits on the
- * enclave. Errors: WEFT_EINVAL (also a bad membership), WEFT_ENOTRAN,
- * WEFT_EBADNAME, WEFT_ERANGE, WEFT_ENOTFOUND (opts->enclave unknown; it is
- * checked even when JOIN does not use it), WEFT_EBUSY, WEFT_ESHUTDOWN,
- * WEFT_ENOMEM. Any thread. */
-WEFT_API int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
-                        const weft_start_opts *opts, uint64_t *task_no);
+ * enclave. Errors: WEFT_EINVAL (also a bad membership, unknown flags, or a
+ * priority without WEFT_START_PRIORITY), WEFT_ENOTRAN, WEFT_EBADNAME,
+ * WEFT_ERANGE, WEFT_ENOTFOUND (opts->enclave unknown; it is checked even
+ * when JOIN does not use it), WEFT_EBUSY, WEFT_ESHUTDOWN, WEFT_ENOMEM,
+ * WEFT_EABI. Any thread. */
+#define weft_start(r, tranid, data, len, opts, task_no) \
+  weft_start_((r), (tranid), (data), (len), (opts), sizeof(weft_start_opts), (task_no))
+WEFT_API int weft_start_(weft_region *r, const char *tranid, const void *data, size_t len,
+                         const weft_start_opts *opts, size_t size, uint64_t *task_no);
 
 /* ------------------------------------------------------------------------ */
-/* Inside a task (all: "task" context)                                       */
+/* Inside a task ("task" context unless a call says otherwise)             */
 /* ------------------------------------------------------------------------ */
 
 /* The data passed to weft_start (NULL, 0 when none). It stays valid until
@@ -407,9 +519,11 @@ WEFT_API void *weft_getmain(weft_task *t, size_t size);
 WEFT_API int weft_freemain(weft_task *t, void *p);
 
 /* End the task abnormally with a 1-4 character code: the abend handlers run
- * (newest first), the task's storage and ENQs are released and the task
- * counts as abended. Called from the wrong context, returns nothing and
- * ends nothing: it logs an error and aborts the process (misuse). */
+ * (newest first), the unit of work is backed out, the task's storage and
+ * ENQs are released and the task counts as abended. Never returns. Task
+ * only, and unlike the other calls it cannot return WEFT_ESTATE: called
+ * from anywhere else it writes "weft_abend called outside its task" to
+ * stderr and aborts the process (a programming error). */
 WEFT_NORETURN WEFT_API void weft_abend(weft_task *t, const char *code);
 
 /* Register fn(t, code, arg) to run if the task abends while the current
@@ -459,10 +573,13 @@ typedef struct weft_terminal_ops {
   void (*ended)(void *ctx, const weft_task_end *end);
 } weft_terminal_ops;
 
-/* Make a terminal named termid (1-8 characters). ops is copied. Any thread. */
-WEFT_API int weft_terminal_create(weft_region *r, const char *termid,
-                                  const weft_terminal_ops *ops, void *ctx,
-                                  weft_terminal **out);
+/* Make a terminal named termid (1-8 characters). ops is copied (send and
+ * ended are required, receiving may be NULL). Any thread. */
+#define weft_terminal_create(r, termid, ops, ctx, out) \
+  weft_terminal_create_((r), (termid), (ops), sizeof(weft_terminal_ops), (ctx), (out))
+WEFT_API int weft_terminal_create_(weft_region *r, const char *termid,
+                                   const weft_terminal_ops *ops, size_t size, void *ctx,
+                                   weft_terminal **out);
 /* Hand one input line to the terminal: to its task waiting in
  * weft_receive, or kept for its next receive. WEFT_EBUSY when a line is
  * already kept; WEFT_ESTATE after release. Any thread. */
@@ -528,12 +645,17 @@ typedef struct weft_task_info {
  * answered (in out and *count, as above) and names the others in the
  * region log. Not on a worker thread: a host thread, or a task through
  * weft_offload (WEFT_ESTATE otherwise). */
-WEFT_API int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count);
+#define weft_task_list(r, out, cap, count) \
+  weft_task_list_((r), (out), sizeof(weft_task_info), (cap), (count))
+WEFT_API int weft_task_list_(weft_region *r, weft_task_info *out, size_t size, size_t cap,
+                             size_t *count);
 /* weft_task_list that also says which workers did not answer: bit i of
  * *missing (when missing is not NULL) is set for worker i, and the call
  * returns WEFT_ETIMEDOUT when any is. */
-WEFT_API int weft_task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *count,
-                               uint64_t *missing);
+#define weft_task_list_ex(r, out, cap, count, missing) \
+  weft_task_list_ex_((r), (out), sizeof(weft_task_info), (cap), (count), (missing))
+WEFT_API int weft_task_list_ex_(weft_region *r, weft_task_info *out, size_t size, size_t cap,
+                                size_t *count, uint64_t *missing);
 /* Abend task task_no AEXY (purged by the operator) at its next
  * suspension point, at once if it waits (not inside weft_offload or a
  * commit's flush). WEFT_ENOTFOUND if no such task lives. When a worker
@@ -560,17 +682,20 @@ WEFT_API int weft_task_purge(weft_region *r, uint64_t task_no);
 #define WEFT_GOAL_PERCENTILE 2 /* goal_percent % of responses <= goal_ms */
 
 typedef struct weft_enclave_def {
-  const char *name;      /* 1-8 characters */
-  int importance;        /* 1 (highest) .. 5, or _SYSTEM / _DISCRETIONARY */
-  int goal_type;         /* WEFT_GOAL_* */
-  unsigned goal_ms;      /* response-time goal (1..3600000) with a goal */
+  const char *name;      /* 1-8 characters, required */
+  int importance;        /* 1 (highest) .. 5, or _SYSTEM / _DISCRETIONARY;
+                            required: 0 is WEFT_IMPORTANCE_SYSTEM */
+  int goal_type;         /* WEFT_GOAL_* ; 0: WEFT_GOAL_NONE */
+  unsigned goal_ms;      /* response-time goal, 1..WEFT_GOAL_MS_MAX, with a goal */
   unsigned goal_percent; /* 1..99 for WEFT_GOAL_PERCENTILE */
-  unsigned max_active;   /* its tasks running at once at most; 0 = no cap */
+  unsigned max_active;   /* its tasks running at once at most,
+                            ..WEFT_ENCLAVE_MAX_ACTIVE_MAX; 0: no cap */
 } weft_enclave_def;
 
 /* Define an enclave. Errors: WEFT_EINVAL, WEFT_EBADNAME, WEFT_EEXIST,
- * WEFT_ERANGE (importance, goal). Any thread. */
-WEFT_API int weft_enclave_define(weft_region *r, const weft_enclave_def *def);
+ * WEFT_ERANGE (importance, goal, max_active). Any thread. */
+#define weft_enclave_define(r, def) weft_enclave_define_((r), (def), sizeof(weft_enclave_def))
+WEFT_API int weft_enclave_define_(weft_region *r, const weft_enclave_def *def, size_t size);
 
 /* Make a transient enclave of the class of defined enclave `base` (its
  * importance, goal and cap), accounted on its own. The caller holds one
@@ -605,6 +730,8 @@ enum {
  * costs a system call per switch on Windows and QueryThreadCycleTime
  * returns 0 under Wine; CPU time is reported per worker thread instead
  * (weft_worker_stats.cpu_ns). */
+/* Records reach callbacks: a later ABI only appends fields to them, so a
+ * callback built against an older header reads a prefix it knows. */
 struct weft_task_record {
   uint64_t task_no;
   char tranid[WEFT_NAME_MAX + 1];
@@ -619,8 +746,10 @@ struct weft_task_record {
   uint32_t dispatches;
 };
 
-/* Live or interval figures of an enclave or a transaction. */
-struct weft_enclave_stats {
+/* Live or interval figures of an enclave or a transaction. Embedded at the
+ * start of weft_interval_record, so its layout is frozen: later figures go
+ * to the end of weft_interval_record (and to a new call for live ones). */
+typedef struct weft_enclave_stats {
   char name[WEFT_NAME_MAX + 1];
   uint64_t enclave_id; /* transient enclaves only */
   int importance, goal_type;
@@ -633,7 +762,7 @@ struct weft_enclave_stats {
   uint64_t wait_ns[WEFT_WAIT_REASONS];
   uint64_t responses; /* ended tasks with a response time */
   double resp_avg_ms, resp_p50_ms, resp_p90_ms, resp_p99_ms, resp_max_ms;
-};
+} weft_enclave_stats;
 
 /* One enclave over one policy interval (or a transient's final record). */
 struct weft_interval_record {
@@ -647,11 +776,17 @@ struct weft_interval_record {
  * a transaction (all its tasks, whatever their enclave). pi and
  * dispatch_priority are the policy's latest. Errors: WEFT_ENOTFOUND.
  * Any thread. */
-WEFT_API int weft_enclave_stats(weft_region *r, const char *enclave,
-                                struct weft_enclave_stats *out);
-WEFT_API int weft_enclave_stats_of(weft_enclave *e, struct weft_enclave_stats *out);
-WEFT_API int weft_transaction_stats(weft_region *r, const char *tranid,
-                                    struct weft_enclave_stats *out);
+#define weft_enclave_stats_get(r, enclave, out) \
+  weft_enclave_stats_get_((r), (enclave), (out), sizeof(weft_enclave_stats))
+WEFT_API int weft_enclave_stats_get_(weft_region *r, const char *enclave,
+                                     weft_enclave_stats *out, size_t size);
+#define weft_transient_stats_get(e, out) \
+  weft_transient_stats_get_((e), (out), sizeof(weft_enclave_stats))
+WEFT_API int weft_transient_stats_get_(weft_enclave *e, weft_enclave_stats *out, size_t size);
+#define weft_transaction_stats_get(r, tranid, out) \
+  weft_transaction_stats_get_((r), (tranid), (out), sizeof(weft_enclave_stats))
+WEFT_API int weft_transaction_stats_get_(weft_region *r, const char *tranid,
+                                         weft_enclave_stats *out, size_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Units of work and recoverable resources (see docs/recovery.md)          */
@@ -705,8 +840,10 @@ typedef struct weft_rm_ops {
  * ops->recover is called for every committed UOW the RM has not
  * acknowledged (from the log). Errors: WEFT_EINVAL (also a NULL name),
  * WEFT_EBADNAME, WEFT_EEXIST. Host thread. */
-WEFT_API int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops,
-                              void *ctx, weft_rm **out);
+#define weft_rm_register(r, name, ops, ctx, out) \
+  weft_rm_register_((r), (name), (ops), sizeof(weft_rm_ops), (ctx), (out))
+WEFT_API int weft_rm_register_(weft_region *r, const char *name, const weft_rm_ops *ops,
+                               size_t size, void *ctx, weft_rm **out);
 /* rm takes part in the task's current UOW (again: no effect). Task. */
 WEFT_API int weft_rm_enlist(weft_task *t, weft_rm *rm);
 
@@ -716,9 +853,9 @@ WEFT_API int weft_rm_enlist(weft_task *t, weft_rm *rm);
 #define WEFT_RECORD_MAX (1u << 20) /* longest record any file allows */
 
 typedef struct weft_file_def {
-  const char *name; /* 1-8 characters */
-  unsigned key_max; /* longest key in bytes, 1..WEFT_KEY_MAX */
-  unsigned rec_max; /* longest record in bytes, 1..WEFT_RECORD_MAX */
+  const char *name; /* 1-8 characters, required */
+  unsigned key_max; /* longest key in bytes, 1..WEFT_KEY_MAX, required */
+  unsigned rec_max; /* longest record in bytes, 1..WEFT_RECORD_MAX, required */
 } weft_file_def;
 
 /* Define a keyed file: records with unique keys (byte strings compared as
@@ -726,7 +863,8 @@ typedef struct weft_file_def {
  * survive restarts when the region has a data_dir (defining a file that
  * recovery found just makes it usable again). Errors: WEFT_EINVAL,
  * WEFT_EBADNAME, WEFT_ERANGE, WEFT_EEXIST. Any thread. */
-WEFT_API int weft_file_define(weft_region *r, const weft_file_def *def);
+#define weft_file_define(r, def) weft_file_define_((r), (def), sizeof(weft_file_def))
+WEFT_API int weft_file_define_(weft_region *r, const weft_file_def *def, size_t size);
 
 /* The calls below are "task" context and share these errors:
  * WEFT_ENOTFOUND (no such file, or no such record), WEFT_ERANGE (a key or
@@ -771,7 +909,6 @@ WEFT_API void weft_browse_end(weft_browse *b);
 
 /* ---- Temporary storage queues --------------------------------------------- */
 
-#define WEFT_QNAME_MAX 16 /* queue names: 1-16 printable characters */
 #define WEFT_ITEM_MAX 32767u
 
 /* Make queues named `name` recoverable (changes belong to the UOW and are
@@ -779,7 +916,7 @@ WEFT_API void weft_browse_end(weft_browse *b);
  * with what precedes it. Queues matching no definition are not
  * recoverable: changes apply at once and are lost at restart. Errors:
  * WEFT_EINVAL, WEFT_EBADNAME, WEFT_EEXIST. Any thread. */
-WEFT_API int weft_tsq_define(weft_region *r, const char *name, int recoverable);
+WEFT_API int weft_ts_define(weft_region *r, const char *name, int recoverable);
 
 /* Task. A queue is created by its first write; items are numbered from 1.
  * Errors: WEFT_ENOTFOUND (no such queue or item), WEFT_ERANGE (an item
@@ -800,19 +937,22 @@ WEFT_API int weft_ts_count(weft_task *t, const char *queue, unsigned *count);
 
 /* ---- Transient data queues ------------------------------------------------ */
 
-typedef struct weft_tdq_def {
-  const char *name;       /* 1-16 characters */
-  int recoverable;        /* 1: writes appear and reads are final at syncpoint */
-  unsigned trigger_level; /* 0: none; else start `tranid` when this many
+typedef struct weft_td_def {
+  const char *name;       /* 1-WEFT_QNAME_MAX characters, required */
+  int recoverable;        /* 1: writes appear and reads are final at
+                             syncpoint; 0: at once */
+  unsigned trigger_level; /* 0: none; else (..WEFT_TD_TRIGGER_MAX) start `tranid` when this many
                              committed items wait and no task it triggered
                              is still running (ATI) */
   const char *tranid;     /* with a trigger level; its start data is the
                              queue name */
-} weft_tdq_def;
+} weft_td_def;
 
 /* Errors: WEFT_EINVAL (also a trigger level without a tranid),
- * WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTRAN. Any thread. */
-WEFT_API int weft_tdq_define(weft_region *r, const weft_tdq_def *def);
+ * WEFT_EBADNAME, WEFT_EEXIST, WEFT_ENOTRAN, WEFT_ERANGE (trigger_level).
+ * Any thread. */
+#define weft_td_define(r, def) weft_td_define_((r), (def), sizeof(weft_td_def))
+WEFT_API int weft_td_define_(weft_region *r, const weft_td_def *def, size_t size);
 /* Task. Append an item (1..WEFT_ITEM_MAX bytes). */
 WEFT_API int weft_td_write(weft_task *t, const char *queue, const void *data, size_t len);
 /* Task. Take the oldest item (destructive read); WEFT_EEMPTY when none.
@@ -843,9 +983,12 @@ typedef struct weft_recovery_info {
   uint64_t rm_pending;        /* committed UOWs a resource manager must still be told of */
   char message[512];          /* the same, as sentences (also in the region log) */
 } weft_recovery_info;
-WEFT_API int weft_region_recovery(weft_region *r, weft_recovery_info *out);
+/* Any thread. */
+#define weft_region_recovery_get(r, out) \
+  weft_region_recovery_get_((r), (out), sizeof(weft_recovery_info))
+WEFT_API int weft_region_recovery_get_(weft_region *r, weft_recovery_info *out, size_t size);
 
-struct weft_log_stats {
+typedef struct weft_log_stats {
   uint64_t commits;     /* commit records written */
   uint64_t flushes;     /* FlushFileBuffers calls */
   uint64_t bytes;       /* log bytes written */
@@ -854,9 +997,10 @@ struct weft_log_stats {
   uint64_t rollbacks;   /* units of work with changes backed out */
   uint64_t deadlocks;   /* deadlocks detected (victims chosen) */
   uint64_t lock_timeouts;
-};
+} weft_log_stats;
 /* Figures since the region opened. Any thread. */
-WEFT_API int weft_log_stats(weft_region *r, struct weft_log_stats *out);
+#define weft_log_stats_get(r, out) weft_log_stats_get_((r), (out), sizeof(weft_log_stats))
+WEFT_API int weft_log_stats_get_(weft_region *r, weft_log_stats *out, size_t size);
 
 /* 0 while the log works (or the region has no data_dir); WEFT_ESYS once a
  * write or flush of the log has failed. From that moment the region has
@@ -873,17 +1017,18 @@ WEFT_API int weft_log_failed(weft_region *r);
 /* Observing                                                                 */
 /* ------------------------------------------------------------------------ */
 
-struct weft_worker_stats {
+/* Embedded as an array in weft_region_stats, so its layout is frozen:
+ * later per-worker figures will come with a call of their own. */
+typedef struct weft_worker_stats {
   uint64_t dispatches; /* task dispatches (switches into a task) */
   uint64_t busy_ns;    /* time spent running tasks */
   uint64_t idle_ns;    /* time spent asleep with nothing to run */
   uint64_t cpu_ns;     /* CPU time of the worker thread (GetThreadTimes) */
   uint64_t steals;     /* ready tasks this worker took from others */
   uint32_t ready;      /* tasks in its ready queues now */
-};
+} weft_worker_stats;
 
-/* The struct keeps its tag only: the function below has the same name. */
-struct weft_region_stats {
+typedef struct weft_region_stats {
   uint64_t tasks_started;    /* tasks that began to run */
   uint64_t tasks_completed;  /* ended normally */
   uint64_t tasks_abended;    /* ended by an abend (purges included) */
@@ -895,12 +1040,14 @@ struct weft_region_stats {
   uint32_t peak_active;      /* highest `active` seen */
   uint32_t fibers_idle;      /* pooled fibers ready for reuse */
   uint32_t workers;          /* entries used in worker[] */
-  struct weft_worker_stats worker[WEFT_MAX_WORKERS];
-};
+  weft_worker_stats worker[WEFT_MAX_WORKERS];
+} weft_region_stats;
 
 /* A snapshot of the region's counters (each is exact; the set is not taken
  * atomically). Any thread. */
-WEFT_API int weft_region_stats(weft_region *r, struct weft_region_stats *out);
+#define weft_region_stats_get(r, out) \
+  weft_region_stats_get_((r), (out), sizeof(weft_region_stats))
+WEFT_API int weft_region_stats_get_(weft_region *r, weft_region_stats *out, size_t size);
 
 /* Process-wide counters, for leak checks: fibers and threads Weft has
  * created and not yet deleted, regions alive, and task structs allocated
@@ -911,7 +1058,25 @@ typedef struct weft_runtime_counters {
   int64_t regions;
   int64_t tasks;
 } weft_runtime_counters;
-WEFT_API void weft_runtime_counters_get(weft_runtime_counters *out);
+#define weft_runtime_counters_get(out) \
+  weft_runtime_counters_get_((out), sizeof(weft_runtime_counters))
+WEFT_API int weft_runtime_counters_get_(weft_runtime_counters *out, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Names of ABI 1                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* The old type names, for source that still uses them. weft.dll also
+ * still exports every ABI 1 function under its old name (weft_tsq_define,
+ * weft_tdq_define, weft_region_stats, weft_log_stats, weft_class_stats,
+ * weft_enclave_stats, weft_enclave_stats_of, weft_transaction_stats,
+ * weft_region_recovery, and the unsized weft_start, weft_region_create,
+ * ... with ABI 1's struct layouts and meanings), so that program DLLs and
+ * hosts built against ABI 1 keep linking and running; this header no
+ * longer declares them. */
+typedef weft_td_def weft_tdq_def;
+#define weft_tsq_define weft_ts_define
+#define weft_tdq_define weft_td_define
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,10 @@
  *
  * Definitions are immutable once installed and live as long as the region,
  * so readers on the hot path (weft_start, weft_link) look them up without a
- * lock; writers serialize on r_def_lock. */
-#include <malloc.h>
+ * lock; writers serialize on r_defs.df_lock. */
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 uint64_t weft__name_pack(const char *name) {
@@ -38,7 +38,7 @@ static weft__dtab_arr *arr_new(uint32_t cap) {
   return a;
 }
 
-/* Writers only (r_def_lock held, or a private array). */
+/* Writers only (r_defs.df_lock held, or a private array). */
 static void arr_put(weft__dtab_arr *a, uint64_t key, void *val) {
   uint32_t i = key_hash(key) & a->da_mask;
   while (atomic_load_explicit(&a->da_e[i].e_key, memory_order_relaxed) != 0)
@@ -86,7 +86,7 @@ static int dtab_grow(weft__dtab *t) {
   return 0;
 }
 
-/* r_def_lock held. The caller has checked the key is absent. */
+/* r_defs.df_lock held. The caller has checked the key is absent. */
 int weft__dtab_insert(weft__dtab *t, uint64_t key, void *val) {
   weft__dtab_arr *a = atomic_load_explicit(&t->t_cur, memory_order_relaxed);
   if ((a->da_count + 1) * 2 > a->da_mask + 1) {
@@ -116,27 +116,27 @@ void weft__dtab_free(weft__dtab *t, void (*free_val)(void *)) {
 
 const weft__prog *weft__prog_find(weft_region *r, const char *name) {
   uint64_t key = weft__name_pack(name);
-  return key ? weft__dtab_find(&r->r_progs, key) : NULL;
+  return key ? weft__dtab_find(&r->r_defs.df_progs, key) : NULL;
 }
 
 const weft__tran *weft__tran_find(weft_region *r, const char *tranid) {
   uint64_t key = weft__name_pack(tranid);
-  return key ? weft__dtab_find(&r->r_trans, key) : NULL;
+  return key ? weft__dtab_find(&r->r_defs.df_trans, key) : NULL;
 }
 
 /* Insert val under key unless present (the caller frees val when
  * refused). Any thread. */
 static int def_install(weft_region *r, weft__dtab *t, uint64_t key, void *val) {
   int rc;
-  weft__lock_acquire(&r->r_def_lock);
+  weft__lock_acquire(&r->r_defs.df_lock);
   rc = weft__dtab_find(t, key) ? WEFT_EEXIST : weft__dtab_insert(t, key, val);
-  weft__lock_release(&r->r_def_lock);
+  weft__lock_release(&r->r_defs.df_lock);
   return rc;
 }
 
 static void tran_free(void *p) {
   weft__tran *tr = p;
-  _aligned_free(tr->tr_acct);
+  weft__aligned_free(tr->tr_acct);
   free(tr);
 }
 
@@ -152,13 +152,13 @@ int weft_program_define(weft_region *r, const char *name, weft_program_fn fn) {
   p->pg_key = key;
   memcpy(p->pg_name, &key, WEFT_NAME_MAX);
   p->pg_fn = fn;
-  int rc = def_install(r, &r->r_progs, key, p);
+  int rc = def_install(r, &r->r_defs.df_progs, key, p);
   if (rc != 0)
     free(p);
   return rc;
 }
 
-int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
+static int transaction_define(weft_region *r, const weft_transaction_def *def) {
   if (r == NULL || def == NULL || def->tranid == NULL || def->program == NULL)
     return WEFT_EINVAL;
   uint64_t key = weft__name_pack(def->tranid);
@@ -169,7 +169,7 @@ int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
   const weft__prog *prog = weft__prog_find(r, def->program);
   if (prog == NULL)
     return WEFT_ENOPROG;
-  weft__encl *e = def->enclave ? weft__encl_find(r, def->enclave) : r->r_default;
+  weft__encl *e = def->enclave ? weft__encl_find(r, def->enclave) : r->r_encl.en_default;
   if (e == NULL)
     return WEFT_ENOTFOUND;
   weft__class *c = NULL;
@@ -187,7 +187,7 @@ int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
   tr->tr_prog = prog;
   tr->tr_prio = (uint8_t)def->priority;
   tr->tr_runaway_ms = def->runaway_ms;
-  int rc = def_install(r, &r->r_trans, key, tr);
+  int rc = def_install(r, &r->r_defs.df_trans, key, tr);
   if (rc == 0)
     weft__monitor_limit(r, def->runaway_ms);
   else
@@ -196,8 +196,8 @@ int weft_transaction_define(weft_region *r, const weft_transaction_def *def) {
 }
 
 void weft__defs_free(weft_region *r) {
-  weft__dtab_free(&r->r_trans, tran_free);
-  weft__dtab_free(&r->r_progs, free);
+  weft__dtab_free(&r->r_defs.df_trans, tran_free);
+  weft__dtab_free(&r->r_defs.df_progs, free);
 }
 
 /* ---- Enabling and disabling at run time ------------------------------------ */
@@ -230,4 +230,13 @@ int weft_program_is_enabled(weft_region *r, const char *name) {
 int weft_transaction_is_enabled(weft_region *r, const char *tranid) {
   const weft__tran *tr = r != NULL && tranid != NULL ? weft__tran_find(r, tranid) : NULL;
   return tr == NULL ? WEFT_ENOTRAN : !atomic_load(&tr->tr_disabled);
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_transaction_define_(weft_region *r, const weft_transaction_def *def, size_t size) {
+  weft_transaction_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : transaction_define(r, def);
 }

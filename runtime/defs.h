@@ -3,6 +3,7 @@
 #ifndef WEFT_DEFS_H
 #define WEFT_DEFS_H
 
+#include "runtime/taskapi.h"
 #include "runtime/types.h"
 
 
@@ -36,12 +37,12 @@ typedef struct weft__class {
   uint32_t cl_active, cl_queued;
   weft_task *cl_q_head, *cl_q_tail; /* starts waiting for a slot */
   _Atomic uint64_t cl_rejected;
-  struct weft__class *cl_next; /* r_class_list (r_def_lock) */
+  struct weft__class *cl_next; /* r_defs.df_class_list (r_defs.df_lock) */
 } weft__class;
 
 /* An open-addressing table of immutable definitions. Readers (any thread)
  * need no lock: they load t_cur with acquire and probe; writers hold
- * r_def_lock and publish entries key-last. A full table is replaced by a
+ * r_defs.df_lock and publish entries key-last. A full table is replaced by a
  * bigger copy; retired tables are freed with the region. */
 typedef struct weft__dtab_arr {
   uint32_t da_mask;                  /* capacity - 1 */
@@ -57,14 +58,24 @@ typedef struct weft__dtab {
   weft__dtab_arr *_Atomic t_cur;
 } weft__dtab;
 
+/* The region's definitions (weft_region.r_defs). Readers of the tables
+ * need no lock; writers hold df_lock, which also guards the class list
+ * and the DLL references. */
+typedef struct weft__defs_state {
+  weft__dtab df_progs, df_trans; /* programs, transactions (lock-free readers) */
+  weft__dtab df_classes;         /* transaction classes, for lookups */
+  weft__lock df_lock;            /* writers of the tables, df_class_list, df_dlls */
+  weft__class *df_class_list;    /* every class (df_lock) */
+  struct weft__dll_ref *df_dlls; /* program DLL references (program.c) */
+} weft__defs_state;
+
 int weft__dtab_init(weft__dtab *t);
 void weft__dtab_free(weft__dtab *t, void (*free_val)(void *)); /* free_val may be NULL */
 void *weft__dtab_find(weft__dtab *t, uint64_t key);            /* any thread */
-int weft__dtab_insert(weft__dtab *t, uint64_t key, void *val); /* r_def_lock held */
+int weft__dtab_insert(weft__dtab *t, uint64_t key, void *val); /* r_defs.df_lock held */
 
 
 /* defs.c */
-const weft__tran *weft__tran_find(weft_region *r, const char *tranid);
 const weft__prog *weft__prog_find(weft_region *r, const char *name);
 void weft__defs_free(weft_region *r);
 

@@ -2,16 +2,16 @@
  * max_active cap, accounting and the goal-driven dispatch policy.
  *
  * Ownership: defined enclaves live as long as the region and are found
- * without a lock (r_encls); the list of all enclaves, transients included,
- * is under r_encl_lock. A transient is freed by whoever drops its last
+ * without a lock (r_encl.en_table); the list of all enclaves, transients included,
+ * is under r_encl.en_lock. A transient is freed by whoever drops its last
  * reference, after its final record. Accounting is split per worker
  * (weft__acct): each worker writes its own share, readers add them up. The
  * policy fields are the monitor thread's; it publishes ec_band and
  * ec_pi_milli, which workers and readers load relaxed. */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 #define PI_MISS 1.0     /* above this a goal is missed */
@@ -30,15 +30,16 @@ static int band_of(int importance) {
 }
 
 static int def_check(const weft_enclave_def *d) {
-  if (d->importance < WEFT_IMPORTANCE_SYSTEM || d->importance > WEFT_IMPORTANCE_DISCRETIONARY)
+  if (d->importance < WEFT_IMPORTANCE_SYSTEM || d->importance > WEFT_IMPORTANCE_DISCRETIONARY ||
+      d->max_active > WEFT_ENCLAVE_MAX_ACTIVE_MAX)
     return WEFT_ERANGE;
   switch (d->goal_type) {
     case WEFT_GOAL_NONE:
       return 0;
     case WEFT_GOAL_AVERAGE:
-      return d->goal_ms >= 1 && d->goal_ms <= 3600000 ? 0 : WEFT_ERANGE;
+      return d->goal_ms >= 1 && d->goal_ms <= WEFT_GOAL_MS_MAX ? 0 : WEFT_ERANGE;
     case WEFT_GOAL_PERCENTILE:
-      return d->goal_ms >= 1 && d->goal_ms <= 3600000 && d->goal_percent >= 1 &&
+      return d->goal_ms >= 1 && d->goal_ms <= WEFT_GOAL_MS_MAX && d->goal_percent >= 1 &&
                      d->goal_percent <= 99
                  ? 0
                  : WEFT_ERANGE;
@@ -49,7 +50,7 @@ static int def_check(const weft_enclave_def *d) {
 
 static weft__encl *encl_alloc(weft_region *r) {
   size_t size = sizeof(weft__encl) + r->r_nworkers * sizeof(weft__acct);
-  weft__encl *e = _aligned_malloc(size, WEFT__CACHELINE);
+  weft__encl *e = weft__aligned_alloc(size, WEFT__CACHELINE);
   if (e != NULL) {
     memset(e, 0, size);
     e->ec_region = r;
@@ -73,16 +74,16 @@ static void encl_fill(weft__encl *e, const weft_enclave_def *d, uint64_t key) {
 }
 
 static void list_add(weft_region *r, weft__encl *e) {
-  weft__lock_acquire(&r->r_encl_lock);
-  weft__encl **pp = &r->r_encl_list;
+  weft__lock_acquire(&r->r_encl.en_lock);
+  weft__encl **pp = &r->r_encl.en_list;
   while (*pp != NULL && (*pp)->ec_id == 0 && e->ec_id != 0)
     pp = &(*pp)->ec_next; /* classes stay ahead of transients */
   e->ec_next = *pp;
   *pp = e;
-  weft__lock_release(&r->r_encl_lock);
+  weft__lock_release(&r->r_encl.en_lock);
 }
 
-int weft_enclave_define(weft_region *r, const weft_enclave_def *def) {
+static int enclave_define(weft_region *r, const weft_enclave_def *def) {
   if (r == NULL || def == NULL || def->name == NULL)
     return WEFT_EINVAL;
   uint64_t key = weft__name_pack(def->name);
@@ -95,11 +96,11 @@ int weft_enclave_define(weft_region *r, const weft_enclave_def *def) {
   if (e == NULL)
     return WEFT_ENOMEM;
   encl_fill(e, def, key);
-  weft__lock_acquire(&r->r_def_lock);
-  rc = weft__dtab_find(&r->r_encls, key) ? WEFT_EEXIST : weft__dtab_insert(&r->r_encls, key, e);
-  weft__lock_release(&r->r_def_lock);
+  weft__lock_acquire(&r->r_defs.df_lock);
+  rc = weft__dtab_find(&r->r_encl.en_table, key) ? WEFT_EEXIST : weft__dtab_insert(&r->r_encl.en_table, key, e);
+  weft__lock_release(&r->r_defs.df_lock);
   if (rc != 0) {
-    _aligned_free(e);
+    weft__aligned_free(e);
     return rc;
   }
   list_add(r, e);
@@ -108,19 +109,19 @@ int weft_enclave_define(weft_region *r, const weft_enclave_def *def) {
 
 weft__encl *weft__encl_find(weft_region *r, const char *name) {
   uint64_t key = weft__name_pack(name);
-  return key ? weft__dtab_find(&r->r_encls, key) : NULL;
+  return key ? weft__dtab_find(&r->r_encl.en_table, key) : NULL;
 }
 
 int weft__encl_init(weft_region *r) {
-  weft__lock_init(&r->r_encl_lock);
-  weft__mpsc_init(&r->r_recq);
-  int rc = weft__dtab_init(&r->r_encls);
+  weft__lock_init(&r->r_encl.en_lock);
+  weft__mpsc_init(&r->r_encl.en_recq);
+  int rc = weft__dtab_init(&r->r_encl.en_table);
   if (rc != 0)
     return rc;
   weft_enclave_def d = {WEFT_DEFAULT_ENCLAVE, 3, WEFT_GOAL_NONE, 0, 0, 0};
-  if ((rc = weft_enclave_define(r, &d)) != 0)
+  if ((rc = enclave_define(r, &d)) != 0)
     return rc;
-  r->r_default = weft__encl_find(r, WEFT_DEFAULT_ENCLAVE);
+  r->r_encl.en_default = weft__encl_find(r, WEFT_DEFAULT_ENCLAVE);
   return 0;
 }
 
@@ -129,12 +130,12 @@ static void encl_free_one(void *p) {
 }
 
 void weft__encl_free(weft_region *r) {
-  while (r->r_encl_list != NULL) {
-    weft__encl *e = r->r_encl_list;
-    r->r_encl_list = e->ec_next;
-    _aligned_free(e);
+  while (r->r_encl.en_list != NULL) {
+    weft__encl *e = r->r_encl.en_list;
+    r->r_encl.en_list = e->ec_next;
+    weft__aligned_free(e);
   }
-  weft__dtab_free(&r->r_encls, encl_free_one);
+  weft__dtab_free(&r->r_encl.en_table, encl_free_one);
 }
 
 /* ---- Transient enclaves ---------------------------------------------------- */
@@ -147,7 +148,7 @@ static weft__encl *transient_new(weft_region *r, weft__encl *base) {
                         base->ec_goal_ms, base->ec_goal_pct,   base->ec_max_active};
   encl_fill(e, &d, base->ec_key);
   e->ec_class = base;
-  e->ec_id = atomic_fetch_add(&r->r_next_encl_id, 1) + 1;
+  e->ec_id = atomic_fetch_add(&r->r_encl.en_next_id, 1) + 1;
   atomic_store(&e->ec_band, atomic_load(&base->ec_band));
   atomic_store(&e->ec_refs, 1);
   list_add(r, e);
@@ -173,14 +174,14 @@ void weft__encl_put(weft__encl *e, weft_region *r) {
   if (e->ec_id == 0 || atomic_fetch_sub(&e->ec_refs, 1) != 1)
     return;
   uint64_t now = weft__clock_ns();
-  weft__lock_acquire(&r->r_encl_lock);
-  weft__encl **pp = &r->r_encl_list;
+  weft__lock_acquire(&r->r_encl.en_lock);
+  weft__encl **pp = &r->r_encl.en_list;
   while (*pp != e)
     pp = &(*pp)->ec_next;
   *pp = e->ec_next;
   weft__encl_interval(r, e, e->ec_prev_end, now, 1);
-  weft__lock_release(&r->r_encl_lock);
-  _aligned_free(e);
+  weft__lock_release(&r->r_encl.en_lock);
+  weft__aligned_free(e);
 }
 
 void weft_enclave_release(weft_enclave *e) {
@@ -240,7 +241,7 @@ int weft__cap_take(weft__encl *e, weft_task *t, bool bounded) {
   weft__lock_acquire(&e->ec_cap_lock);
   if (e->ec_active < e->ec_max_active) {
     e->ec_active++;
-  } else if (bounded && atomic_load(&e->ec_region->r_capq) >= e->ec_region->r_cfg.max_queued) {
+  } else if (bounded && atomic_load(&e->ec_region->r_encl.en_capq) >= e->ec_region->r_cfg.max_queued) {
     rc = WEFT_EBUSY;
   } else {
     rc = 1;
@@ -250,7 +251,7 @@ int weft__cap_take(weft__encl *e, weft_task *t, bool bounded) {
     else
       e->ec_capq_head = t;
     e->ec_capq_tail = t;
-    atomic_fetch_add(&e->ec_region->r_capq, 1);
+    atomic_fetch_add(&e->ec_region->r_encl.en_capq, 1);
   }
   weft__lock_release(&e->ec_cap_lock);
   return rc;
@@ -264,7 +265,7 @@ weft_task *weft__cap_release(weft__encl *e) {
   if (t != NULL) {
     if ((e->ec_capq_head = t->tk_rnext) == NULL)
       e->ec_capq_tail = NULL;
-    atomic_fetch_sub(&e->ec_region->r_capq, 1);
+    atomic_fetch_sub(&e->ec_region->r_encl.en_capq, 1);
   } else {
     e->ec_active--;
   }
@@ -273,14 +274,14 @@ weft_task *weft__cap_release(weft__encl *e) {
 }
 
 /* Immediate shutdown: drop the starts waiting on every cap. They are
- * cancelled after r_encl_lock is released, since cancelling a start drops
+ * cancelled after r_encl.en_lock is released, since cancelling a start drops
  * a reference on a transient enclave, and dropping the last one takes that
  * lock (today a running member always holds one then, but the order must
  * not depend on it). Host thread. */
 void weft__cap_cancel_all(weft_region *r) {
   weft_task *all = NULL;
-  weft__lock_acquire(&r->r_encl_lock);
-  for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
+  weft__lock_acquire(&r->r_encl.en_lock);
+  for (weft__encl *e = r->r_encl.en_list; e != NULL; e = e->ec_next) {
     weft__lock_acquire(&e->ec_cap_lock);
     if (e->ec_capq_head != NULL) {
       e->ec_capq_tail->tk_rnext = all;
@@ -289,10 +290,10 @@ void weft__cap_cancel_all(weft_region *r) {
     }
     weft__lock_release(&e->ec_cap_lock);
   }
-  weft__lock_release(&r->r_encl_lock);
+  weft__lock_release(&r->r_encl.en_lock);
   while (all != NULL) {
     weft_task *next = all->tk_rnext;
-    atomic_fetch_sub(&r->r_capq, 1);
+    atomic_fetch_sub(&r->r_encl.en_capq, 1);
     weft__start_cancel(all, NULL);
     all = next;
   }
@@ -301,7 +302,7 @@ void weft__cap_cancel_all(weft_region *r) {
 /* ---- Accounting ------------------------------------------------------------------ */
 
 weft__acct *weft__acct_new(unsigned workers) {
-  weft__acct *a = _aligned_malloc(workers * sizeof *a, WEFT__CACHELINE);
+  weft__acct *a = weft__aligned_alloc(workers * sizeof *a, WEFT__CACHELINE);
   if (a != NULL)
     memset(a, 0, workers * sizeof *a);
   return a;
@@ -358,7 +359,7 @@ void weft__stats_fill(weft_region *r, const weft__acct *a, struct weft_enclave_s
 }
 
 /* Response figures of a histogram into out. */
-static void stats_resp(struct weft_enclave_stats *out, const weft__hist *h) {
+static void stats_resp(weft_enclave_stats *out, const weft__hist *h) {
   out->responses = h->h_count;
   out->resp_avg_ms = ns_ms(weft__hist_mean(h));
   out->resp_p50_ms = ns_ms(weft__hist_percentile(h, 50));
@@ -367,7 +368,7 @@ static void stats_resp(struct weft_enclave_stats *out, const weft__hist *h) {
   out->resp_max_ms = ns_ms(h->h_max_ns);
 }
 
-static void stats_ident(const weft__encl *e, struct weft_enclave_stats *out) {
+static void stats_ident(const weft__encl *e, weft_enclave_stats *out) {
   memcpy(out->name, e->ec_name, sizeof out->name);
   out->enclave_id = e->ec_id;
   out->importance = e->ec_importance;
@@ -379,14 +380,14 @@ static void stats_ident(const weft__encl *e, struct weft_enclave_stats *out) {
 }
 
 /* Cumulative figures of e. tasks_started counts its tasks that ran. */
-static void encl_cumulative(weft__encl *e, struct weft_enclave_stats *out, weft__hist *resp) {
+static void encl_cumulative(weft__encl *e, weft_enclave_stats *out, weft__hist *resp) {
   memset(out, 0, sizeof *out);
   stats_ident(e, out);
   weft__stats_fill(e->ec_region, e->ec_acct, out, resp);
   stats_resp(out, resp);
 }
 
-int weft_enclave_stats_of(weft_enclave *e, struct weft_enclave_stats *out) {
+static int transient_stats(weft_enclave *e, weft_enclave_stats *out) {
   weft__encl *ec = (weft__encl *)e;
   weft__hist h;
   if (ec == NULL || out == NULL)
@@ -395,14 +396,14 @@ int weft_enclave_stats_of(weft_enclave *e, struct weft_enclave_stats *out) {
   return 0;
 }
 
-int weft_enclave_stats(weft_region *r, const char *enclave, struct weft_enclave_stats *out) {
+static int enclave_stats(weft_region *r, const char *enclave, weft_enclave_stats *out) {
   if (r == NULL || enclave == NULL || out == NULL)
     return WEFT_EINVAL;
   weft__encl *e = weft__encl_find(r, enclave);
-  return e != NULL ? weft_enclave_stats_of((weft_enclave *)e, out) : WEFT_ENOTFOUND;
+  return e != NULL ? transient_stats((weft_enclave *)e, out) : WEFT_ENOTFOUND;
 }
 
-int weft_transaction_stats(weft_region *r, const char *tranid, struct weft_enclave_stats *out) {
+static int transaction_stats(weft_region *r, const char *tranid, weft_enclave_stats *out) {
   if (r == NULL || tranid == NULL || out == NULL)
     return WEFT_EINVAL;
   const weft__tran *tr = weft__tran_find(r, tranid);
@@ -429,7 +430,7 @@ static double perf_index(const weft__encl *e, const weft__hist *h) {
 }
 
 /* Subtract the previous snapshot's counts and times from cur. */
-static void stats_minus(struct weft_enclave_stats *cur, const struct weft_enclave_stats *prev) {
+static void stats_minus(weft_enclave_stats *cur, const weft_enclave_stats *prev) {
   cur->tasks_started -= prev->tasks_started;
   cur->tasks_completed -= prev->tasks_completed;
   cur->tasks_abended -= prev->tasks_abended;
@@ -441,12 +442,12 @@ static void stats_minus(struct weft_enclave_stats *cur, const struct weft_enclav
 }
 
 /* Emit e's figures since its last interval, update its snapshot and PI.
- * r_encl_lock held, or e is no longer on the list. */
+ * r_encl.en_lock held, or e is no longer on the list. */
 void weft__encl_interval(weft_region *r, weft__encl *e, uint64_t start_ns, uint64_t end_ns,
                          int final) {
   weft_interval_record rec;
   weft__hist cur, delta;
-  struct weft_enclave_stats now;
+  weft_enclave_stats now;
   encl_cumulative(e, &now, &cur);
   weft__hist_sub(&delta, &cur, &e->ec_prev_resp);
   rec.s = now;
@@ -480,7 +481,7 @@ static double pi_of(const weft__encl *e) {
  * intervals in a row (ties: the worst PI). */
 static weft__encl *receiver_pick(weft_region *r) {
   weft__encl *best = NULL;
-  for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
+  for (weft__encl *e = r->r_encl.en_list; e != NULL; e = e->ec_next) {
     if (!managed(e) || e->ec_goal_type == WEFT_GOAL_NONE || e->ec_misses < MISS_STREAK)
       continue;
     if (best == NULL || e->ec_importance < best->ec_importance ||
@@ -495,7 +496,7 @@ static weft__encl *receiver_pick(weft_region *r) {
 static weft__encl *donor_pick(weft_region *r, const weft__encl *rc) {
   weft__encl *best = NULL;
   int rb = atomic_load(&rc->ec_band);
-  for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next) {
+  for (weft__encl *e = r->r_encl.en_list; e != NULL; e = e->ec_next) {
     int b = atomic_load(&e->ec_band);
     bool gives = e->ec_importance > rc->ec_importance ||
                  (e->ec_goal_type != WEFT_GOAL_NONE && pi_of(e) < PI_EASY);
@@ -510,8 +511,9 @@ static weft__encl *donor_pick(weft_region *r, const weft__encl *rc) {
 /* One policy step (WLM-like): when an enclave keeps missing its goal, raise
  * the most important one a band, or, at the top band already, lower a donor
  * a band. When every goal is met nothing moves, so a steady load settles;
- * the miss streak is the hysteresis. r_encl_lock held. */
+ * the miss streak is the hysteresis. r_encl.en_lock held. */
 static void policy_step(weft_region *r) {
+  weft_assert_internal(weft__lock_held(&r->r_encl.en_lock));
   weft__encl *rc = receiver_pick(r);
   if (rc == NULL)
     return;
@@ -529,10 +531,45 @@ static void policy_step(weft_region *r) {
 /* Every policy interval, on the monitor thread: interval records and PIs
  * of every enclave, then (goal mode) one policy step. */
 void weft__policy_run(weft_region *r, uint64_t now_ns) {
-  weft__lock_acquire(&r->r_encl_lock);
-  for (weft__encl *e = r->r_encl_list; e != NULL; e = e->ec_next)
+  weft__lock_acquire(&r->r_encl.en_lock);
+  for (weft__encl *e = r->r_encl.en_list; e != NULL; e = e->ec_next)
     weft__encl_interval(r, e, e->ec_prev_end, now_ns, 0);
   if (r->r_cfg.dispatch_mode == WEFT_DISPATCH_GOAL)
     policy_step(r);
-  weft__lock_release(&r->r_encl_lock);
+  weft__lock_release(&r->r_encl.en_lock);
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_enclave_define_(weft_region *r, const weft_enclave_def *def, size_t size) {
+  weft_enclave_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : enclave_define(r, def);
+}
+
+int weft_transient_stats_get_(weft_enclave *e, weft_enclave_stats *out, size_t size) {
+  weft_enclave_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = transient_stats(e, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
+}
+
+int weft_enclave_stats_get_(weft_region *r, const char *enclave, weft_enclave_stats *out,
+                            size_t size) {
+  weft_enclave_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = enclave_stats(r, enclave, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
+}
+
+int weft_transaction_stats_get_(weft_region *r, const char *tranid, weft_enclave_stats *out,
+                                size_t size) {
+  weft_enclave_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = transaction_stats(r, tranid, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
 }

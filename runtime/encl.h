@@ -4,6 +4,8 @@
 #define WEFT_ENCL_H
 
 #include "runtime/hist.h"
+#include "runtime/mpsc.h"
+#include "runtime/defs.h"
 #include "runtime/types.h"
 
 /* ---- Enclaves and accounting ---------------------------------------------- */
@@ -37,7 +39,7 @@ struct weft__encl {
   _Atomic int ec_band;          /* dispatch band now (the policy writes) */
   _Atomic uint64_t ec_pi_milli; /* PI * 1000 of the last window (policy) */
   _Atomic int64_t ec_refs;      /* a transient's references */
-  weft__encl *ec_next;          /* region list (r_encl_lock) */
+  weft__encl *ec_next;          /* region list (r_encl.en_lock) */
   /* -- max_active cap: under ec_cap_lock --------------------------------- */
   weft__lock ec_cap_lock;
   uint32_t ec_active;                     /* tasks holding a cap slot */
@@ -52,6 +54,21 @@ struct weft__encl {
 
 
 /* encl.c */
+/* The region's enclaves (weft_region.r_encl): the list (classes first,
+ * then transients) under en_lock; classes are also in en_table for
+ * lookups without a lock. */
+typedef struct weft__encl_state {
+  weft__dtab en_table;
+  weft__lock en_lock;
+  weft__encl *en_list;
+  weft__encl *en_default; /* WEFT_DEFAULT_ENCLAVE */
+  _Atomic uint64_t en_next_id;
+  _Atomic uint32_t en_capq; /* starts waiting for an enclave cap slot */
+  /* Records for the JSON Lines file, written by the monitor thread. */
+  weft__mpsc en_recq;
+  void *en_recfile; /* FILE *, monitor thread only */
+} weft__encl_state;
+
 int weft__encl_init(weft_region *r);
 void weft__encl_free(weft_region *r);
 weft__encl *weft__encl_find(weft_region *r, const char *name);

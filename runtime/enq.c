@@ -1,13 +1,13 @@
 /* enq.c - ENQ/DEQ: named resources held by one task at a time.
  *
- * Ownership: r_enq_lock guards the whole table, every entry, each task's
+ * Ownership: r_enq.eq_lock guards the whole table, every entry, each task's
  * tk_enqs list and the wait-queue fields of tasks waiting here. A releaser
  * hands the resource straight to the first waiter it can claim, so a
  * resource is never free while a task still waits for it.
  *
  * Deadlocks: every ENQ is exclusive, so each waiting task waits for exactly
  * one holder, and the wait-for graph is a set of chains. A task about to
- * wait follows the chain from the holder (tk_enq_wait, under r_enq_lock);
+ * wait follows the chain from the holder (tk_enq_wait, under r_enq.eq_lock);
  * if it leads back to itself the wait would close a cycle, and one task of
  * the cycle is chosen as the victim: the lowest priority, then the
  * youngest. Record locks (txn/) are ENQs too, with UOW lifetime. */
@@ -32,22 +32,22 @@ struct weft__enq {
 };
 
 int weft__enq_init(weft_region *r) {
-  r->r_enq_buckets = calloc(ENQ_BUCKETS, sizeof *r->r_enq_buckets);
-  r->r_enq_mask = ENQ_BUCKETS - 1;
-  weft__lock_init(&r->r_enq_lock);
-  return r->r_enq_buckets ? 0 : WEFT_ENOMEM;
+  r->r_enq.eq_buckets = calloc(ENQ_BUCKETS, sizeof *r->r_enq.eq_buckets);
+  r->r_enq.eq_mask = ENQ_BUCKETS - 1;
+  weft__lock_init(&r->r_enq.eq_lock);
+  return r->r_enq.eq_buckets ? 0 : WEFT_ENOMEM;
 }
 
 void weft__enq_free(weft_region *r) {
-  for (uint32_t i = 0; r->r_enq_buckets != NULL && i <= r->r_enq_mask; i++) {
-    while (r->r_enq_buckets[i] != NULL) {
-      weft__enq *e = r->r_enq_buckets[i];
-      r->r_enq_buckets[i] = e->e_next;
+  for (uint32_t i = 0; r->r_enq.eq_buckets != NULL && i <= r->r_enq.eq_mask; i++) {
+    while (r->r_enq.eq_buckets[i] != NULL) {
+      weft__enq *e = r->r_enq.eq_buckets[i];
+      r->r_enq.eq_buckets[i] = e->e_next;
       free(e);
     }
   }
-  free(r->r_enq_buckets);
-  r->r_enq_buckets = NULL;
+  free(r->r_enq.eq_buckets);
+  r->r_enq.eq_buckets = NULL;
 }
 
 /* What an ENQ names: a program's bytes, a program's address, or one of
@@ -82,7 +82,7 @@ static int key_make(enq_key *k, const void *const *res, size_t len) {
 }
 
 static weft__enq **lookup(weft_region *r, const enq_key *k) {
-  weft__enq **pp = &r->r_enq_buckets[k->k_hash & r->r_enq_mask];
+  weft__enq **pp = &r->r_enq.eq_buckets[k->k_hash & r->r_enq.eq_mask];
   while (*pp != NULL && ((*pp)->e_hash != k->k_hash || (*pp)->e_len != k->k_len ||
                          (*pp)->e_ns != k->k_ns ||
                          memcmp((*pp)->e_key, k->k_bytes, k->k_len) != 0))
@@ -105,7 +105,7 @@ static weft__enq *entry_new(const enq_key *k) {
 static void entry_gc(weft_region *r, weft__enq *e) {
   if (e->e_owner != NULL || e->e_waiters.wq_head != NULL)
     return;
-  weft__enq **pp = &r->r_enq_buckets[e->e_hash & r->r_enq_mask];
+  weft__enq **pp = &r->r_enq.eq_buckets[e->e_hash & r->r_enq.eq_mask];
   while (*pp != e)
     pp = &(*pp)->e_next;
   *pp = e->e_next;
@@ -144,13 +144,13 @@ static void release(weft_region *r, weft__enq *e) {
 void weft__enq_detach(weft_task *t) {
   weft_region *r = t->tk_region;
   weft__enq *e = t->tk_wait_obj;
-  weft__lock_acquire(&r->r_enq_lock);
+  weft__lock_acquire(&r->r_enq.eq_lock);
   t->tk_enq_wait = NULL;
   if (t->tk_wlinked) {
     weft__waitq_remove(&e->e_waiters, t);
     entry_gc(r, e);
   }
-  weft__lock_release(&r->r_enq_lock);
+  weft__lock_release(&r->r_enq.eq_lock);
 }
 
 /* Is a worse deadlock victim than b: lower priority, then younger. */
@@ -158,10 +158,11 @@ static bool worse_victim(const weft_task *a, const weft_task *b) {
   return a->tk_prio != b->tk_prio ? a->tk_prio < b->tk_prio : a->tk_no > b->tk_no;
 }
 
-/* r_enq_lock held. If t waiting for e would close a cycle, its victim;
+/* r_enq.eq_lock held. If t waiting for e would close a cycle, its victim;
  * else NULL. Chains are short; the bound only guards against a cycle that
  * a victim is still leaving. */
 static weft_task *deadlock_victim(weft_task *t, weft__enq *e) {
+  weft_assert_internal(weft__lock_held(&t->tk_region->r_enq.eq_lock));
   weft_task *victim = t;
   weft_task *u = e->e_owner;
   for (int steps = 0; u != NULL && steps < 4096; steps++) {
@@ -176,9 +177,10 @@ static weft_task *deadlock_victim(weft_task *t, weft__enq *e) {
   return NULL;
 }
 
-/* r_enq_lock held: take victim v (another waiting task) off its ENQ and
+/* r_enq.eq_lock held: take victim v (another waiting task) off its ENQ and
  * wake it with WEFT_EDEADLOCK, if it can still be claimed. */
 static void victim_wake(weft__enq *e_unused, weft_task *v) {
+  weft_assert_internal(weft__lock_held(&v->tk_region->r_enq.eq_lock));
   (void)e_unused;
   if (!weft__task_claim(v))
     return; /* already being woken (timeout, purge): the cycle breaks anyway */
@@ -187,16 +189,17 @@ static void victim_wake(weft__enq *e_unused, weft_task *v) {
   weft__task_wake(v, WEFT_EDEADLOCK);
 }
 
-/* r_enq_lock held by the caller; released here. Task. */
+/* r_enq.eq_lock held by the caller; released here. Task. */
 static int enq_wait(weft_task *t, weft__enq *e, unsigned timeout_ms, bool uow) {
+  weft_assert_internal(weft__lock_held(&t->tk_region->r_enq.eq_lock));
   weft_region *r = t->tk_region;
   weft_task *victim = deadlock_victim(t, e);
   if (victim != NULL) {
-    atomic_fetch_add_explicit(&r->r_deadlocks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->r_enq.eq_deadlocks, 1, memory_order_relaxed);
     weft__log(r, 'W', "deadlock: task %llu (%s) chosen as victim",
               (unsigned long long)victim->tk_no, victim->tk_tran->tr_id);
     if (victim == t) {
-      weft__lock_release(&r->r_enq_lock);
+      weft__lock_release(&r->r_enq.eq_lock);
       return WEFT_EDEADLOCK;
     }
     victim_wake(e, victim);
@@ -207,7 +210,7 @@ static int enq_wait(weft_task *t, weft__enq *e, unsigned timeout_ms, bool uow) {
   t->tk_enq_wait = e;
   t->tk_enq_uow = uow;
   t->tk_detach = weft__enq_detach;
-  weft__lock_release(&r->r_enq_lock);
+  weft__lock_release(&r->r_enq.eq_lock);
   return weft__task_wait(t, timeout_ms, WEFT_WAIT_ENQ);
 }
 
@@ -222,7 +225,7 @@ static int enq_args(weft_task *t, const void *const *res, size_t len, enq_key *k
 static int enq_acquire(weft_task *t, const enq_key *k, unsigned timeout_ms, bool uow) {
   weft_region *r = t->tk_region;
   int rc = 0;
-  weft__lock_acquire(&r->r_enq_lock);
+  weft__lock_acquire(&r->r_enq.eq_lock);
   weft__enq **pp = lookup(r, k), *e = *pp;
   if (e == NULL && (e = *pp = entry_new(k)) == NULL)
     rc = WEFT_ENOMEM;
@@ -235,7 +238,7 @@ static int enq_acquire(weft_task *t, const enq_key *k, unsigned timeout_ms, bool
     rc = WEFT_EBUSY;
   else
     return enq_wait(t, e, timeout_ms, uow);
-  weft__lock_release(&r->r_enq_lock);
+  weft__lock_release(&r->r_enq.eq_lock);
   return rc;
 }
 
@@ -266,13 +269,13 @@ int weft_deq(weft_task *t, const void *res, size_t len) {
   if (rc != 0)
     return rc;
   weft_region *r = t->tk_region;
-  weft__lock_acquire(&r->r_enq_lock);
+  weft__lock_acquire(&r->r_enq.eq_lock);
   weft__enq *e = *lookup(r, &k);
   if (e == NULL || e->e_owner != t)
     rc = WEFT_ENOTFOUND;
   else if (--e->e_count == 0)
     release(r, e);
-  weft__lock_release(&r->r_enq_lock);
+  weft__lock_release(&r->r_enq.eq_lock);
   return rc;
 }
 
@@ -281,10 +284,10 @@ void weft__enq_release_all(weft_task *t) {
   if (t->tk_enqs == NULL)
     return;
   weft_region *r = t->tk_region;
-  weft__lock_acquire(&r->r_enq_lock);
+  weft__lock_acquire(&r->r_enq.eq_lock);
   while (t->tk_enqs != NULL)
     release(r, t->tk_enqs);
-  weft__lock_release(&r->r_enq_lock);
+  weft__lock_release(&r->r_enq.eq_lock);
 }
 
 /* At syncpoint or rollback: let go of every UOW-lifetime ENQ. Task. */
@@ -292,7 +295,7 @@ void weft__enq_release_uow(weft_task *t) {
   weft_region *r = t->tk_region;
   if (t->tk_enqs == NULL)
     return;
-  weft__lock_acquire(&r->r_enq_lock);
+  weft__lock_acquire(&r->r_enq.eq_lock);
   weft__enq **pp = &t->tk_enqs;
   while (*pp != NULL) {
     weft__enq *e = *pp;
@@ -301,7 +304,7 @@ void weft__enq_release_uow(weft_task *t) {
     else
       pp = &e->e_tnext;
   }
-  weft__lock_release(&r->r_enq_lock);
+  weft__lock_release(&r->r_enq.eq_lock);
 }
 
 /* ---- Record locks (txn/): ENQs with UOW lifetime ----------------------- */
@@ -312,30 +315,47 @@ int weft__lock_uow(weft_task *t, const void *res, size_t len, unsigned timeout_m
   return rc != 0 ? rc : enq_acquire(t, &k, timeout_ms, true);
 }
 
-bool weft__lock_held(weft_task *t, const void *res, size_t len) {
+bool weft__lock_uow_held(weft_task *t, const void *res, size_t len) {
   enq_key k;
   if (key_make_ns(&k, &res, len, ENQ_NS_LOCK) != 0)
     return false;
   weft_region *r = t->tk_region;
-  weft__lock_acquire(&r->r_enq_lock);
+  weft__lock_acquire(&r->r_enq.eq_lock);
   weft__enq *e = *lookup(r, &k);
   bool held = e != NULL && e->e_owner == t;
-  weft__lock_release(&r->r_enq_lock);
+  weft__lock_release(&r->r_enq.eq_lock);
   return held;
 }
 
 int weft__lock_wait_free(weft_task *t, const void *res, size_t len, unsigned timeout_ms) {
-  if (weft__lock_held(t, res, len))
+  if (weft__lock_uow_held(t, res, len))
     return 0;
   enq_key k;
   int rc = key_make_ns(&k, &res, len, ENQ_NS_LOCK);
   if (rc == 0 && (rc = enq_acquire(t, &k, timeout_ms, false)) == 0) {
     weft_region *r = t->tk_region;
-    weft__lock_acquire(&r->r_enq_lock);
+    weft__lock_acquire(&r->r_enq.eq_lock);
     weft__enq *e = *lookup(r, &k);
     if (--e->e_count == 0)
       release(r, e);
-    weft__lock_release(&r->r_enq_lock);
+    weft__lock_release(&r->r_enq.eq_lock);
   }
   return rc;
+}
+
+int weft__lock_outcome(weft_task *t, int rc) {
+  weft_region *r = t->tk_region;
+  if (rc == WEFT_EBUSY) /* lock_timeout_ms 0: the wait timed out at once */
+    rc = WEFT_ETIMEDOUT;
+  if (rc == WEFT_ETIMEDOUT)
+    atomic_fetch_add_explicit(&r->r_enq.eq_lock_timeouts, 1, memory_order_relaxed);
+  if ((rc == WEFT_EDEADLOCK || rc == WEFT_ETIMEDOUT) &&
+      r->r_cfg.deadlock_action == WEFT_DEADLOCK_ABEND)
+    weft__task_abend(t, "AKCS");
+  return rc;
+}
+
+void weft__lock_figures(weft_region *r, uint64_t *deadlocks, uint64_t *lock_timeouts) {
+  *deadlocks = atomic_load(&r->r_enq.eq_deadlocks);
+  *lock_timeouts = atomic_load(&r->r_enq.eq_lock_timeouts);
 }

@@ -5,11 +5,11 @@
  * touching tasks from the calling thread. A request is published in the
  * region and every worker is asked (WEFT__CTL_*) to serve it for the tasks
  * it owns, from its dispatcher:
- * - purges: r_purges under r_purge_lock; a worker that owns the named task
+ * - purges: r_inq.iq_purges under r_inq.iq_purge_lock; a worker that owns the named task
  *   flags it, wakes it if it waits, and removes the request; a task that
  *   moves to another worker meanwhile is caught when adopted; a request
  *   dies with its task (weft__purge_forget) or after PURGE_TTL_NS;
- * - inquiries: one at a time (r_inq names it, under r_inq_lock); each
+ * - inquiries: one at a time (r_inq.iq_req names it, under r_inq.iq_lock); each
  *   worker takes the inquiry, lists its own tasks into its own slot and
  *   marks itself answered; the caller waits up to INQ_TIMEOUT_MS for all,
  *   then copies the answered slots out. A worker that has not answered by
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 #define PURGE_TTL_NS (60ull * 1000000000ull)
@@ -32,7 +33,7 @@ typedef struct weft__purge_req {
 
 enum { INQ_ASKED, INQ_TAKEN, INQ_ANSWERED, INQ_MISSED };
 
-/* One inquiry. Fields under r_inq_lock, except q_list[i] and q_n[i]:
+/* One inquiry. Fields under r_inq.iq_lock, except q_list[i] and q_n[i]:
  * written by worker i alone between taking the inquiry and answering,
  * read by the caller only after it has answered. */
 typedef struct weft__inq {
@@ -52,37 +53,37 @@ static void ctl_all(weft_region *r, uint32_t bits) {
 
 int weft__purge_request(weft_region *r, uint64_t task_no, const char *code) {
   int rc = 0;
-  weft__lock_acquire(&r->r_purge_lock);
-  uint32_t n = atomic_load(&r->r_npurge);
-  if (n == r->r_purge_cap) {
+  weft__lock_acquire(&r->r_inq.iq_purge_lock);
+  uint32_t n = atomic_load(&r->r_inq.iq_npurge);
+  if (n == r->r_inq.iq_purge_cap) {
     uint32_t cap = n ? 2 * n : 16;
-    weft__purge_req *p = realloc(r->r_purges, cap * sizeof *p);
+    weft__purge_req *p = realloc(r->r_inq.iq_purges, cap * sizeof *p);
     if (p == NULL)
       rc = WEFT_ENOMEM;
     else {
-      r->r_purges = p;
-      r->r_purge_cap = cap;
+      r->r_inq.iq_purges = p;
+      r->r_inq.iq_purge_cap = cap;
     }
   }
   if (rc == 0) {
-    weft__purge_req *q = &r->r_purges[n];
+    weft__purge_req *q = &r->r_inq.iq_purges[n];
     q->p_task = task_no;
     q->p_when_ns = weft__clock_ns();
     strncpy(q->p_code, code, 4);
     q->p_code[4] = '\0';
-    atomic_store(&r->r_npurge, n + 1);
+    atomic_store(&r->r_inq.iq_npurge, n + 1);
   }
-  weft__lock_release(&r->r_purge_lock);
+  weft__lock_release(&r->r_inq.iq_purge_lock);
   if (rc == 0)
     ctl_all(r, WEFT__CTL_PURGE1);
   return rc;
 }
 
-/* r_purge_lock held: drop request i. */
+/* r_inq.iq_purge_lock held: drop request i. */
 static void req_drop(weft_region *r, uint32_t i) {
-  uint32_t n = atomic_load(&r->r_npurge) - 1;
-  r->r_purges[i] = r->r_purges[n];
-  atomic_store(&r->r_npurge, n);
+  uint32_t n = atomic_load(&r->r_inq.iq_npurge) - 1;
+  r->r_inq.iq_purges[i] = r->r_inq.iq_purges[n];
+  atomic_store(&r->r_inq.iq_npurge, n);
 }
 
 /* Owner: flag t for an abend with code, and wake it if it waits. */
@@ -100,8 +101,8 @@ static void purge_one(weft__worker *w, weft_task *t, const char *code) {
 /* Owner: does a request name t? Apply it. */
 static void purge_match(weft__worker *w, weft_task *t, uint64_t now) {
   weft_region *r = w->wk_region;
-  for (uint32_t i = 0; i < atomic_load(&r->r_npurge);) {
-    weft__purge_req *q = &r->r_purges[i];
+  for (uint32_t i = 0; i < atomic_load(&r->r_inq.iq_npurge);) {
+    weft__purge_req *q = &r->r_inq.iq_purges[i];
     if (q->p_task == t->tk_no) {
       purge_one(w, t, q->p_code);
       req_drop(r, i);
@@ -114,36 +115,37 @@ static void purge_match(weft__worker *w, weft_task *t, uint64_t now) {
 }
 
 void weft__purge_scan(weft__worker *w) {
+  weft__assert_owner(w);
   weft_region *r = w->wk_region;
-  if (atomic_load(&r->r_npurge) == 0)
+  if (atomic_load(&r->r_inq.iq_npurge) == 0)
     return;
   uint64_t now = weft__clock_ns();
-  weft__lock_acquire(&r->r_purge_lock);
-  for (weft_task *t = w->wk_tasks; t != NULL && atomic_load(&r->r_npurge) != 0; t = t->tk_onext)
+  weft__lock_acquire(&r->r_inq.iq_purge_lock);
+  for (weft_task *t = w->wk_tasks; t != NULL && atomic_load(&r->r_inq.iq_npurge) != 0; t = t->tk_onext)
     purge_match(w, t, now);
-  weft__lock_release(&r->r_purge_lock);
+  weft__lock_release(&r->r_inq.iq_purge_lock);
 }
 
 void weft__purge_adopted(weft__worker *w, weft_task *t) {
   weft_region *r = w->wk_region;
-  if (weft__likely(atomic_load_explicit(&r->r_npurge, memory_order_relaxed) == 0))
+  if (weft__likely(atomic_load_explicit(&r->r_inq.iq_npurge, memory_order_relaxed) == 0))
     return;
-  weft__lock_acquire(&r->r_purge_lock);
+  weft__lock_acquire(&r->r_inq.iq_purge_lock);
   purge_match(w, t, weft__clock_ns());
-  weft__lock_release(&r->r_purge_lock);
+  weft__lock_release(&r->r_inq.iq_purge_lock);
 }
 
 void weft__purge_forget(weft_region *r, uint64_t task_no) {
-  if (weft__likely(atomic_load_explicit(&r->r_npurge, memory_order_relaxed) == 0))
+  if (weft__likely(atomic_load_explicit(&r->r_inq.iq_npurge, memory_order_relaxed) == 0))
     return;
-  weft__lock_acquire(&r->r_purge_lock);
-  for (uint32_t i = 0; i < atomic_load(&r->r_npurge); i++) {
-    if (r->r_purges[i].p_task == task_no) {
+  weft__lock_acquire(&r->r_inq.iq_purge_lock);
+  for (uint32_t i = 0; i < atomic_load(&r->r_inq.iq_npurge); i++) {
+    if (r->r_inq.iq_purges[i].p_task == task_no) {
       req_drop(r, i);
       break;
     }
   }
-  weft__lock_release(&r->r_purge_lock);
+  weft__lock_release(&r->r_inq.iq_purge_lock);
 }
 
 /* ---- Inquiries ------------------------------------------------------------------- */
@@ -175,7 +177,7 @@ static void inq_free(weft__inq *q) {
   free(q);
 }
 
-/* r_inq_lock held: let go of q; true when it is the last holder. */
+/* r_inq.iq_lock held: let go of q; true when it is the last holder. */
 static bool inq_drop(weft__inq *q) { return --q->q_refs == 0; }
 
 /* Owner: list w's tasks into its slot of q (none if memory runs out; the
@@ -194,25 +196,26 @@ static void inq_collect(weft__worker *w, weft__inq *q) {
 }
 
 void weft__inq_serve(weft__worker *w) {
+  weft__assert_owner(w);
   weft_region *r = w->wk_region;
-  weft__lock_acquire(&r->r_inq_lock);
-  weft__inq *q = atomic_load(&r->r_inq);
+  weft__lock_acquire(&r->r_inq.iq_lock);
+  weft__inq *q = atomic_load(&r->r_inq.iq_req);
   if (q != NULL && q->q_state[w->wk_id] == INQ_ASKED) {
     q->q_state[w->wk_id] = INQ_TAKEN;
     q->q_refs++;
   } else {
     q = NULL;
   }
-  weft__lock_release(&r->r_inq_lock);
+  weft__lock_release(&r->r_inq.iq_lock);
   if (q == NULL)
     return;
   inq_collect(w, q);
-  weft__lock_acquire(&r->r_inq_lock);
+  weft__lock_acquire(&r->r_inq.iq_lock);
   q->q_state[w->wk_id] = INQ_ANSWERED;
   atomic_fetch_add(&q->q_answered, 1);
   weft__addr_wake_all((void *)&q->q_answered);
   bool last = inq_drop(q);
-  weft__lock_release(&r->r_inq_lock);
+  weft__lock_release(&r->r_inq.iq_lock);
   if (last)
     inq_free(q);
 }
@@ -229,18 +232,18 @@ static int caller_ok(weft_region *r) {
 /* Publish q as the region's inquiry once no other is running. */
 static void inq_publish(weft_region *r, weft__inq *q) {
   for (;;) {
-    weft__lock_acquire(&r->r_inq_lock);
-    if (atomic_load(&r->r_inq) == NULL) {
-      atomic_store(&r->r_inq, q);
-      weft__lock_release(&r->r_inq_lock);
+    weft__lock_acquire(&r->r_inq.iq_lock);
+    if (atomic_load(&r->r_inq.iq_req) == NULL) {
+      atomic_store(&r->r_inq.iq_req, q);
+      weft__lock_release(&r->r_inq.iq_lock);
       return;
     }
-    weft__lock_release(&r->r_inq_lock);
+    weft__lock_release(&r->r_inq.iq_lock);
     weft__sleep_ms(1);
   }
 }
 
-/* r_inq_lock held, q withdrawn: copy the answered slots into out (up to
+/* r_inq.iq_lock held, q withdrawn: copy the answered slots into out (up to
  * cap), count their tasks, mark the rest missing. */
 static void inq_gather(weft_region *r, weft__inq *q, weft_task_info *out, size_t cap,
                        size_t *count, uint64_t *missing) {
@@ -270,8 +273,8 @@ static void log_missing(weft_region *r, uint64_t missing) {
             list, INQ_TIMEOUT_MS);
 }
 
-int weft_task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *count,
-                      uint64_t *missing) {
+static int task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *count,
+                        uint64_t *missing) {
   int rc = caller_ok(r);
   if (rc != 0)
     return rc;
@@ -289,11 +292,11 @@ int weft_task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *c
   while ((answered = atomic_load(&q->q_answered)) < r->r_nworkers &&
          weft__clock_ns() < deadline)
     weft__addr_wait(&q->q_answered, &answered, sizeof answered, 100);
-  weft__lock_acquire(&r->r_inq_lock);
-  atomic_store(&r->r_inq, NULL);
+  weft__lock_acquire(&r->r_inq.iq_lock);
+  atomic_store(&r->r_inq.iq_req, NULL);
   inq_gather(r, q, out, cap, count, &miss);
   bool last = inq_drop(q);
-  weft__lock_release(&r->r_inq_lock);
+  weft__lock_release(&r->r_inq.iq_lock);
   if (last)
     inq_free(q);
   if (missing != NULL)
@@ -304,8 +307,26 @@ int weft_task_list_ex(weft_region *r, weft_task_info *out, size_t cap, size_t *c
   return WEFT_ETIMEDOUT;
 }
 
-int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count) {
-  return weft_task_list_ex(r, out, cap, count, NULL);
+/* size is the caller's weft_task_info: one of an older ABI gets a prefix
+ * of each entry. */
+int weft_task_list_ex_(weft_region *r, weft_task_info *out, size_t size, size_t cap,
+                       size_t *count, uint64_t *missing) {
+  int rc = weft__abi_out_check(size, sizeof *out, sizeof *out);
+  if (rc != 0 || size == sizeof *out || out == NULL)
+    return rc != 0 ? rc : task_list_ex(r, out, cap, count, missing);
+  weft_task_info *all = malloc(cap * sizeof *all);
+  if (all == NULL)
+    return WEFT_ENOMEM;
+  rc = task_list_ex(r, all, cap, count, missing);
+  if (rc == 0 || rc == WEFT_ETIMEDOUT)
+    for (size_t i = 0; i < *count && i < cap; i++)
+      memcpy((char *)out + i * size, &all[i], size);
+  free(all);
+  return rc;
+}
+
+int weft_task_list_(weft_region *r, weft_task_info *out, size_t size, size_t cap, size_t *count) {
+  return weft_task_list_ex_(r, out, size, cap, count, NULL);
 }
 
 int weft_task_purge(weft_region *r, uint64_t task_no) {

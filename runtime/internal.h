@@ -10,6 +10,7 @@
  *   task.h    tasks, fibers, waits, abends
  *   worker.h  workers and their dispatchers
  *   region.h  the region, admission, lifecycle, offload, monitor
+ *   subsys.h  the lifecycle table's rows (subsystems)
  * txn/ does not include this: it sees runtime/taskapi.h only. */
 #ifndef WEFT_INTERNAL_H
 #define WEFT_INTERNAL_H
@@ -19,16 +20,10 @@
 #include "runtime/enq.h"
 #include "runtime/mpsc.h"
 #include "runtime/region.h"
+#include "runtime/subsys.h"
 #include "runtime/task.h"
 #include "runtime/timer.h"
 #include "runtime/types.h"
 #include "runtime/worker.h"
-
-/* txn/ hooks (to be replaced by the subsystem table) */
-void weft__programs_unload(weft_region *r);
-int weft__txn_init(weft_region *r);
-void weft__txn_close(weft_region *r);
-void weft__txn_free(weft_region *r);
-void weft__uow_task_end(weft_task *t);
 
 #endif /* WEFT_INTERNAL_H */

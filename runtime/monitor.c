@@ -78,19 +78,19 @@ static void monitor_main(void *arg) {
     seen[i].ms_disp = UINT64_MAX; /* matches no dispatch: the first sample starts the clock */
   uint64_t start = weft__clock_ns() / 1000000u;
   uint64_t next_policy = start + r->r_cfg.policy_interval_ms, next_age = start + r->r_cfg.aging_ms;
-  weft__lock_acquire(&r->r_mon_lock);
-  while (!r->r_mon_stop) {
-    weft__lock_release(&r->r_mon_lock);
+  weft__lock_acquire(&r->r_mon.mn_lock);
+  while (!r->r_mon.mn_stop) {
+    weft__lock_release(&r->r_mon.mn_lock);
     uint64_t now = weft__clock_ns() / 1000000u;
     for (unsigned i = 0; seen != NULL && i < r->r_nworkers; i++)
       sample_worker(r, r->r_workers[i], &seen[i], now);
     uint64_t due = periodic(r, now, &next_policy, &next_age);
-    unsigned ms = atomic_load(&r->r_mon_period_ms);
-    weft__lock_acquire(&r->r_mon_lock);
-    if (!r->r_mon_stop)
-      weft__cond_wait(&r->r_mon_cond, &r->r_mon_lock, due < ms ? (unsigned)due : ms);
+    unsigned ms = atomic_load(&r->r_mon.mn_period_ms);
+    weft__lock_acquire(&r->r_mon.mn_lock);
+    if (!r->r_mon.mn_stop)
+      weft__cond_wait(&r->r_mon.mn_cond, &r->r_mon.mn_lock, due < ms ? (unsigned)due : ms);
   }
-  weft__lock_release(&r->r_mon_lock);
+  weft__lock_release(&r->r_mon.mn_lock);
   free(seen);
 }
 
@@ -101,28 +101,28 @@ void weft__monitor_limit(weft_region *r, unsigned runaway_ms) {
     return;
   unsigned want = runaway_ms / 4;
   want = want < PERIOD_MIN_MS ? PERIOD_MIN_MS : want;
-  unsigned cur = atomic_load(&r->r_mon_period_ms);
-  while (want < cur && !atomic_compare_exchange_weak(&r->r_mon_period_ms, &cur, want))
+  unsigned cur = atomic_load(&r->r_mon.mn_period_ms);
+  while (want < cur && !atomic_compare_exchange_weak(&r->r_mon.mn_period_ms, &cur, want))
     ;
 }
 
 /* Host thread, after the workers exist. */
 int weft__monitor_start(weft_region *r) {
-  weft__lock_init(&r->r_mon_lock);
-  weft__cond_init(&r->r_mon_cond);
-  atomic_store(&r->r_mon_period_ms, PERIOD_MAX_MS);
+  weft__lock_init(&r->r_mon.mn_lock);
+  weft__cond_init(&r->r_mon.mn_cond);
+  atomic_store(&r->r_mon.mn_period_ms, PERIOD_MAX_MS);
   weft__monitor_limit(r, r->r_cfg.runaway_ms); /* policy and aging: see periodic() */
-  return weft__thread_create(monitor_main, r, &r->r_mon_thread);
+  return weft__thread_create(monitor_main, r, &r->r_mon.mn_thread);
 }
 
 /* Host thread; safe when it never started. */
 void weft__monitor_stop(weft_region *r) {
-  if (r->r_mon_thread == NULL)
+  if (r->r_mon.mn_thread == NULL)
     return;
-  weft__lock_acquire(&r->r_mon_lock);
-  r->r_mon_stop = true;
-  weft__cond_signal(&r->r_mon_cond);
-  weft__lock_release(&r->r_mon_lock);
-  weft__thread_join(r->r_mon_thread);
-  r->r_mon_thread = NULL;
+  weft__lock_acquire(&r->r_mon.mn_lock);
+  r->r_mon.mn_stop = true;
+  weft__cond_signal(&r->r_mon.mn_cond);
+  weft__lock_release(&r->r_mon.mn_lock);
+  weft__thread_join(r->r_mon.mn_thread);
+  r->r_mon.mn_thread = NULL;
 }

@@ -6,13 +6,26 @@
  * or a negative WEFT_E* code (Win32 errors are translated in one place,
  * weft__err_from_sys). Preconditions are stated per function; breaking one
  * is a bug in the caller, checked by weft_assert where cheap.
+ *
+ * This header is the whole contract: it compiles alone (scripts/
+ * check-layers.sh checks it), runtime/win/ includes nothing else of the
+ * runtime, and the last section declares the few calls runtime/win/ makes
+ * up into the runtime (the fault handler's). Error codes are weft.h's.
  */
 #ifndef WEFT_PRIM_H
 #define WEFT_PRIM_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <x86intrin.h>
+
+/* The assertion level (types.h says what each level checks); the build
+ * sets it for every source of the library alike. */
+#ifndef WEFT_DEBUG
+#define WEFT_DEBUG 1
+#endif
 
 /* ---- Fibers ------------------------------------------------------------- */
 
@@ -54,11 +67,23 @@ void weft__sleep_ms(unsigned ms);
 void *weft__tls_get(void);
 void weft__tls_set(void *p);
 
+/* ---- Memory --------------------------------------------------------------- */
+
+/* size bytes aligned to align (a power of two), or NULL. Any thread. */
+void *weft__aligned_alloc(size_t size, size_t align);
+/* Release what weft__aligned_alloc returned; NULL is ignored. */
+void weft__aligned_free(void *p);
+
 /* ---- Locks, condition variables, address waits ------------------------- */
 
-/* A slim reader/writer lock (SRWLOCK): user mode when uncontended. */
+/* A slim reader/writer lock (SRWLOCK): user mode when uncontended. With
+ * WEFT_DEBUG >= 2 it records the thread that holds it exclusively, so a
+ * function that needs it can assert weft__lock_held (SQLite style). */
 typedef struct weft__lock {
   void *l_opaque;
+#if WEFT_DEBUG >= 2
+  _Atomic unsigned long l_owner; /* thread id of the exclusive holder, 0 none */
+#endif
 } weft__lock;
 #define WEFT__LOCK_INIT \
   { 0 }
@@ -67,6 +92,9 @@ void weft__lock_acquire(weft__lock *l);
 void weft__lock_release(weft__lock *l);
 void weft__lock_acquire_shared(weft__lock *l);
 void weft__lock_release_shared(weft__lock *l);
+/* True when the calling thread holds l exclusively. Always true unless
+ * WEFT_DEBUG >= 2: for assertions only (weft_assert_internal). */
+bool weft__lock_held(const weft__lock *l);
 
 typedef struct weft__cond {
   void *c_opaque;
@@ -153,6 +181,9 @@ int weft__file_truncate(weft__file f, uint64_t size);
 /* Atomically replace `to` with `from` (MoveFileEx, write-through). */
 int weft__file_rename(const char *from, const char *to);
 int weft__file_remove(const char *path);
+/* out = dir, the platform's separator, name: 0, or WEFT_ERANGE when it
+ * does not fit in cap bytes (out then holds as much as fits). Any thread. */
+int weft__path_join(char *out, size_t cap, const char *dir, const char *name);
 /* Create a directory; 0 if it already exists as one. */
 int weft__dir_create(const char *path);
 /* Call fn(ctx, name) for every file (not directory) in dir; stops at the
@@ -161,7 +192,7 @@ int weft__dir_create(const char *path);
 int weft__dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
 /* End the process at once (TerminateProcess): nothing is flushed or run.
  * For fault injection only. */
-WEFT_NORETURN void weft__process_kill(unsigned code);
+_Noreturn void weft__process_kill(unsigned code);
 
 /* ---- Program checks ----------------------------------------------------- */
 
@@ -171,6 +202,28 @@ WEFT_NORETURN void weft__process_kill(unsigned code);
 int weft__fault_install(void);
 /* Drop one reference; the last removes the handler. Host thread. */
 void weft__fault_remove(void);
+
+/* ---- Upcalls: what runtime/win/ calls in the runtime ------------------------ */
+
+/* Report a failed assertion and abort; never allocates (errors.c). Any
+ * thread, any stack. */
+_Noreturn void weft__assert_fail(const char *expr, const char *file, int line);
+
+struct weft_task;
+/* Every task fiber reserves WEFT__FAULT_PAD bytes under its base frames
+ * before running programs; a program check restarts the fiber at
+ * WEFT__FAULT_FRAME below the stack base, inside that pad. */
+#define WEFT__FAULT_PAD 8192
+#define WEFT__FAULT_FRAME 4096
+/* The task whose fiber the calling thread runs, or NULL (the vectored
+ * handler, on the faulting thread; reads only thread-local state). */
+struct weft_task *weft__fault_task(void);
+/* Where the fault handler restarts a faulted task's fiber: abends the task
+ * (kind 1: a program check, ASRA; 2: a stack overflow, ASRS); never
+ * returns. The task's fiber, on the fault frame. */
+_Noreturn void weft__task_fault_entry(struct weft_task *t, int kind);
+/* Process-wide figures the platform layer keeps (weft_runtime_counters_get). */
+extern _Atomic int64_t weft__count_fibers, weft__count_threads;
 
 /* ---- Errors and environment --------------------------------------------- */
 

@@ -2,7 +2,7 @@
  * policy interval, and a transient enclave's final one.
  *
  * Each goes to the registered callback at once (on the thread that made
- * it) and, when record_path is set, into r_recq, from which the monitor
+ * it) and, when record_path is set, into r_encl.en_recq, from which the monitor
  * thread appends JSON Lines to the file: workers never do file I/O. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 enum { REC_TASK = 1, REC_INTERVAL };
 
 typedef struct rec_node {
-  weft__node rn_node; /* r_recq link; n_kind: REC_* */
+  weft__node rn_node; /* r_encl.en_recq link; n_kind: REC_* */
   union {
     weft_task_record rn_task;
     weft_interval_record rn_interval;
@@ -25,7 +25,7 @@ static void rec_queue(weft_region *r, const void *rec, size_t size, int kind) {
     return; /* a record lost to memory exhaustion; the callback had it */
   memcpy(&n->rn_task, rec, size);
   n->rn_node.n_kind = kind;
-  weft__mpsc_push(&r->r_recq, &n->rn_node);
+  weft__mpsc_push(&r->r_encl.en_recq, &n->rn_node);
 }
 
 /* An ended task's record. Its worker, at the end of the task. */
@@ -46,14 +46,14 @@ void weft__record_task(weft_region *r, weft__worker *w, weft_task *t, uint64_t r
   rec.dispatches = t->tk_ndisp;
   if (r->r_cfg.task_record_fn != NULL)
     r->r_cfg.task_record_fn(r->r_cfg.record_ctx, &rec);
-  if (r->r_recfile != NULL)
+  if (r->r_encl.en_recfile != NULL)
     rec_queue(r, &rec, sizeof rec, REC_TASK);
 }
 
 void weft__record_interval(weft_region *r, const weft_interval_record *rec) {
   if (r->r_cfg.interval_record_fn != NULL)
     r->r_cfg.interval_record_fn(r->r_cfg.record_ctx, rec);
-  if (r->r_recfile != NULL)
+  if (r->r_encl.en_recfile != NULL)
     rec_queue(r, rec, sizeof *rec, REC_INTERVAL);
 }
 
@@ -103,9 +103,9 @@ static void json_interval(FILE *f, const weft_interval_record *i) {
 
 /* Write out every queued record. Monitor thread (or the host at the end). */
 void weft__records_flush(weft_region *r) {
-  FILE *f = r->r_recfile;
+  FILE *f = r->r_encl.en_recfile;
   weft__node *n;
-  while ((n = weft__mpsc_pop(&r->r_recq)) != NULL) {
+  while ((n = weft__mpsc_pop(&r->r_encl.en_recq)) != NULL) {
     rec_node *rn = (rec_node *)n;
     if (f != NULL && n->n_kind == REC_TASK)
       json_task(f, &rn->rn_task);

@@ -6,20 +6,45 @@
 
 #include "runtime/defs.h"
 #include "runtime/encl.h"
+#include "runtime/enq.h"
 #include "runtime/mpsc.h"
+#include "runtime/subsys.h"
 #include "runtime/types.h"
+#include "runtime/worker.h"
 
 /* ---- Region --------------------------------------------------------------- */
 
+#define WEFT__SS_MAX 24 /* rows of a region's lifecycle table */
+
 enum { WEFT__R_RUNNING = 0, WEFT__R_DRAINING, WEFT__R_PURGING, WEFT__R_DOWN };
 
+/* The offload pool (weft_region.r_off, offload.c): under of_lock. */
+typedef struct weft__offload_state {
+  weft__lock of_lock;
+  weft__cond of_cond;
+  weft_task *of_head, *of_tail; /* jobs waiting for a thread */
+  unsigned of_threads, of_idle;
+  bool of_stop;
+  weft__thread *of_handles;
+} weft__offload_state;
+
+/* The monitor thread (weft_region.r_mon, monitor.c): runaway detection,
+ * the policy, aging and reports; under mn_lock. */
+typedef struct weft__monitor_state {
+  weft__lock mn_lock;
+  weft__cond mn_cond;
+  bool mn_stop;
+  weft__thread mn_thread;
+  _Atomic uint32_t mn_period_ms; /* sampling period */
+} weft__monitor_state;
+
+/* A region. Each component keeps its state in its own embedded struct,
+ * whose comment states its rule; the fields here are the region's own. */
 struct weft_region {
   weft_region_config r_cfg; /* immutable after create */
   unsigned r_nworkers;
   weft__worker **r_workers;
-  weft__dtab r_progs, r_trans; /* definitions (lock-free readers) */
-  weft__lock r_def_lock;       /* writers of r_progs / r_trans, r_dlls */
-  struct weft__dll_ref *r_dlls; /* program DLL references (txn/program.c) */
+  weft__defs_state r_defs; /* programs, transactions, classes (defs.h) */
 
   /* Admission: r_live counts admitted tasks plus the slots workers hold in
    * reserve (wk_credits, at most r_credit_keep each); the queue is
@@ -44,57 +69,27 @@ struct weft_region {
   _Atomic uint32_t r_delayed; /* delayed starts not yet due */
   _Atomic uint64_t r_rejected, r_cancelled;
 
-  /* ENQ table: under r_enq_lock. */
-  weft__lock r_enq_lock;
-  weft__enq **r_enq_buckets;
-  uint32_t r_enq_mask;
-
-  /* Offload pool: under r_off_lock. */
-  weft__lock r_off_lock;
-  weft__cond r_off_cond;
-  weft_task *r_off_head, *r_off_tail; /* jobs waiting for a thread */
-  unsigned r_off_threads, r_off_idle;
-  bool r_off_stop;
-  weft__thread *r_off_handles;
-
+  weft__enq_state r_enq;     /* ENQ table, record-lock figures (enq.h) */
+  weft__offload_state r_off; /* offload pool */
   double r_tsc_per_ns;
+  weft__encl_state r_encl; /* enclaves, records (encl.h) */
+  weft__inq_state r_inq;   /* purges of single tasks, inquiries (worker.h) */
 
-  /* Enclaves: the list (classes first, then transients) under r_encl_lock;
-   * classes are also in r_encls for lookups without a lock. */
-  weft__dtab r_encls;
-  weft__lock r_encl_lock;
-  weft__encl *r_encl_list;
-  weft__encl *r_default; /* WEFT_DEFAULT_ENCLAVE */
-  _Atomic uint64_t r_next_encl_id;
-  _Atomic uint32_t r_capq; /* starts waiting for an enclave cap slot */
-  /* Records for the JSON Lines file, written by the monitor thread. */
-  weft__mpsc r_recq;
-  void *r_recfile; /* FILE *, monitor thread only */
+  /* The lifecycle table (subsys.h): written at create, then read-only. */
+  struct weft__ss_row {
+    const weft__subsys *sr_ss;
+    void *sr_state; /* what its ss_create stored */
+  } r_ss[WEFT__SS_MAX];
+  unsigned r_nss;     /* rows */
+  unsigned r_created; /* rows whose ss_create was called */
+  struct weft__ss_end {
+    void (*se_fn)(weft_task *t, void *state);
+    void *se_state;
+  } r_ss_end[WEFT__SS_MAX]; /* the rows' ss_task_end, in table order */
+  unsigned r_nss_end;
+  bool r_fault_installed; /* the fault row's create succeeded */
 
-  /* Transaction classes: r_classes for lookups, the list under r_def_lock. */
-  weft__dtab r_classes;
-  weft__class *r_class_list;
-
-  /* Purges of single tasks (weft_task_purge, terminal release): requests
-   * under r_purge_lock, found by the owning worker (runtime/inquire.c). */
-  weft__lock r_purge_lock;
-  struct weft__purge_req *r_purges;
-  uint32_t r_purge_cap;
-  _Atomic uint32_t r_npurge;
-  /* Task inquiries: one at a time under r_inq_lock. */
-  weft__lock r_inq_lock;
-  struct weft__inq *_Atomic r_inq;
-
-  /* Units of work, recoverable resources and the log (txn/txn.h). */
-  struct weft__txn *r_txn;
-  _Atomic uint64_t r_deadlocks, r_lock_timeouts;
-
-  /* Monitor thread: runaway detection and reports (r_mon_lock). */
-  weft__lock r_mon_lock;
-  weft__cond r_mon_cond;
-  bool r_mon_stop;
-  weft__thread r_mon_thread;
-  _Atomic uint32_t r_mon_period_ms; /* sampling period */
+  weft__monitor_state r_mon; /* the monitor thread */
 };
 
 #define WEFT__RUNWORD_MS_BITS 20
@@ -109,10 +104,6 @@ void weft__start_delayed_arm(weft__worker *w, weft_task *t);  /* owner */
 void weft__start_delayed_fire(weft__worker *w, weft_task *t); /* owner */
 void weft__start_cancel(weft_task *t, weft__worker *w);       /* owner */
 void weft__region_check_drained(weft_region *r);
-/* The region can no longer keep its promises (its log failed): it stops
- * serving, as an immediate shutdown would: starts refused, queued and
- * delayed ones dropped, every task purged (region.c). Any thread. */
-void weft__region_fail(weft_region *r);
 void weft__adm_cancel_all(weft_region *r);
 void weft__admit_capped(weft_region *r, weft__worker *w, weft_task *t); /* got a cap slot */
 int weft__admit_slot(weft_region *r, weft__worker *w, weft_task *t, bool bounded);
@@ -120,6 +111,9 @@ int weft__admit_slot(weft_region *r, weft__worker *w, weft_task *t, bool bounded
 void weft__admit_classed(weft_region *r, weft__worker *w, weft_task *t);
 
 int weft__purge_request(weft_region *r, uint64_t task_no, const char *code);
+
+/* region.c: run every row's ss_task_end for task t ending. Task. */
+void weft__subsys_task_end(weft_task *t);
 
 /* monitor.c */
 int weft__monitor_start(weft_region *r);

@@ -9,6 +9,7 @@
  * start is never stranded while a slot is free. */
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 /* ---- Admission --------------------------------------------------------------- */
@@ -264,6 +265,7 @@ void weft__adm_cancel_all(weft_region *r) {
 
 /* A delayed start reached its worker: arm its timer. Owner. */
 void weft__start_delayed_arm(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   if (w->wk_draining) {
     weft__start_cancel(t, w);
     return;
@@ -274,6 +276,7 @@ void weft__start_delayed_arm(weft__worker *w, weft_task *t) {
 /* Its time came: admit it (the queue bound does not apply: the start was
  * accepted long ago). Owner. */
 void weft__start_delayed_fire(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   weft_region *r = t->tk_region;
   if (atomic_load(&r->r_state) != WEFT__R_RUNNING) {
     weft__start_cancel(t, w);
@@ -351,19 +354,41 @@ static int start_refused(weft_region *r, int rc) {
   return rc;
 }
 
-int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
-               const weft_start_opts *opts, uint64_t *task_no) {
+int weft_start_(weft_region *r, const char *tranid, const void *data, size_t len,
+                const weft_start_opts *opts, size_t size, uint64_t *task_no) {
+  weft_start_opts buf;
+  int rc;
+  opts = weft__abi_in(&buf, sizeof buf, opts, size, WEFT__START_OPTS_V1, &rc);
+  if (rc != 0)
+    return rc;
+  return weft__start(r, tranid, data, len, opts, task_no);
+}
+
+/* The task's priority: the transaction's unless opts give one. */
+static int start_priority(const weft__tran *tr, const weft_start_opts *o, int *prio) {
+  *prio = tr->tr_prio;
+  if (o == NULL)
+    return 0;
+  if ((o->flags & ~WEFT_START_PRIORITY) != 0)
+    return WEFT_EINVAL;
+  if (!(o->flags & WEFT_START_PRIORITY))
+    return o->priority == 0 || o->priority == WEFT_PRIORITY_DEFAULT ? 0 : WEFT_EINVAL;
+  if (o->priority < 0 || o->priority > WEFT_PRIORITY_MAX)
+    return WEFT_ERANGE;
+  *prio = o->priority;
+  return 0;
+}
+
+int weft__start(weft_region *r, const char *tranid, const void *data, size_t len,
+                const weft_start_opts *opts, uint64_t *task_no) {
   if (r == NULL || tranid == NULL || (data == NULL && len != 0))
     return WEFT_EINVAL;
   const weft__tran *tr = weft__tran_find(r, tranid);
   if (tr == NULL)
     return weft__name_pack(tranid) ? WEFT_ENOTRAN : WEFT_EBADNAME;
-  int prio = tr->tr_prio;
-  if (opts != NULL && opts->priority != WEFT_PRIORITY_DEFAULT) {
-    if (opts->priority < 0 || opts->priority > WEFT_PRIORITY_MAX)
-      return WEFT_ERANGE;
-    prio = opts->priority;
-  }
+  int prio, rc;
+  if ((rc = start_priority(tr, opts, &prio)) != 0)
+    return rc;
   if (atomic_load_explicit(&tr->tr_disabled, memory_order_relaxed))
     return WEFT_EDISABLED;
   if (atomic_load_explicit(&r->r_state, memory_order_acquire) != WEFT__R_RUNNING)
@@ -374,7 +399,7 @@ int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
   weft_task *t = weft__task_alloc(w);
   if (t == NULL)
     return WEFT_ENOMEM;
-  int rc = task_set_data(t, data, len);
+  rc = task_set_data(t, data, len);
   if (rc != 0) {
     weft__task_free(w, t);
     return rc;
@@ -411,12 +436,9 @@ int weft_start(weft_region *r, const char *tranid, const void *data, size_t len,
   return 0;
 }
 
-void weft_start_opts_init(weft_start_opts *opts) {
-  if (opts == NULL)
-    return;
-  memset(opts, 0, sizeof *opts);
-  opts->priority = WEFT_PRIORITY_DEFAULT;
-  opts->membership = WEFT_MEMBER_CLASSIFY;
+void weft_start_opts_init_(weft_start_opts *opts, size_t size) {
+  if (opts != NULL && weft__abi_out_check(size, sizeof *opts, WEFT__START_OPTS_V1) == 0)
+    memset(opts, 0, size);
 }
 
 /* Wake a shutdown waiting for the region to drain. Any thread. */

@@ -1,10 +1,11 @@
 /* stats.c - region statistics and process-wide counters. */
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 _Atomic int64_t weft__count_fibers, weft__count_threads, weft__count_regions, weft__count_tasks;
 
 /* busy_ns: the worker thread's life so far minus its idle sleeps. */
-static void worker_stats(weft__worker *w, struct weft_worker_stats *out) {
+static void worker_stats(weft__worker *w, weft_worker_stats *out) {
   uint64_t end = w->wk_stop_ns ? w->wk_stop_ns : weft__clock_ns();
   uint64_t life = w->wk_start_ns && end > w->wk_start_ns ? end - w->wk_start_ns : 0;
   out->dispatches = WEFT__LOAD(w->wk_dispatches);
@@ -16,7 +17,7 @@ static void worker_stats(weft__worker *w, struct weft_worker_stats *out) {
   out->ready = WEFT__LOAD(w->wk_nready);
 }
 
-int weft_region_stats(weft_region *r, struct weft_region_stats *out) {
+static int region_stats(weft_region *r, weft_region_stats *out) {
   if (r == NULL || out == NULL)
     return WEFT_EINVAL;
   memset(out, 0, sizeof *out);
@@ -41,11 +42,25 @@ int weft_region_stats(weft_region *r, struct weft_region_stats *out) {
   return 0;
 }
 
-void weft_runtime_counters_get(weft_runtime_counters *out) {
-  if (out == NULL)
-    return;
-  out->fibers = atomic_load(&weft__count_fibers);
-  out->threads = atomic_load(&weft__count_threads);
-  out->regions = atomic_load(&weft__count_regions);
-  out->tasks = atomic_load(&weft__count_tasks);
+int weft_runtime_counters_get_(weft_runtime_counters *out, size_t size) {
+  weft_runtime_counters buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc != 0 || out == NULL)
+    return rc != 0 ? rc : WEFT_EINVAL;
+  buf.fibers = atomic_load(&weft__count_fibers);
+  buf.threads = atomic_load(&weft__count_threads);
+  buf.regions = atomic_load(&weft__count_regions);
+  buf.tasks = atomic_load(&weft__count_tasks);
+  memcpy(out, &buf, size);
+  return 0;
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_region_stats_get_(weft_region *r, weft_region_stats *out, size_t size) {
+  weft_region_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = region_stats(r, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
 }

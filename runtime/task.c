@@ -39,7 +39,8 @@ weft_task *weft__task_alloc(weft__worker *w) {
   t->tk_storage.s_next = t->tk_storage.s_prev = &t->tk_storage;
   t->tk_enqs = NULL;
   t->tk_enq_wait = NULL;
-  t->tk_uow = NULL;
+  for (int i = 0; i < WEFT__SS_TASK_SLOTS; i++)
+    t->tk_ss[i] = NULL;
   t->tk_term = NULL;
   t->tk_userid[0] = '\0';
   t->tk_start_ca = NULL;
@@ -64,6 +65,7 @@ weft_task *weft__task_alloc(weft__worker *w) {
 
 /* Owner (or the starter, before the task was handed over). */
 void weft__task_free(weft__worker *w, weft_task *t) {
+  weft_assert_internal(w == NULL || weft__worker_self() == w);
   if (t->tk_data != t->tk_inline)
     free(t->tk_data);
   free(t->tk_start_ca);
@@ -107,6 +109,7 @@ static inline void fp_restore(weft_task *t, weft__worker *w) {
  * (perhaps on another worker). Keeps the task's own FP control state, which
  * Wine does not switch. Task context, hot path. */
 void weft__task_switch_out(weft_task *t, int req) {
+  weft_assert_internal(weft__task_check(t) == 0); /* on its own fiber */
   weft__worker *w = t->tk_worker;
   t->tk_req = (uint8_t)req;
   t->tk_mxcsr = weft__fp_get_mxcsr();
@@ -151,6 +154,7 @@ int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason) {
 /* weft__task_wait without the purge and runaway checks after it: for
  * waits that must not end in an abend (a commit waiting for its flush). */
 int weft__task_wait_raw(weft_task *t, unsigned timeout_ms, int reason) {
+  weft_assert_internal(weft__task_check(t) == 0); /* on its own fiber */
   t->tk_wreason = (uint8_t)reason;
   if (timeout_ms != WEFT_WAIT_FOREVER) {
     uint64_t now = weft__clock_ns();
@@ -164,6 +168,56 @@ int weft__task_wait_raw(weft_task *t, unsigned timeout_ms, int reason) {
   t->tk_detach = NULL;
   t->tk_wait_obj = NULL;
   return rc;
+}
+
+void **weft__task_slot(weft_task *t, const weft__subsys *ss) {
+  unsigned i = 0;
+  while (weft__library_subsys[i] != ss && weft__library_subsys[i] != NULL)
+    i++;
+  weft_assert(weft__library_subsys[i] == ss && i < WEFT__SS_TASK_SLOTS);
+  return &t->tk_ss[i];
+}
+
+/* ---- Hard waits (taskapi.h) ------------------------------------------------- */
+
+void weft__task_hard_wait_begin(weft_task *t) {
+  weft_assert_internal(weft__task_check(t) == 0); /* on its own fiber */
+  atomic_store_explicit(&t->tk_wait, WEFT__W_HARD, memory_order_relaxed);
+}
+
+void weft__task_hard_wait_cancel(weft_task *t) {
+  atomic_store_explicit(&t->tk_wait, WEFT__W_NONE, memory_order_relaxed);
+}
+
+void weft__task_hard_wake(weft_task *t, int result) {
+  int expect = WEFT__W_HARD;
+  atomic_compare_exchange_strong(&t->tk_wait, &expect, WEFT__W_WOKEN);
+  weft_assert(expect == WEFT__W_HARD);
+  weft__task_wake(t, result);
+}
+
+/* ---- What a subsystem may know of a task (taskapi.h) -------------------------- */
+
+weft_region *weft__task_region(const weft_task *t) {
+  return t->tk_region;
+}
+
+uint64_t weft__task_no(const weft_task *t) {
+  return t->tk_no;
+}
+
+const char *weft__task_tranid(const weft_task *t) {
+  return t->tk_tran->tr_id;
+}
+
+bool weft__task_abended(const weft_task *t) {
+  return (t->tk_flags & WEFT__TF_ABENDED) != 0;
+}
+
+void weft__task_mark_abended(weft_task *t, const char *code) {
+  memcpy(t->tk_abcode, code, 4);
+  t->tk_abcode[4] = '\0';
+  t->tk_flags |= WEFT__TF_ABENDED;
 }
 
 /* ---- Wait queues (under the owning object's lock) ---------------------------- */
@@ -207,6 +261,7 @@ static void fiber_body(void *arg);
 /* Give t a fiber from w's pool, or a new one. Dispatcher. On failure t is
  * marked abended AFIB and 1 is returned: the caller ends it. */
 int weft__fiber_assign(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   weft__fctx *fc = w->wk_fibers;
   if (fc != NULL) {
     w->wk_fibers = fc->fc_next;
@@ -261,11 +316,12 @@ static void task_next_start(weft_task *t) {
   t->tk_ret_tran = NULL;
 }
 
-/* Release what the task holds: its unit of work (committed at a normal
- * end, backed out after an abend), ENQs, then task storage. Task context. */
+/* Release what the task holds: the subsystems' task ends first (txn/
+ * commits its unit of work at a normal end or backs it out after an abend,
+ * then its terminal is told), then its ENQs and its task storage. Task
+ * context. */
 static void task_release(weft_task *t) {
-  weft__uow_task_end(t);
-  weft__term_task_end(t); /* tells the terminal: RETURN TRANSID goes there */
+  weft__subsys_task_end(t); /* txn/: commit or back out; the terminal */
   task_next_start(t);
   weft__enq_release_all(t);
   while (t->tk_storage.s_next != &t->tk_storage) {
@@ -352,13 +408,14 @@ static void task_account(weft__worker *w, weft_task *t) {
            response = weft__ticks_to_ns(r, now > t->tk_t_start ? now - t->tk_t_start : 0);
   weft__acct_fold(&t->tk_encl->ec_acct[w->wk_id], t, response);
   weft__acct_fold(&t->tk_tran->tr_acct[w->wk_id], t, response);
-  if (r->r_cfg.task_record_fn != NULL || r->r_recfile != NULL)
+  if (r->r_cfg.task_record_fn != NULL || r->r_encl.en_recfile != NULL)
     weft__record_task(r, w, t, response);
 }
 
 /* After WEFT__REQ_END: recycle fiber and struct, free the admission slot.
  * Dispatcher. */
 void weft__task_end_dispatch(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   weft_region *r = t->tk_region;
   weft__fctx *fc = t->tk_fc;
   if (fc != NULL) {

@@ -13,6 +13,7 @@
 #define WEFT_TASK_H
 
 #include "runtime/mpsc.h"
+#include "runtime/taskapi.h"
 #include "runtime/timer.h"
 #include "runtime/types.h"
 
@@ -38,12 +39,9 @@ enum {
 #define WEFT__TF_DELAYED 0x0020u  /* a delayed start, not yet admitted */
 #define WEFT__TF_CLASSED 0x0040u  /* holds a slot of its transaction class */
 
-/* Every task fiber reserves WEFT__FAULT_PAD bytes under its base frames
- * before running programs; a program check restarts the fiber at
- * WEFT__FAULT_FRAME below the stack base, inside that pad. */
-#define WEFT__FAULT_PAD 8192
-#define WEFT__FAULT_FRAME 4096
+/* WEFT__FAULT_PAD, WEFT__FAULT_FRAME: prim.h (the fault handler uses them). */
 
+#define WEFT__SS_TASK_SLOTS 4 /* library subsystems with per-task state */
 #define WEFT__INLINE_DATA 64 /* start data up to this size lives in the task */
 #define WEFT__MAX_HANDLERS 16
 
@@ -105,7 +103,7 @@ struct weft_task {
   weft__enq *tk_enqs;       /* ENQs held (under the ENQ lock) */
   weft__enq *tk_enq_wait;   /* the ENQ it waits for (under the ENQ lock) */
   bool tk_enq_uow;          /* that wait is for a UOW-lifetime ENQ */
-  void *tk_uow;             /* its unit of work (txn/), NULL until used */
+  void *tk_ss[WEFT__SS_TASK_SLOTS]; /* library subsystems' per-task state (weft__task_slot) */
   struct weft_terminal *tk_term; /* its terminal, or NULL (immutable) */
   char tk_userid[WEFT_NAME_MAX + 1]; /* signed-on user, "" (immutable) */
   void *tk_start_ca;             /* the start's COMMAREA copy (malloc) */
@@ -162,21 +160,17 @@ void weft__waitq_remove(weft__waitq *q, weft_task *t); /* t must be linked */
 /* task.c */
 weft_task *weft__task_alloc(weft__worker *w);                       /* w NULL on a host thread */
 void weft__task_free(weft__worker *w, weft_task *t);                /* owner */
-int weft__task_check(weft_task *t);                                 /* 0 if t is the caller */
 void weft__task_switch_out(weft_task *t, int req);                  /* task */
 int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason); /* task; tk_wait set */
-int weft__task_wait_raw(weft_task *t, unsigned timeout_ms, int reason); /* no abend after */
 bool weft__task_claim(weft_task *t);                                /* any thread: win the wake */
 void weft__task_wake(weft_task *t, int result);                     /* the claimer */
 void weft__task_resume_checks(weft_task *t);                        /* task: purge, runaway */
 void weft__task_run(weft__fctx *fc);                                /* the fiber body */
-WEFT_NORETURN void weft__task_abend(weft_task *t, const char *code);
-WEFT_NORETURN void weft__task_fault_entry(weft_task *t, int kind);
-weft_task *weft__fault_task(void);                           /* VEH: task of this fiber */
 void weft__task_end_dispatch(weft__worker *w, weft_task *t); /* dispatcher */
 int weft__fiber_assign(weft__worker *w, weft_task *t);       /* dispatcher */
 void weft__fibers_free(weft__worker *w);
 void weft__handlers_drop(weft_task *t, int depth);
+
 
 /* event.c */
 void weft__event_detach(weft_task *t);

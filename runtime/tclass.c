@@ -2,26 +2,27 @@
  * tasks of the transactions in a class, with a queue for the starts past
  * it and a purge threshold past which starts are refused.
  *
- * Ownership: a class lives as long as its region (r_classes for lock-free
- * lookups, r_class_list under r_def_lock); cl_lock guards its counts and
+ * Ownership: a class lives as long as its region (r_defs.df_classes for lock-free
+ * lookups, r_defs.df_class_list under r_defs.df_lock); cl_lock guards its counts and
  * queue. A queued start is a task struct not yet admitted, linked by
- * tk_rnext, counted in r_capq like the starts waiting on enclave caps. */
+ * tk_rnext, counted in r_encl.en_capq like the starts waiting on enclave caps. */
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 weft__class *weft__class_find(weft_region *r, const char *name) {
   uint64_t key = weft__name_pack(name);
-  return key ? weft__dtab_find(&r->r_classes, key) : NULL;
+  return key ? weft__dtab_find(&r->r_defs.df_classes, key) : NULL;
 }
 
-int weft_class_define(weft_region *r, const weft_class_def *def) {
+static int class_define(weft_region *r, const weft_class_def *def) {
   if (r == NULL || def == NULL || def->name == NULL)
     return WEFT_EINVAL;
   uint64_t key = weft__name_pack(def->name);
   if (key == 0)
     return WEFT_EBADNAME;
-  if (def->max_active < 1 || def->max_active > 1000000)
+  if (def->max_active < 1 || def->max_active > WEFT_CLASS_MAX_ACTIVE_MAX)
     return WEFT_ERANGE;
   weft__class *c = calloc(1, sizeof *c);
   if (c == NULL)
@@ -32,14 +33,14 @@ int weft_class_define(weft_region *r, const weft_class_def *def) {
   c->cl_purge = def->purge_threshold;
   weft__lock_init(&c->cl_lock);
   int rc = 0;
-  weft__lock_acquire(&r->r_def_lock);
-  if (weft__dtab_find(&r->r_classes, key) != NULL)
+  weft__lock_acquire(&r->r_defs.df_lock);
+  if (weft__dtab_find(&r->r_defs.df_classes, key) != NULL)
     rc = WEFT_EEXIST;
-  else if ((rc = weft__dtab_insert(&r->r_classes, key, c)) == 0) {
-    c->cl_next = r->r_class_list;
-    r->r_class_list = c;
+  else if ((rc = weft__dtab_insert(&r->r_defs.df_classes, key, c)) == 0) {
+    c->cl_next = r->r_defs.df_class_list;
+    r->r_defs.df_class_list = c;
   }
-  weft__lock_release(&r->r_def_lock);
+  weft__lock_release(&r->r_defs.df_lock);
   if (rc != 0)
     free(c);
   return rc;
@@ -66,7 +67,7 @@ int weft__class_take(weft__class *c, weft_task *t, bool bounded) {
       c->cl_q_head = t;
     c->cl_q_tail = t;
     c->cl_queued++;
-    atomic_fetch_add(&r->r_capq, 1);
+    atomic_fetch_add(&r->r_encl.en_capq, 1);
   }
   weft__lock_release(&c->cl_lock);
   if (rc == 0)
@@ -81,7 +82,7 @@ static weft_task *queue_pop(weft__class *c) {
     if ((c->cl_q_head = t->tk_rnext) == NULL)
       c->cl_q_tail = NULL;
     c->cl_queued--;
-    atomic_fetch_sub(&t->tk_region->r_capq, 1);
+    atomic_fetch_sub(&t->tk_region->r_encl.en_capq, 1);
     t->tk_flags |= WEFT__TF_CLASSED;
   }
   return t;
@@ -102,7 +103,7 @@ int weft_class_set_max(weft_region *r, const char *name, unsigned max_active) {
   weft__class *c = weft__class_find(r, name);
   if (c == NULL)
     return WEFT_ENOTFOUND;
-  if (max_active < 1 || max_active > 1000000)
+  if (max_active < 1 || max_active > WEFT_CLASS_MAX_ACTIVE_MAX)
     return WEFT_ERANGE;
   weft_task *admit = NULL, **tail = &admit;
   weft__lock_acquire(&c->cl_lock);
@@ -126,7 +127,7 @@ int weft_class_set_max(weft_region *r, const char *name, unsigned max_active) {
   return 0;
 }
 
-int weft_class_stats(weft_region *r, const char *name, struct weft_class_stats *out) {
+static int class_stats(weft_region *r, const char *name, weft_class_stats *out) {
   if (r == NULL || name == NULL || out == NULL)
     return WEFT_EINVAL;
   weft__class *c = weft__class_find(r, name);
@@ -147,8 +148,8 @@ int weft_class_stats(weft_region *r, const char *name, struct weft_class_stats *
 /* Immediate shutdown: drop the starts queued on every class. Host. */
 void weft__class_cancel_all(weft_region *r) {
   weft_task *all = NULL;
-  weft__lock_acquire(&r->r_def_lock);
-  for (weft__class *c = r->r_class_list; c != NULL; c = c->cl_next) {
+  weft__lock_acquire(&r->r_defs.df_lock);
+  for (weft__class *c = r->r_defs.df_class_list; c != NULL; c = c->cl_next) {
     weft__lock_acquire(&c->cl_lock);
     if (c->cl_q_head != NULL) {
       c->cl_q_tail->tk_rnext = all;
@@ -158,20 +159,37 @@ void weft__class_cancel_all(weft_region *r) {
     }
     weft__lock_release(&c->cl_lock);
   }
-  weft__lock_release(&r->r_def_lock);
+  weft__lock_release(&r->r_defs.df_lock);
   while (all != NULL) {
     weft_task *next = all->tk_rnext;
-    atomic_fetch_sub(&r->r_capq, 1);
+    atomic_fetch_sub(&r->r_encl.en_capq, 1);
     weft__start_cancel(all, NULL);
     all = next;
   }
 }
 
 void weft__classes_free(weft_region *r) {
-  while (r->r_class_list != NULL) {
-    weft__class *c = r->r_class_list;
-    r->r_class_list = c->cl_next;
+  while (r->r_defs.df_class_list != NULL) {
+    weft__class *c = r->r_defs.df_class_list;
+    r->r_defs.df_class_list = c->cl_next;
     free(c);
   }
-  weft__dtab_free(&r->r_classes, NULL);
+  weft__dtab_free(&r->r_defs.df_classes, NULL);
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_class_define_(weft_region *r, const weft_class_def *def, size_t size) {
+  weft_class_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : class_define(r, def);
+}
+
+int weft_class_stats_get_(weft_region *r, const char *name, weft_class_stats *out, size_t size) {
+  weft_class_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = class_stats(r, name, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
 }

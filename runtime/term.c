@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "runtime/internal.h"
 
 struct weft_terminal {
@@ -36,8 +37,8 @@ static void term_unref(weft_terminal *term) {
   }
 }
 
-int weft_terminal_create(weft_region *r, const char *termid, const weft_terminal_ops *ops,
-                         void *ctx, weft_terminal **out) {
+static int terminal_create(weft_region *r, const char *termid, const weft_terminal_ops *ops,
+                           void *ctx, weft_terminal **out) {
   if (r == NULL || ops == NULL || ops->send == NULL || out == NULL)
     return WEFT_EINVAL;
   if (weft__name_pack(termid) == 0)
@@ -298,4 +299,14 @@ const char *weft_task_termid(const weft_task *t) {
 
 const char *weft_task_userid(const weft_task *t) {
   return t != NULL ? t->tk_userid : "";
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_terminal_create_(weft_region *r, const char *termid, const weft_terminal_ops *ops,
+                          size_t size, void *ctx, weft_terminal **out) {
+  weft_terminal_ops buf;
+  int rc;
+  ops = weft__abi_in(&buf, sizeof buf, ops, size, sizeof buf, &rc);
+  return rc != 0 ? rc : terminal_create(r, termid, ops, ctx, out);
 }

@@ -65,6 +65,7 @@ static void heap_remove(weft__timer_heap *h, uint32_t i) {
 }
 
 void weft__timer_arm(weft__worker *w, weft_task *t, uint64_t due_ns, uint64_t now_ns) {
+  weft__assert_owner(w);
   weft__timer_heap *h = &w->wk_timers;
   weft_assert_internal(t->tk_timer.tm_index < 0);
   if (h->th_count == h->th_cap) {
@@ -84,6 +85,7 @@ void weft__timer_arm(weft__worker *w, weft_task *t, uint64_t due_ns, uint64_t no
 }
 
 void weft__timer_cancel(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   if (t->tk_timer.tm_index >= 0)
     heap_remove(&w->wk_timers, (uint32_t)t->tk_timer.tm_index);
 }
@@ -101,6 +103,7 @@ static void timer_expired(weft__worker *w, weft_task *t) {
 
 /* Fire every timer due by the clock. */
 void weft__timers_fire(weft__worker *w) {
+  weft__assert_owner(w);
   weft__timer_heap *h = &w->wk_timers;
   uint64_t now = weft__clock_ns();
   while (h->th_count > 0) {

@@ -22,7 +22,7 @@
 #ifndef WEFT_DEBUG
 #define WEFT_DEBUG 1
 #endif
-WEFT_NORETURN void weft__assert_fail(const char *expr, const char *file, int line);
+/* weft__assert_fail: prim.h (the platform layer asserts too). */
 #define weft__assert_do(e) ((e) ? (void)0 : weft__assert_fail(#e, __FILE__, __LINE__))
 #if WEFT_DEBUG >= 1
 #define weft_assert(e) weft__assert_do(e)
@@ -55,8 +55,8 @@ WEFT_NORETURN void weft__assert_fail(const char *expr, const char *file, int lin
 #define WEFT__LOAD(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
 /* Process-wide counters behind weft_runtime_counters_get. */
-extern _Atomic int64_t weft__count_fibers, weft__count_threads, weft__count_regions,
-    weft__count_tasks;
+extern _Atomic int64_t weft__count_regions, weft__count_tasks;
+/* weft__count_fibers, weft__count_threads: prim.h (runtime/win/ counts them). */
 
 /* ---- Names --------------------------------------------------------------- */
 

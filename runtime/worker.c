@@ -4,7 +4,6 @@
  * A worker is an OS thread converted to a fiber; that fiber, the dispatcher,
  * owns the loop below. A task fiber only ever switches back to its worker's
  * dispatcher, which alone decides what runs next. */
-#include <malloc.h>
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -107,6 +106,7 @@ static void level_append(weft__worker *w, weft_task *t, unsigned level) {
 }
 
 void weft__ready_push(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   t->tk_age_gen = w->wk_age_gen;
   level_append(w, t, task_level(w, t));
   WEFT__STAT_ADD(w->wk_nready, 1);
@@ -180,6 +180,7 @@ static __attribute__((noinline)) void acct_wait(weft__worker *w, weft_task *t, i
 
 /* A waiting task of w becomes ready: its wait ends now. */
 void weft__wait_end(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   if (!w->wk_acct)
     return;
   uint64_t now = weft__tsc();
@@ -220,6 +221,7 @@ static __attribute__((noinline)) void acct_dispatch_end(weft__worker *w, weft_ta
 
 /* Take t into w's list of owned tasks and make it ready. */
 void weft__adopt(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
   t->tk_worker = w;
   t->tk_oprev = NULL;
   t->tk_onext = w->wk_tasks;
@@ -492,7 +494,7 @@ static void worker_main(void *arg) {
 }
 
 static weft__worker *worker_new(weft_region *r, unsigned id) {
-  weft__worker *w = _aligned_malloc(sizeof *w, WEFT__CACHELINE);
+  weft__worker *w = weft__aligned_alloc(sizeof *w, WEFT__CACHELINE);
   if (w == NULL)
     return NULL;
   memset(w, 0, sizeof *w);
@@ -541,7 +543,11 @@ void weft__workers_join(weft_region *r) {
 void weft__workers_free(weft_region *r) {
   weft__workers_join(r);
   for (unsigned i = 0; r->r_workers != NULL && i < r->r_nworkers; i++)
-    _aligned_free(r->r_workers[i]);
+    weft__aligned_free(r->r_workers[i]);
   free(r->r_workers);
   r->r_workers = NULL;
+}
+
+bool weft__on_worker(void) {
+  return weft__worker_self() != NULL;
 }

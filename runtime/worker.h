@@ -17,8 +17,24 @@
 #define WEFT__CTL_PURGE 0x4u /* abend every owned task AEXZ */
 #define WEFT__CTL_STOP 0x8u  /* leave the dispatch loop (no tasks left) */
 #define WEFT__CTL_AGE 0x10u  /* an aging tick: raise tasks ready since the last */
-#define WEFT__CTL_PURGE1 0x20u /* purge the tasks named in r_purges */
-#define WEFT__CTL_INQ 0x40u    /* describe the owned tasks into r_inq */
+#define WEFT__CTL_PURGE1 0x20u /* purge the tasks named in r_inq.iq_purges */
+#define WEFT__CTL_INQ 0x40u    /* describe the owned tasks into r_inq.iq_req */
+
+/* Purges of single tasks (weft_task_purge, terminal release) and task
+ * inquiries (weft_region.r_inq, inquire.c): requests under iq_purge_lock,
+ * found by the owning worker; inquiries one at a time under iq_lock. */
+typedef struct weft__inq_state {
+  weft__lock iq_purge_lock;
+  struct weft__purge_req *iq_purges;
+  uint32_t iq_purge_cap;
+  _Atomic uint32_t iq_npurge;
+  weft__lock iq_lock;
+  struct weft__inq *_Atomic iq_req;
+} weft__inq_state;
+
+/* Owner-only functions check that they run on w's own thread (its
+ * dispatcher or one of its tasks), in debug builds (WEFT_DEBUG >= 2). */
+#define weft__assert_owner(w) weft_assert_internal(weft__worker_self() == (w))
 
 struct weft__worker {
   /* -- Owner-only (the worker's thread, dispatcher or task fiber) -------- */
@@ -94,6 +110,6 @@ static inline bool weft__timers_due(weft__worker *w) {
 void weft__purge_scan(weft__worker *w); /* owner: apply purge requests */
 void weft__purge_adopted(weft__worker *w, weft_task *t); /* owner */
 void weft__purge_forget(weft_region *r, uint64_t task_no); /* the task ended */
-void weft__inq_serve(weft__worker *w); /* owner: answer r_inq */
+void weft__inq_serve(weft__worker *w); /* owner: answer r_inq.iq_req */
 
 #endif /* WEFT_WORKER_H */

@@ -257,7 +257,7 @@ int main(int argc, char **argv) {
   }
   weft_recovery_info info;
   memset(&info, 0, sizeof info);
-  rc = weft_region_recovery(g_region, &info);
+  rc = weft_region_recovery_get(g_region, &info);
   if (rc != 0) {
     out("ERROR weft_region_recovery: %s", weft_err_name(rc));
     return 3;
@@ -296,9 +296,9 @@ int main(int argc, char **argv) {
     CloseHandle(th[i]);
   }
 
-  struct weft_log_stats ls;
+  weft_log_stats ls;
   memset(&ls, 0, sizeof ls);
-  weft_log_stats(g_region, &ls);
+  weft_log_stats_get(g_region, &ls);
   out("STATS commits=%llu flushes=%llu bytes=%llu checkpoints=%llu",
       (unsigned long long)ls.commits, (unsigned long long)ls.flushes,
       (unsigned long long)ls.bytes, (unsigned long long)ls.checkpoints);

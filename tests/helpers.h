@@ -144,27 +144,27 @@ static inline void th_program(weft_region *r, const char *name, weft_program_fn 
 }
 
 /* A stats snapshot or fail the test. */
-static inline struct weft_region_stats th_stats(weft_region *r) {
-  struct weft_region_stats s;
+static inline weft_region_stats th_stats(weft_region *r) {
+  weft_region_stats s;
   memset(&s, 0, sizeof s);
-  int rc = weft_region_stats(r, &s);
+  int rc = weft_region_stats_get(r, &s);
   cr_assert_eq(rc, 0, "weft_region_stats: %s", weft_err_name(rc));
   return s;
 }
 
 /* Shut down normally (waiting for the drain), destroy, and return the
  * final statistics (taken between the two). */
-static inline struct weft_region_stats th_finish(weft_region *r) {
+static inline weft_region_stats th_finish(weft_region *r) {
   int rc = weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, TH_SHUTDOWN_MS);
   cr_assert_eq(rc, 0, "weft_region_shutdown: %s", weft_err_name(rc));
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   weft_region_destroy(r);
   return s;
 }
 
 /* Tasks that have ended, normally or by abend. */
 static inline uint64_t th_ended(weft_region *r) {
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   return s.tasks_completed + s.tasks_abended;
 }
 
@@ -189,7 +189,10 @@ static inline int th_try_start(weft_region *r, const char *tranid, void *ctx, lo
   th_arg a = {ctx, idx};
   weft_start_opts o;
   weft_start_opts_init(&o);
-  o.priority = priority;
+  if (priority != WEFT_PRIORITY_DEFAULT) {
+    o.flags = WEFT_START_PRIORITY;
+    o.priority = priority;
+  }
   return weft_start(r, tranid, &a, sizeof a, &o, task_no);
 }
 

@@ -6,7 +6,7 @@
 #include "weft.h"
 
 /* The start data is the address of a counter: count, yield, count again. */
-__declspec(dllexport) void prog_count(weft_task *t) {
+WEFT_PROGRAM void prog_count(weft_task *t) {
   const void *data;
   size_t len;
   atomic_long *counter;
@@ -19,4 +19,4 @@ __declspec(dllexport) void prog_count(weft_task *t) {
 }
 
 /* A second program of the same DLL. */
-__declspec(dllexport) void prog_abend(weft_task *t) { weft_abend(t, "UDLL"); }
+WEFT_PROGRAM void prog_abend(weft_task *t) { weft_abend(t, "UDLL"); }

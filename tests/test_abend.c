@@ -128,7 +128,7 @@ static void run_faults(unsigned workers, enum fault_kind kind, const char *code,
     cr_assert_eq(g_ab.log.task_no[i], g_ab.task_no[0]);
     expect_region_still_works(r, 5);
   }
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(atomic_load(&g_ab.after), 0, "code after the fault ran");
   cr_assert_eq(s.tasks_abended, (uint64_t)times);
   cr_assert_eq(s.tasks_completed, (uint64_t)times * 5);
@@ -165,7 +165,7 @@ Test(abend, every_fault_kind_in_a_row) {
     cr_assert_str_eq(g_ab.log.code[k], codes[k]);
   }
   expect_region_still_works(r, 20);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(fin.tasks_abended, 3);
 }
 
@@ -176,9 +176,9 @@ Test(abend, faults_without_handlers) {
     th_start(r, "BARE", &g_ab, k);
   th_wait_until(th_stats(r).tasks_abended == 3);
   expect_region_still_works(r, 10);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(atomic_load(&g_ab.after), 0);
-  struct weft_region_stats s = fin;
+  weft_region_stats s = fin;
   cr_assert_eq(s.tasks_abended, 3);
   cr_assert_eq(s.tasks_completed, 10);
 }
@@ -201,7 +201,7 @@ Test(abend, handlers_run_newest_first_with_the_user_code) {
   th_define(r, "THREE", three_handlers, 1);
   uint64_t no = th_start(r, "THREE", &g_ab, 0);
   th_wait_ended(r, 1);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(atomic_load(&g_ab.log.n), 3);
   static const int tags[] = {3, 2, 1};
   expect_handlers(0, tags, 3, "U001");
@@ -224,7 +224,7 @@ Test(abend, user_codes_of_one_to_four_characters) {
   for (long i = 1; i <= 4; i++)
     th_start(r, "CODE", &g_ab, i);
   th_wait_ended(r, 4);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   static const char *const codes[] = {"", "X", "AB", "ABC", "U999"};
   cr_assert_eq(atomic_load(&g_ab.log.n), 4);
   for (int i = 0; i < 4; i++) {
@@ -249,7 +249,7 @@ Test(abend, null_handler_cancels) {
   th_define(r, "CANCEL", cancel_all, 1);
   th_start(r, "CANCEL", &g_ab, 0);
   th_wait_ended(r, 1);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(atomic_load(&g_ab.log.n), 0, "a cancelled handler ran");
   cr_assert_eq(fin.tasks_abended, 1);
 }
@@ -402,11 +402,11 @@ Test(abend, runaway_is_aica) {
   th_wait_ended(r, 1);
   cr_assert_geq(atomic_load(&g_ab.log_calls), 1, "the runaway was not reported");
   expect_region_still_works(r, 5);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(atomic_load(&g_ab.log.n), 1);
   cr_assert_str_eq(g_ab.log.code[0], "AICA");
   cr_assert_eq(atomic_load(&g_ab.after), 0, "the runaway task went on");
-  struct weft_region_stats s = fin;
+  weft_region_stats s = fin;
   cr_assert_eq(s.tasks_abended, 1);
   cr_assert_eq(s.tasks_completed, 5);
 }
@@ -417,7 +417,7 @@ Test(abend, transaction_runaway_overrides_the_region) {
   define_runaway(r, "PATIENT", 20000);
   th_start(r, "PATIENT", &g_ab, 0);
   th_wait_ended(r, 1);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(atomic_load(&g_ab.log.n), 0, "abended %s", g_ab.log.code[0]);
   cr_assert_eq(atomic_load(&g_ab.after), 1);
   cr_assert_eq(fin.tasks_completed, 1);
@@ -425,7 +425,7 @@ Test(abend, transaction_runaway_overrides_the_region) {
 
 /* With the region's detection off, a transaction's own limit still holds. */
 Test(abend, transaction_runaway_when_region_is_off) {
-  weft_region *r = runaway_region(0);
+  weft_region *r = runaway_region(WEFT_OFF);
   define_runaway(r, "STRICT", 100);
   define_runaway(r, "FREE", 0);
   th_start(r, "STRICT", &g_ab, 0);
@@ -559,7 +559,7 @@ Test(abend, fp_state_does_not_leak_from_an_abended_task) {
     cr_assert_eq(g_fp.b_x87 & X87_CONTROL, g_fp.base_x87 & X87_CONTROL,
                  "after abend %ld: x87 %#x", kind, g_fp.b_x87);
   }
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(fin.tasks_abended, 2);
 }
 

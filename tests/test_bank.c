@@ -766,8 +766,8 @@ Test(bank, opposite_transfers_do_not_deadlock, .timeout = 180.0) {
   const char *inputs[TERMS] = {"",         "1 2 1.00", "2 1 1.00", "1 2 1.00", "2 1 1.00",
                                "1 2 1.00", "2 1 1.00", "1 2 1.00", "2 1 1.00"};
   drive(TERMS, tranids, inputs, 100);
-  struct weft_log_stats ls;
-  cr_assert_eq(weft_log_stats(g_region, &ls), 0);
+  weft_log_stats ls;
+  cr_assert_eq(weft_log_stats_get(g_region, &ls), 0);
   cr_assert_eq(ls.deadlocks, 0, "%llu deadlocks", (unsigned long long)ls.deadlocks);
   cr_assert_eq(ls.lock_timeouts, 0);
   cr_assert_eq(balance(&g_term[0], 1), b1);
@@ -776,10 +776,10 @@ Test(bank, opposite_transfers_do_not_deadlock, .timeout = 180.0) {
   out = run(&g_term[0], "STMT", "1");
   assert_has(out, "TRANSFER");
   /* The transfers did contend: they waited for each other's locks. */
-  struct weft_enclave_stats xs;
-  cr_assert_eq(weft_transaction_stats(g_region, "XFER", &xs), 0);
+  weft_enclave_stats xs;
+  cr_assert_eq(weft_transaction_stats_get(g_region, "XFER", &xs), 0);
   cr_assert_gt(xs.wait_ns[WEFT_WAIT_ENQ], 0, "the transfers never waited for a lock");
-  struct weft_region_stats s = th_stats(g_region);
+  weft_region_stats s = th_stats(g_region);
   cr_assert_eq(s.tasks_abended, 0);
   bank_down();
   th_rm_tree(dir);

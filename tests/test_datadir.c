@@ -127,7 +127,7 @@ Test(datadir, more_than_256_generations) {
   rc = open_dir(dir, &r);
   cr_assert_eq(rc, 0, "open with 301 logs: %s; log:\n%s", weft_err_name(rc), g_log);
   weft_recovery_info info;
-  cr_assert_eq(weft_region_recovery(r, &info), 0);
+  cr_assert_eq(weft_region_recovery_get(r, &info), 0);
   cr_assert_eq(info.checkpoint_gen, base, "%s", info.message);
   cr_assert_eq(info.fresh, 0, "%s", info.message);
   f = facts(dir);

@@ -135,7 +135,7 @@ static void load_task(weft_task *t) {
 static weft_region *dl_region(unsigned workers, int action, unsigned lock_timeout_ms) {
   weft_region_config cfg = th_config(workers, 64);
   cfg.deadlock_action = action;
-  cfg.aging_ms = 0; /* priorities order the tasks on one worker */
+  cfg.aging_ms = WEFT_OFF; /* priorities order the tasks on one worker */
   if (lock_timeout_ms != 0)
     cfg.lock_timeout_ms = lock_timeout_ms;
   cfg.task_record_fn = th_on_record;
@@ -160,10 +160,10 @@ static const char *dump(weft_region *r) {
   return g.dump;
 }
 
-static struct weft_log_stats log_stats(weft_region *r) {
-  struct weft_log_stats s;
+static weft_log_stats log_stats(weft_region *r) {
+  weft_log_stats s;
   memset(&s, 0xff, sizeof s);
-  int rc = weft_log_stats(r, &s);
+  int rc = weft_log_stats_get(r, &s);
   cr_assert_eq(rc, 0, "weft_log_stats: %s", weft_err_name(rc));
   return s;
 }
@@ -216,7 +216,7 @@ static void expect_abend_victim(int victim) {
 }
 
 static void expect_deadlocks(weft_region *r, uint64_t n) {
-  struct weft_log_stats s = log_stats(r);
+  weft_log_stats s = log_stats(r);
   cr_assert_eq(s.deadlocks, n, "deadlocks %llu, expected %llu", (unsigned long long)s.deadlocks,
                (unsigned long long)n);
   cr_assert_eq(s.lock_timeouts, 0);
@@ -295,7 +295,7 @@ Test(deadlock, abend_mode_victim_abends_akcs_and_is_backed_out) {
   expect_abend_victim(1);
   cr_assert_str_eq(dump(r), "R1=T0;R2=T0;R3=init;");
   expect_deadlocks(r, 1);
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_abended, 1);
   weft_event_destroy(g.go);
 }
@@ -424,7 +424,7 @@ Test(deadlock, enq_cycle_error_mode) {
   g.first[1] = "E:RESB", g.second[1] = "E:RESA";
   run_plan(r, 2, (const int[]){4, 6});
   expect_error_victim(0);
-  struct weft_log_stats s = log_stats(r);
+  weft_log_stats s = log_stats(r);
   cr_assert_eq(s.deadlocks, 1);
   cr_assert_eq(s.lock_timeouts, 0);
   finish(r);
@@ -436,7 +436,7 @@ Test(deadlock, enq_cycle_abend_mode) {
   g.first[1] = "E:RESB", g.second[1] = "E:RESA";
   run_plan(r, 2, (const int[]){5, 5});
   expect_abend_victim(1);
-  struct weft_log_stats s = log_stats(r);
+  weft_log_stats s = log_stats(r);
   cr_assert_eq(s.deadlocks, 1);
   finish(r);
 }
@@ -534,7 +534,7 @@ static void timeout_case(long holder_idx, long waiter_idx) {
   cr_assert_str_eq(abcode_of(waiter), "");
   expect_rc("the holder's lock", g.rc[0], 0);
   expect_rc("the waiter's read", g.rc[2], WEFT_ETIMEDOUT);
-  struct weft_log_stats s = log_stats(r);
+  weft_log_stats s = log_stats(r);
   cr_assert_eq(s.lock_timeouts, 1, "lock_timeouts %llu", (unsigned long long)s.lock_timeouts);
   cr_assert_eq(s.deadlocks, 0);
   th_finish(r);
@@ -562,24 +562,25 @@ Test(deadlock, lock_timeout_abends_akcs_in_abend_mode) {
   cr_assert_eq(weft_event_post(g.release), 0);
   cr_assert_str_eq(abcode_of(holder), "");
   cr_assert_str_eq(dump(r), "R1=T0;R2=init;R3=init;");
-  struct weft_log_stats s = log_stats(r);
+  weft_log_stats s = log_stats(r);
   cr_assert_eq(s.lock_timeouts, 1);
   cr_assert_eq(s.deadlocks, 0);
   th_finish(r);
   weft_event_destroy(g.release);
 }
 
-/* lock_timeout_ms 0 is accepted: a record-lock wait gives up at once, as a
- * timeout (WEFT_ETIMEDOUT with deadlock_action ERROR). */
-Test(deadlock, zero_lock_timeout_gives_up_at_once) {
+/* lock_timeout_ms WEFT_OFF (0 in ABI 1; 0 is now the default, 30000): a
+ * record-lock wait gives up at once, as a timeout (WEFT_ETIMEDOUT with
+ * deadlock_action ERROR). */
+Test(deadlock, lock_timeout_off_gives_up_at_once) {
   weft_region_config cfg = th_config(2, 64);
   cfg.deadlock_action = WEFT_DEADLOCK_ERROR;
-  cfg.lock_timeout_ms = 0;
+  cfg.lock_timeout_ms = WEFT_OFF;
   cfg.task_record_fn = th_on_record;
   cfg.record_ctx = &g_rec;
   weft_region *r = NULL;
   int rc = weft_region_create(&cfg, &r);
-  cr_assert_eq(rc, 0, "lock_timeout_ms 0: %s", weft_err_name(rc));
+  cr_assert_eq(rc, 0, "lock_timeout_ms WEFT_OFF: %s", weft_err_name(rc));
   weft_file_def d = {DFILE, 8, 16};
   cr_assert_eq(weft_file_define(r, &d), 0);
   th_define(r, "LOAD", load_task, 5);
@@ -618,7 +619,7 @@ Test(deadlock, config_defaults_and_bad_action) {
   cr_assert_null(r);
   /* Counters start at zero. */
   r = th_region(1, 8);
-  struct weft_log_stats s = log_stats(r);
+  weft_log_stats s = log_stats(r);
   cr_assert_eq(s.deadlocks, 0);
   cr_assert_eq(s.lock_timeouts, 0);
   cr_assert_eq(s.rollbacks, 0);

@@ -161,9 +161,9 @@ Test(defs, start_unknown_tranid) {
   /* A program name is not a tranid. */
   th_program(r, "ONLYPROG", noop);
   cr_assert_eq(weft_start(r, "ONLYPROG", NULL, 0, NULL, NULL), WEFT_ENOTRAN);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.tasks_started, 0);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   s = fin;
   cr_assert_eq(s.tasks_started, 0, "a failed start ran a task");
 }
@@ -176,7 +176,73 @@ Test(defs, start_null_arguments) {
   cr_assert_eq(weft_start(r, "TRAN", NULL, 16, NULL, NULL), WEFT_EINVAL);
   /* data may be NULL when len is 0, and opts and task_no may be NULL. */
   cr_assert_eq(weft_start(r, "TRAN", NULL, 0, NULL, NULL), 0);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
+  cr_assert_eq(fin.tasks_completed, 1);
+}
+
+/* A task that waits on the event its start data points to. */
+static void wait_gate(weft_task *t) {
+  th_arg a = th_arg_of(t);
+  weft_event_wait(t, a.ctx, WEFT_WAIT_FOREVER);
+}
+
+/* The priority of the one live task, asked of weft_task_list once it waits. */
+static int waiting_priority(weft_region *r) {
+  weft_task_info info;
+  size_t n = 0;
+  for (;;) { /* until it has reached its wait */
+    cr_assert_eq(weft_task_list(r, &info, 1, &n), 0);
+    if (n == 1 && info.state == WEFT_TASK_WAITING)
+      return info.priority;
+    Sleep(1);
+  }
+}
+
+/* Zeroed start options mean the defaults: the transaction's priority (7),
+ * not priority 0. A priority is given with WEFT_START_PRIORITY; one
+ * without it is refused, never silently ignored. */
+Test(defs, zero_start_opts_take_the_transaction_priority) {
+  weft_region *r = th_region(1, 8);
+  th_define(r, "GATE", wait_gate, 7);
+  weft_event *ev;
+  cr_assert_eq(weft_event_create(&ev), 0);
+  th_arg a = {ev, 0};
+  weft_start_opts o = {0};
+  cr_assert_eq(weft_start(r, "GATE", &a, sizeof a, &o, NULL), 0);
+  cr_assert_eq(waiting_priority(r), 7);
+  weft_event_post(ev);
+  th_wait_ended(r, 1);
+  weft_event_reset(ev);
+  o.priority = 5;
+  cr_assert_eq(weft_start(r, "GATE", &a, sizeof a, &o, NULL), WEFT_EINVAL);
+  o.flags = WEFT_START_PRIORITY;
+  cr_assert_eq(weft_start(r, "GATE", &a, sizeof a, &o, NULL), 0);
+  cr_assert_eq(waiting_priority(r), 5);
+  weft_event_post(ev);
+  o.flags = 2; /* no such flag */
+  cr_assert_eq(weft_start(r, "GATE", &a, sizeof a, &o, NULL), WEFT_EINVAL);
+  weft_region_stats fin = th_finish(r);
+  cr_assert_eq(fin.tasks_completed, 2);
+  weft_event_destroy(ev);
+}
+
+/* A struct size outside ABI 1's .. this library's is refused (WEFT_EABI)
+ * and nothing is done. */
+Test(defs, struct_sizes_outside_the_abi_are_refused) {
+  weft_region *r = th_region(1, 8);
+  th_define(r, "TRAN", noop, 1);
+  weft_start_opts o = {0};
+  cr_assert_eq(weft_start_(r, "TRAN", NULL, 0, &o, offsetof(weft_start_opts, flags) - 1, NULL),
+               WEFT_EABI);
+  cr_assert_eq(weft_start_(r, "TRAN", NULL, 0, &o, sizeof o + 8, NULL), WEFT_EABI);
+  weft_transaction_def d = {"T2", "TRAN", 1, 0, NULL};
+  cr_assert_eq(weft_transaction_define_(r, &d, sizeof d + 8), WEFT_EABI);
+  cr_assert_eq(weft_transaction_is_enabled(r, "T2"), WEFT_ENOTRAN);
+  weft_region_stats s;
+  cr_assert_eq(weft_region_stats_get_(r, &s, sizeof s + 8), WEFT_EABI);
+  /* ABI 1's smaller weft_start_opts: the fields it had, the rest zero. */
+  cr_assert_eq(weft_start_(r, "TRAN", NULL, 0, &o, offsetof(weft_start_opts, flags), NULL), 0);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(fin.tasks_completed, 1);
 }
 
@@ -191,7 +257,7 @@ Test(defs, start_priority_range) {
   cr_assert_eq(th_try_start(r, "TRAN", NULL, 0, 0, NULL), 0);
   cr_assert_eq(th_try_start(r, "TRAN", NULL, 0, 255, NULL), 0);
   cr_assert_eq(th_try_start(r, "TRAN", NULL, 0, WEFT_PRIORITY_DEFAULT, NULL), 0);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(fin.tasks_completed, 3);
 }
 
@@ -199,8 +265,9 @@ Test(defs, start_opts_init) {
   weft_start_opts o;
   memset(&o, 0x5a, sizeof o);
   weft_start_opts_init(&o);
-  cr_assert_eq(o.delay_ms, 0);
-  cr_assert_eq(o.priority, WEFT_PRIORITY_DEFAULT);
+  const unsigned char *b = (const unsigned char *)&o;
+  for (size_t i = 0; i < sizeof o; i++)
+    cr_assert_eq(b[i], 0, "byte %zu of weft_start_opts is %#x, not 0", i, b[i]);
 }
 
 /* Task numbers are distinct and returned through task_no. */

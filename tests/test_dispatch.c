@@ -75,9 +75,9 @@ Test(dispatch, twenty_thousand_tasks_on_two_workers) {
     cr_assert_eq(rc, 0, "start %ld: %s", i, weft_err_name(rc));
   }
   th_wait_count(&g_many.done, MANY);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   expect_each_ran_once(MANY);
-  struct weft_region_stats s = fin;
+  weft_region_stats s = fin;
   cr_assert_eq(s.tasks_started, MANY);
   cr_assert_eq(s.tasks_completed, MANY);
   cr_assert_eq(s.tasks_abended, 0);
@@ -124,7 +124,7 @@ Test(dispatch, starts_from_four_host_threads) {
     cr_assert_eq(args[k].failures, 0, "host thread %d: %d starts failed", k, args[k].failures);
   }
   th_wait_count(&g_many.done, HOSTS * PER_HOST);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   expect_each_ran_once(HOSTS * PER_HOST);
   cr_assert_eq(fin.tasks_completed, HOSTS * PER_HOST);
 }
@@ -152,7 +152,7 @@ Test(dispatch, tasks_start_tasks) {
   th_define(r, "PARENT", parent_starts_children, 1);
   th_start(r, "PARENT", &g_many, 0);
   th_wait_count(&g_many.done, CHILDREN);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   expect_each_ran_once(CHILDREN);
   cr_assert_eq(fin.tasks_completed, CHILDREN + 1);
 }
@@ -168,7 +168,7 @@ static order_ctx g_order;
 static weft_region *order_region(unsigned max_tasks, unsigned max_queued) {
   weft_region_config cfg = th_config(1, max_tasks);
   cfg.max_queued = max_queued;
-  cfg.runaway_ms = 0;
+  cfg.runaway_ms = WEFT_OFF;
   weft_region *r = th_region_cfg(&cfg);
   th_define(r, "GATE", gate, 1);
   th_define(r, "REC", record_once, 50);
@@ -265,12 +265,12 @@ Test(dispatch, live_tasks_never_exceed_max_tasks) {
     th_start(r, "LIVE", &g_live, i);
   /* Nothing can end before the event is posted: exactly MAXT are live. */
   th_wait_until(atomic_load(&g_live.live) == MAXT);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.active, MAXT);
   cr_assert_eq(s.queued, N - MAXT);
   cr_assert_eq(weft_event_post(g_live.go), 0);
   th_wait_count(&g_live.done, N);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(atomic_load(&g_live.errors), 0);
   cr_assert_leq(atomic_load(&g_live.peak), MAXT, "peak %d", atomic_load(&g_live.peak));
   s = fin;
@@ -287,7 +287,7 @@ Test(dispatch, admission_queue_bound_gives_ebusy) {
   th_start_prio(r, "REC", &g_order, 0, 10);
   th_start_prio(r, "REC", &g_order, 1, 200);
   th_start_prio(r, "REC", &g_order, 2, 100);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.active, 1);
   cr_assert_eq(s.queued, 3);
   cr_assert_eq(th_try_start(r, "REC", &g_order, 3, 255, NULL), WEFT_EBUSY);
@@ -297,7 +297,7 @@ Test(dispatch, admission_queue_bound_gives_ebusy) {
   cr_assert_eq(s.starts_rejected, 2);
   open_gate();
   th_wait_ended(r, 4);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   static const long expected[] = {1, 2, 0};
   expect_order(expected, 3);
   s = fin;
@@ -334,14 +334,14 @@ static void gate_with_child(weft_task *t) {
 Test(dispatch, every_slot_is_usable_while_a_worker_is_busy) {
   enum { MAXT = 16 };
   weft_region_config cfg = th_config(1, MAXT);
-  cfg.runaway_ms = 0;
+  cfg.runaway_ms = WEFT_OFF;
   weft_region *r = th_region_cfg(&cfg);
   cr_assert_eq(weft_event_create(&g_live.go), 0);
   th_define(r, "LIVE", live_task, 1);
   th_define(r, "GCHILD", gate_with_child, 1);
   th_start(r, "GCHILD", &g_order, 0);
   th_wait_until(atomic_load(&g_order.gate_running));
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.active, 2, "the gate and its child, but %u active", s.active);
   for (long i = 0; i < MAXT - 2; i++)
     th_start(r, "LIVE", &g_live, i);

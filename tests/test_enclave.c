@@ -154,7 +154,7 @@ static void expect_sane_intervals(void) {
 static weft_region_config ecfg(unsigned workers, int mode) {
   weft_region_config cfg = th_config(workers, 1024);
   cfg.dispatch_mode = mode;
-  cfg.runaway_ms = 0;
+  cfg.runaway_ms = WEFT_OFF;
   cfg.task_record_fn = on_task_record;
   cfg.interval_record_fn = on_interval_record;
   cfg.record_ctx = &g_log;
@@ -188,7 +188,10 @@ static int try_start_in(weft_region *r, const char *tranid, void *ctx, long idx,
   th_arg a = {ctx, idx};
   weft_start_opts o;
   weft_start_opts_init(&o);
-  o.priority = priority;
+  if (priority != WEFT_PRIORITY_DEFAULT) {
+    o.flags = WEFT_START_PRIORITY;
+    o.priority = priority;
+  }
   o.membership = membership;
   o.enclave = enclave;
   o.transient = transient;
@@ -203,27 +206,27 @@ static uint64_t start_in(weft_region *r, const char *tranid, void *ctx, long idx
   return no;
 }
 
-static struct weft_enclave_stats est(weft_region *r, const char *name) {
-  struct weft_enclave_stats s;
+static weft_enclave_stats est(weft_region *r, const char *name) {
+  weft_enclave_stats s;
   memset(&s, 0, sizeof s);
-  int rc = weft_enclave_stats(r, name, &s);
-  cr_assert_eq(rc, 0, "weft_enclave_stats(%s): %s", name, weft_err_name(rc));
+  int rc = weft_enclave_stats_get(r, name, &s);
+  cr_assert_eq(rc, 0, "weft_enclave_stats_get(%s): %s", name, weft_err_name(rc));
   return s;
 }
 
-static struct weft_enclave_stats est_of(weft_enclave *e) {
-  struct weft_enclave_stats s;
+static weft_enclave_stats est_of(weft_enclave *e) {
+  weft_enclave_stats s;
   memset(&s, 0, sizeof s);
-  int rc = weft_enclave_stats_of(e, &s);
-  cr_assert_eq(rc, 0, "weft_enclave_stats_of: %s", weft_err_name(rc));
+  int rc = weft_transient_stats_get(e, &s);
+  cr_assert_eq(rc, 0, "weft_transient_stats_get: %s", weft_err_name(rc));
   return s;
 }
 
-static struct weft_enclave_stats tx_stats(weft_region *r, const char *tranid) {
-  struct weft_enclave_stats s;
+static weft_enclave_stats tx_stats(weft_region *r, const char *tranid) {
+  weft_enclave_stats s;
   memset(&s, 0, sizeof s);
-  int rc = weft_transaction_stats(r, tranid, &s);
-  cr_assert_eq(rc, 0, "weft_transaction_stats(%s): %s", tranid, weft_err_name(rc));
+  int rc = weft_transaction_stats_get(r, tranid, &s);
+  cr_assert_eq(rc, 0, "weft_transaction_stats_get(%s): %s", tranid, weft_err_name(rc));
   return s;
 }
 
@@ -262,7 +265,7 @@ Test(enclave, define_and_read_back) {
   def_enclave(r, "EDGE1", 3, WEFT_GOAL_PERCENTILE, 1, 1, 0);
   def_enclave(r, "EDGE2", 3, WEFT_GOAL_PERCENTILE, 3600000, 99, 0);
 
-  struct weft_enclave_stats s = est(r, "ONLINE");
+  weft_enclave_stats s = est(r, "ONLINE");
   cr_assert_str_eq(s.name, "ONLINE");
   cr_assert_eq(s.importance, 2);
   cr_assert_eq(s.goal_type, WEFT_GOAL_PERCENTILE);
@@ -302,12 +305,12 @@ Test(enclave, define_and_read_back) {
             imp3, imp5, disc);
 
   /* Lookups that fail. */
-  cr_assert_eq(weft_enclave_stats(r, "NOPE", &s), WEFT_ENOTFOUND);
-  cr_assert_eq(weft_enclave_stats(r, "Online", &s), WEFT_ENOTFOUND);
-  cr_assert_eq(weft_enclave_stats(r, NULL, &s), WEFT_EINVAL);
-  cr_assert_eq(weft_enclave_stats(NULL, "ONLINE", &s), WEFT_EINVAL);
-  cr_assert_eq(weft_enclave_stats(r, "ONLINE", NULL), WEFT_EINVAL);
-  cr_assert_eq(weft_transaction_stats(r, "NOTRAN", &s), WEFT_ENOTFOUND);
+  cr_assert_eq(weft_enclave_stats_get(r, "NOPE", &s), WEFT_ENOTFOUND);
+  cr_assert_eq(weft_enclave_stats_get(r, "Online", &s), WEFT_ENOTFOUND);
+  cr_assert_eq(weft_enclave_stats_get(r, NULL, &s), WEFT_EINVAL);
+  cr_assert_eq(weft_enclave_stats_get(NULL, "ONLINE", &s), WEFT_EINVAL);
+  cr_assert_eq(weft_enclave_stats_get(r, "ONLINE", NULL), WEFT_EINVAL);
+  cr_assert_eq(weft_transaction_stats_get(r, "NOTRAN", &s), WEFT_ENOTFOUND);
   th_finish(r);
 }
 
@@ -315,9 +318,9 @@ Test(enclave, define_and_read_back) {
 static void expect_refused(weft_region *r, weft_enclave_def d, int want, const char *what) {
   int rc = weft_enclave_define(r, &d);
   cr_assert_eq(rc, want, "%s: got %s, expected %s", what, weft_err_name(rc), weft_err_name(want));
-  struct weft_enclave_stats s;
+  weft_enclave_stats s;
   if (d.name != NULL && want != WEFT_EEXIST && want != WEFT_EBADNAME)
-    cr_assert_eq(weft_enclave_stats(r, d.name, &s), WEFT_ENOTFOUND, "%s: it was defined", what);
+    cr_assert_eq(weft_enclave_stats_get(r, d.name, &s), WEFT_ENOTFOUND, "%s: it was defined", what);
 }
 
 Test(enclave, define_refusals) {
@@ -393,7 +396,7 @@ Test(enclave, define_refusals) {
   o.enclave = "NOPE";
   int rc = weft_start(r, "T1", NULL, 0, &o, NULL);
   cr_assert_lt(rc, 0, "a start into enclave NOPE was accepted");
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(fin.tasks_started, 0);
 }
 
@@ -427,8 +430,8 @@ Test(enclave, bad_dispatch_mode_refused) {
 typedef struct cls_ctx {
   uint64_t no[CLS_MAX];                  /* the task number it saw */
   weft_enclave *enc[CLS_MAX];            /* weft_task_enclave */
-  char name[CLS_MAX][WEFT_NAME_MAX + 1]; /* weft_enclave_stats_of(...).name */
-  uint64_t id[CLS_MAX];                  /* weft_enclave_stats_of(...).enclave_id */
+  char name[CLS_MAX][WEFT_NAME_MAX + 1]; /* weft_transient_stats_get(...).name */
+  uint64_t id[CLS_MAX];                  /* weft_transient_stats_get(...).enclave_id */
   int noted[CLS_MAX];
   weft_event *go;     /* JWAIT tasks wait for it */
   atomic_int waiting; /* JWAIT tasks about to wait */
@@ -447,9 +450,9 @@ static void note_enclave(weft_task *t, cls_ctx *c, long idx) {
   c->no[idx] = weft_task_number(t);
   weft_enclave *e = weft_task_enclave(t);
   c->enc[idx] = e;
-  struct weft_enclave_stats s;
+  weft_enclave_stats s;
   memset(&s, 0, sizeof s);
-  if (e == NULL || weft_enclave_stats_of(e, &s) != 0)
+  if (e == NULL || weft_transient_stats_get(e, &s) != 0)
     atomic_fetch_add(&c->bad, 1);
   memcpy(c->name[idx], s.name, sizeof c->name[idx]);
   c->id[idx] = s.enclave_id;
@@ -508,7 +511,7 @@ Test(enclave, classification_by_transaction_and_override) {
   cr_assert(g_cls.enc[0] != g_cls.enc[3] && g_cls.enc[0] != g_cls.enc[5] &&
             g_cls.enc[3] != g_cls.enc[5] && g_cls.enc[9] != g_cls.enc[0]);
 
-  struct weft_enclave_stats s = est(r, "EA");
+  weft_enclave_stats s = est(r, "EA");
   cr_assert_eq(s.tasks_started, 3, "EA started %llu", (unsigned long long)s.tasks_started);
   cr_assert_eq(s.tasks_completed, 3);
   cr_assert_eq(s.active, 0);
@@ -614,7 +617,7 @@ Test(enclave, membership_join_classify_new_from_a_task) {
                  (unsigned long long)id, (unsigned long long)ts.completed);
   }
   /* Defined enclaves count their own members; transients are apart. */
-  struct weft_enclave_stats s = est(r, "EA");
+  weft_enclave_stats s = est(r, "EA");
   cr_assert_eq(s.tasks_completed, 3, "EA: %llu", (unsigned long long)s.tasks_completed);
   s = est(r, "EB");
   cr_assert_eq(s.tasks_completed, 2, "EB: %llu", (unsigned long long)s.tasks_completed);
@@ -714,7 +717,7 @@ Test(enclave, transient_released_before_its_tasks_end) {
   weft_enclave *e = NULL;
   cr_assert_eq(weft_enclave_create(r, "BASE", &e), 0);
   cr_assert_not_null(e);
-  struct weft_enclave_stats s = est_of(e);
+  weft_enclave_stats s = est_of(e);
   uint64_t id = s.enclave_id;
   cr_assert_neq(id, 0, "a transient enclave has id 0");
   cr_assert_eq(s.importance, 2);
@@ -725,7 +728,7 @@ Test(enclave, transient_released_before_its_tasks_end) {
     start_in(r, "TT", &g_cls, i, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL, e);
   th_wait_until(atomic_load(&g_cls.waiting) == N);
   s = est_of(e);
-  struct weft_enclave_stats live = s; /* asserted last: the lifecycle matters more */
+  weft_enclave_stats live = s; /* asserted last: the lifecycle matters more */
   atomic_store(&g_released, 1);
   weft_enclave_release(e);
   cr_assert_eq(transient_records(id).finals, 0, "final record while %d members live", N);
@@ -778,7 +781,7 @@ Test(enclave, transient_outlives_its_tasks_until_released) {
   /* Let a few policy intervals pass while the creator still holds it. */
   int seen = n_irecs();
   th_wait_until(n_irecs() >= seen + 5);
-  struct weft_enclave_stats s = est_of(e);
+  weft_enclave_stats s = est_of(e);
   cr_assert_eq(s.active, 0);
   cr_assert_eq(s.tasks_started, N);
   cr_assert_eq(transient_records(id).finals, 0, "final record before the creator released it");
@@ -880,7 +883,7 @@ static rec_sums sum_records(const char *name) {
 }
 
 /* Asserts the enclave's figures are the sums of its n task records. */
-static void expect_sums_match(const struct weft_enclave_stats *s, const rec_sums *rs, int n) {
+static void expect_sums_match(const weft_enclave_stats *s, const rec_sums *rs, int n) {
   cr_assert_eq(rs->n, n, "%d task records of %s, expected %d", rs->n, s->name, n);
   cr_assert_eq(s->tasks_started, (uint64_t)n, "%s: started %llu", s->name,
                (unsigned long long)s->tasks_started);
@@ -921,11 +924,11 @@ Test(enclave, task_records_sum_to_enclave_figures) {
   def_tx(r, "TW", spin_yield, 10, "W");
   run_load(r, "TW", N);
 
-  struct weft_enclave_stats s = est(r, "W");
+  weft_enclave_stats s = est(r, "W");
   rec_sums rs = sum_records("W");
   expect_sums_match(&s, &rs, N);
   /* The transaction's figures are the same tasks. */
-  struct weft_enclave_stats tx = tx_stats(r, "TW");
+  weft_enclave_stats tx = tx_stats(r, "TW");
   cr_assert_eq(tx.dispatches, s.dispatches);
   cr_assert_leq(absdiff(tx.dispatch_ns, s.dispatch_ns), (uint64_t)N);
   /* Each record is plausible: ROUNDS ms of spinning, ROUNDS + 1 dispatches
@@ -973,13 +976,13 @@ Test(enclave, enclave_dispatch_time_matches_worker_busy_time) {
   th_wait_until(atomic_load(&g_log.t_done) >= 3 * PER);
   shut(r);
   cr_assert_eq(atomic_load(&g_load.bad), 0);
-  struct weft_region_stats rs = th_stats(r);
+  weft_region_stats rs = th_stats(r);
   uint64_t busy = 0, wdisp = 0;
   for (unsigned w = 0; w < rs.workers; w++) {
     busy += rs.worker[w].busy_ns;
     wdisp += rs.worker[w].dispatches;
   }
-  struct weft_enclave_stats e1 = est(r, "E1"), e2 = est(r, "E2"), d = est(r, WEFT_DEFAULT_ENCLAVE);
+  weft_enclave_stats e1 = est(r, "E1"), e2 = est(r, "E2"), d = est(r, WEFT_DEFAULT_ENCLAVE);
   uint64_t enc = e1.dispatch_ns + e2.dispatch_ns + d.dispatch_ns;
   cr_log_info("enclaves %.3f ms (E1 %.3f, E2 %.3f, DEFAULT %.3f), workers busy %.3f ms", enc / 1e6,
               e1.dispatch_ns / 1e6, e2.dispatch_ns / 1e6, d.dispatch_ns / 1e6, busy / 1e6);
@@ -1007,7 +1010,7 @@ Test(enclave, migrating_tasks_are_accounted_once) {
   def_enclave(r, "W", 3, WEFT_GOAL_NONE, 0, 0, 0);
   def_tx(r, "TW", spin_yield, 10, "W");
   run_load(r, "TW", N);
-  struct weft_region_stats st = th_stats(r);
+  weft_region_stats st = th_stats(r);
   uint64_t steals = 0, wdisp = 0;
   for (unsigned w = 0; w < st.workers; w++) {
     steals += st.worker[w].steals;
@@ -1016,7 +1019,7 @@ Test(enclave, migrating_tasks_are_accounted_once) {
   cr_log_info("steals %llu, migrations seen by tasks %ld", (unsigned long long)steals,
               atomic_load(&g_load.moved));
   cr_assert_gt(steals, 0, "no steal: the test did not make tasks migrate");
-  struct weft_enclave_stats s = est(r, "W");
+  weft_enclave_stats s = est(r, "W");
   rec_sums rs = sum_records("W");
   expect_sums_match(&s, &rs, N);
   cr_assert_eq(rs.dispatches, wdisp, "records: %llu dispatches, workers: %llu",
@@ -1174,7 +1177,7 @@ Test(enclave, wait_reasons_in_task_records) {
                   "%s: dispatch + waits %llu ns > response %llu ns", rec->tranid,
                   (unsigned long long)parts, (unsigned long long)rec->response_ns);
   }
-  struct weft_enclave_stats s = est(r, "WT");
+  weft_enclave_stats s = est(r, "WT");
   rec_sums rs = sum_records("WT");
   expect_sums_match(&s, &rs, 6);
   cr_assert_geq(s.wait_ns[WEFT_WAIT_DELAY], 20 * MS_NS);
@@ -1201,7 +1204,7 @@ Test(enclave, response_times_and_percentiles) {
   def_enclave(r, "EP", 3, WEFT_GOAL_PERCENTILE, 1000, 90, 0);
   def_tx(r, "TP", delay_by_index, 10, "EP");
   run_load(r, "TP", N);
-  struct weft_enclave_stats s = est(r, "EP");
+  weft_enclave_stats s = est(r, "EP");
   uint64_t max_ns = 0, sum_ns = 0;
   for (int i = 0; i < n_trecs(); i++) {
     const weft_task_record *rec = &g_log.trec[i];
@@ -1248,7 +1251,7 @@ Test(enclave, abended_tasks_are_counted) {
   th_wait_ended(r, 5);
   th_wait_until(atomic_load(&g_log.t_done) >= 5);
   shut(r);
-  struct weft_enclave_stats s = est(r, "EA");
+  weft_enclave_stats s = est(r, "EA");
   cr_assert_eq(s.tasks_started, 5);
   cr_assert_eq(s.tasks_completed, 3);
   cr_assert_eq(s.tasks_abended, 2);
@@ -1285,8 +1288,8 @@ static void spin_then_wait(weft_task *t) {
 
 /* Start N members of EA, wait until all spun; *live: EA's and the
  * transaction's figures then. Lets them end and shuts down. */
-static weft_region *run_live_members(int n, struct weft_enclave_stats *live,
-                                     struct weft_enclave_stats *tx_live) {
+static weft_region *run_live_members(int n, weft_enclave_stats *live,
+                                     weft_enclave_stats *tx_live) {
   weft_region_config cfg = ecfg(2, WEFT_DISPATCH_GOAL);
   weft_region *r = th_region_cfg(&cfg);
   cr_assert_eq(weft_event_create(&g_live.go), 0);
@@ -1307,9 +1310,9 @@ static weft_region *run_live_members(int n, struct weft_enclave_stats *live,
 /* `active`: "its tasks alive now". */
 Test(enclave, active_counts_live_members) {
   enum { N = 3 };
-  struct weft_enclave_stats live, tx;
+  weft_enclave_stats live, tx;
   weft_region *r = run_live_members(N, &live, &tx);
-  struct weft_enclave_stats fin = est(r, "EA");
+  weft_enclave_stats fin = est(r, "EA");
   weft_region_destroy(r);
   weft_event_destroy(g_live.go);
   cr_assert_eq(live.active, N, "EA: active %u with %d members alive", live.active, N);
@@ -1321,9 +1324,9 @@ Test(enclave, active_counts_live_members) {
  * weft_region_stats), for the enclave and for the transaction. */
 Test(enclave, live_figures_include_running_members) {
   enum { N = 3 };
-  struct weft_enclave_stats s, tx;
+  weft_enclave_stats s, tx;
   weft_region *r = run_live_members(N, &s, &tx);
-  struct weft_enclave_stats fin = est(r, "EA");
+  weft_enclave_stats fin = est(r, "EA");
   weft_region_destroy(r);
   weft_event_destroy(g_live.go);
   cr_assert_eq(fin.tasks_started, N);
@@ -1342,14 +1345,14 @@ Test(enclave, live_figures_include_running_members) {
 
 Test(enclave, accounting_off_keeps_no_times) {
   weft_region_config cfg = ecfg(1, WEFT_DISPATCH_GOAL);
-  cfg.accounting = 0;
+  cfg.accounting = WEFT_ACCOUNTING_OFF;
   weft_region *r = th_region_cfg(&cfg);
   def_enclave(r, "EA", 3, WEFT_GOAL_NONE, 0, 0, 0);
   def_tx(r, "TAC", delay_by_index, 10, "EA");
   for (long i = 0; i < 3; i++)
     start_in(r, "TAC", &g_load, i, WEFT_PRIORITY_DEFAULT, WEFT_MEMBER_CLASSIFY, NULL, NULL);
   th_wait_count(&g_load.ended, 3);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(fin.tasks_completed, 3);
   cr_assert_eq(atomic_load(&g_load.bad), 0);
   for (int i = 0; i < n_trecs(); i++) {
@@ -1411,7 +1414,7 @@ Test(enclave, interval_records_partition_the_figures) {
   int seen = sum_intervals("EI").n;
   th_wait_until(sum_intervals("EI").n >= seen + 3);
   shut(r);
-  struct weft_enclave_stats s = est(r, "EI");
+  weft_enclave_stats s = est(r, "EI");
   irec_sums is = sum_intervals("EI");
   cr_log_info("%d interval records of EI", is.n);
   cr_assert_geq(is.n, 4, "only %d interval records over the run", is.n);
@@ -1504,7 +1507,7 @@ static order_ctx g_order;
  * priorities that contradict importance. */
 static weft_region *order_region(int mode) {
   weft_region_config cfg = ecfg(1, mode);
-  cfg.aging_ms = 0;
+  cfg.aging_ms = WEFT_OFF;
   weft_region *r = th_region_cfg(&cfg);
   th_define(r, "GATE", gate, 1);
   def_enclave(r, "SYS", WEFT_IMPORTANCE_SYSTEM, WEFT_GOAL_NONE, 0, 0, 0);
@@ -1671,11 +1674,11 @@ static void discretionary_waits(int mode, unsigned aging_ms, int spin_ms) {
 }
 
 Test(enclave, discretionary_runs_only_when_nothing_else_is_ready_goal) {
-  discretionary_waits(WEFT_DISPATCH_GOAL, 0, 0);
+  discretionary_waits(WEFT_DISPATCH_GOAL, WEFT_OFF, 0);
 }
 
 Test(enclave, discretionary_runs_only_when_nothing_else_is_ready_static) {
-  discretionary_waits(WEFT_DISPATCH_STATIC, 0, 0);
+  discretionary_waits(WEFT_DISPATCH_STATIC, WEFT_OFF, 0);
 }
 
 /* 120 ms of normal work with aging every 10 ms: discretionary work must not
@@ -1766,7 +1769,7 @@ Test(enclave, aging_prevents_starvation_goal) {
 
 static void no_aging_starves_low(int mode) {
   enum { YIELDS = 200000 };
-  weft_region *r = starve_region(mode, 0);
+  weft_region *r = starve_region(mode, WEFT_OFF);
   /* A window over twice what the default aging (100 ms a level, 4 levels)
    * would need to lift the low task, and at least YIELDS high yields. */
   ULONGLONG window_end = GetTickCount64() + 1000;
@@ -1887,7 +1890,7 @@ static void stop_load(weft_region *r) {
 static weft_region *miss_hog_region(void) {
   weft_region_config cfg = ecfg(1, WEFT_DISPATCH_GOAL);
   cfg.policy_interval_ms = 50;
-  cfg.aging_ms = 0;
+  cfg.aging_ms = WEFT_OFF;
   weft_region *r = th_region_cfg(&cfg);
   def_enclave(r, "MISS", 3, WEFT_GOAL_PERCENTILE, 10, 90, 0);
   def_enclave(r, "HOG", 3, WEFT_GOAL_AVERAGE, 10000, 0, 0);
@@ -1906,7 +1909,7 @@ typedef struct band_pair {
 static band_pair miss_hog_step(weft_region *r) {
   th_start(r, "TMISS", &g_pol, 0);
   Sleep(5);
-  struct weft_enclave_stats m = est(r, "MISS"), h = est(r, "HOG");
+  weft_enclave_stats m = est(r, "MISS"), h = est(r, "HOG");
   band_pair b = {m.dispatch_priority, h.dispatch_priority, m.pi};
   return b;
 }
@@ -1915,7 +1918,7 @@ static band_pair miss_hog_step(weft_region *r) {
  * helped) or 8 s passed. Returns 1 when helped; *max_pi: MISS's worst PI
  * seen before. */
 static int run_until_helped(weft_region *r, band_pair *at, double *max_pi) {
-  struct weft_enclave_stats m = est(r, "MISS"), h = est(r, "HOG");
+  weft_enclave_stats m = est(r, "MISS"), h = est(r, "HOG");
   cr_assert_eq(m.dispatch_priority, h.dispatch_priority,
                "same importance, different bands at the start: %d and %d", m.dispatch_priority,
                h.dispatch_priority);
@@ -2092,7 +2095,7 @@ Test(enclave, policy_is_stable_when_goals_are_met) {
       ns++;
     }
   }
-  struct weft_enclave_stats sa = est(r, "SA"), sb = est(r, "SB");
+  weft_enclave_stats sa = est(r, "SA"), sb = est(r, "SB");
   stop_load(r);
   th_finish(r);
   cr_assert_eq(atomic_load(&g_pol.bad), 0);
@@ -2141,7 +2144,7 @@ Test(enclave, immediate_shutdown_cancels_capped_transient_starts) {
   weft_enclave_release(e);
   th_wait_until(atomic_load(&g_cap_running) == 1);
   cr_assert_eq(weft_region_shutdown(r, WEFT_SHUTDOWN_IMMEDIATE, TH_SHUTDOWN_MS), 0);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   weft_region_destroy(r);
   weft_event_destroy(g_cap_never);
   cr_assert_eq(atomic_load(&g_cap_running), 1, "a capped start ran");
@@ -2179,7 +2182,7 @@ Test(enclave, cap_waiters_bounded_by_max_queued) {
   cr_assert_eq(weft_event_post(g_capq_go), 0);
   th_wait_count(&g_capq_ran, 3);
   shut(r);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   weft_region_destroy(r);
   weft_event_destroy(g_capq_go);
   cr_assert_eq(s.tasks_completed, 3);

@@ -215,7 +215,7 @@ Test(enq, released_when_the_holder_abends) {
   th_wait_until(atomic_load(&g_hold.step) == 1);
   cr_assert_eq(weft_event_post(g_hold.release), 0);
   th_wait_count(&g_hold.done, 1);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   expect_probe_while_held();
   expect_rc(7, g_hold.rc[7], 0);
   expect_rc(8, g_hold.rc[8], 0);

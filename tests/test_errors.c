@@ -33,6 +33,10 @@ Test(errors, real_failures_say_what_went_wrong) {
   weft_transaction_def d = {"T2", "NOPROG", 1, 0, NULL};
   expect_error(weft_transaction_define(r, &d), -6, "WEFT_ENOPROG", "no such program",
                "a transaction of a missing program");
+  weft_start_opts o = {0};
+  expect_error(weft_start_(r, "NOP", NULL, 0, &o, sizeof o + 8, NULL), -22, "WEFT_EABI",
+               "built for a Weft ABI version this weft.dll does not support",
+               "start options larger than this library knows");
   cr_assert_eq(weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, TH_SHUTDOWN_MS), 0);
   expect_error(weft_start(r, "NOP", NULL, 0, NULL, NULL), -12, "WEFT_ESHUTDOWN",
                "region is shutting down", "start after shutdown");
@@ -72,7 +76,7 @@ Test(errors, ok_has_a_name) {
 
 /* Codes outside the table are "unknown error" / "WEFT_E?". */
 Test(errors, unknown_codes) {
-  static const int unknown[] = {-22, -100, 1, 42, INT_MIN, INT_MAX, -0x7FFF};
+  static const int unknown[] = {-23, -100, 1, 42, INT_MIN, INT_MAX, -0x7FFF};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     cr_assert_str_eq(weft_strerror(unknown[i]), "unknown error", "strerror(%d)", unknown[i]);
     cr_assert_str_eq(weft_err_name(unknown[i]), "WEFT_E?", "err_name(%d)", unknown[i]);

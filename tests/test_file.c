@@ -842,7 +842,7 @@ Test(file, abend_backs_out) {
   for (int i = 0; i < 5; i++)
     expect_rc(i, g.rc[i], 0);
   cr_assert_str_eq(dump(r), LOADED);
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_abended, 1);
   cr_assert_eq(atomic_load(&g.after), 0);
 }
@@ -858,7 +858,7 @@ Test(file, normal_end_commits) {
   for (int i = 0; i < 5; i++)
     expect_rc(i, g.rc[i], 0);
   cr_assert_str_eq(dump(r), CHANGED);
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_abended, 0);
 }
 
@@ -951,7 +951,7 @@ static void record_reader(weft_task *t) {
 
 Test(file, user_enq_names_never_collide_with_record_locks) {
   weft_region_config cfg = th_config(1, 64);
-  cfg.lock_timeout_ms = 0; /* a lock wait would fail at once */
+  cfg.lock_timeout_ms = WEFT_OFF; /* a lock wait would fail at once */
   cfg.deadlock_action = WEFT_DEADLOCK_ERROR;
   weft_region *r = th_region_cfg(&cfg);
   define_file(r, FILE_NAME, FKEY_MAX, FREC_MAX);

@@ -40,7 +40,7 @@ static int only_task_state(weft_region *r, uint64_t no, weft_task_info *out) {
 
 Test(inquire, silent_worker_is_named) {
   weft_region_config cfg = th_config(2, 16);
-  cfg.runaway_ms = 0;
+  cfg.runaway_ms = WEFT_OFF;
   weft_region *r = th_region_cfg(&cfg);
   th_define(r, "WAITER", waiter, 1);
   th_define(r, "SPIN", spinner, 1);

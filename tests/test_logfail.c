@@ -216,7 +216,7 @@ Test(logfail, restart_shows_the_durable_state) {
 
   r = open_region(NULL);
   weft_recovery_info info;
-  cr_assert_eq(weft_region_recovery(r, &info), 0);
+  cr_assert_eq(weft_region_recovery_get(r, &info), 0);
   cr_assert_eq(info.clean, 0, "%s", info.message);
   cr_assert_eq(weft_log_failed(r), 0);
   static lf_ctx c2;
@@ -239,7 +239,7 @@ Test(logfail, header_only_log_is_reported) {
   finish(r, &c);
   r = open_region(NULL);
   weft_recovery_info info;
-  cr_assert_eq(weft_region_recovery(r, &info), 0);
+  cr_assert_eq(weft_region_recovery_get(r, &info), 0);
   cr_assert(strstr(info.message, "holds no records") != NULL, "%s", info.message);
   th_finish(r);
   th_rm_tree(g_dir);

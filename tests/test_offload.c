@@ -281,7 +281,7 @@ static int shutdown_during_offload(int mode) {
   atomic_store(&g_off.release, 1);
   cr_assert_eq(WaitForSingleObject(th, TH_DEADLINE_MS * 2), WAIT_OBJECT_0);
   CloseHandle(th);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   weft_region_destroy(r);
   cr_assert_eq(call.rc, 0, "shutdown: %s", weft_err_name(call.rc));
   weft_event_destroy(g_never);

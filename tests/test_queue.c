@@ -111,9 +111,9 @@ static uint64_t depth_of(weft_region *r, const char *q) {
 
 static void tdq(weft_region *r, const char *name, int recoverable, unsigned level,
                 const char *tranid) {
-  weft_tdq_def d = {name, recoverable, level, tranid};
-  int rc = weft_tdq_define(r, &d);
-  cr_assert_eq(rc, 0, "weft_tdq_define(%s): %s", name, weft_err_name(rc));
+  weft_td_def d = {name, recoverable, level, tranid};
+  int rc = weft_td_define(r, &d);
+  cr_assert_eq(rc, 0, "weft_td_define(%s): %s", name, weft_err_name(rc));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -324,15 +324,15 @@ Test(queue, ts_item_limit) {
 
 Test(queue, tsq_define_errors) {
   weft_region *r = th_region(1, 16);
-  expect_rc(0, weft_tsq_define(r, NULL, 1), WEFT_EINVAL);
-  expect_rc(1, weft_tsq_define(r, "", 1), WEFT_EBADNAME);
-  expect_rc(2, weft_tsq_define(r, "ABCDEFGHIJKLMNOPQ", 1), WEFT_EBADNAME);
-  expect_rc(3, weft_tsq_define(r, "RQ", 1), 0);
-  expect_rc(4, weft_tsq_define(r, "RQ", 1), WEFT_EEXIST);
-  expect_rc(5, weft_tsq_define(r, "RQ", 0), WEFT_EEXIST);
-  expect_rc(6, weft_tsq_define(r, "PFX*", 1), 0);
-  expect_rc(7, weft_tsq_define(r, "PFX*", 1), WEFT_EEXIST);
-  expect_rc(8, weft_tsq_define(r, "ABCDEFGHIJKLMNOP", 1), 0);
+  expect_rc(0, weft_ts_define(r, NULL, 1), WEFT_EINVAL);
+  expect_rc(1, weft_ts_define(r, "", 1), WEFT_EBADNAME);
+  expect_rc(2, weft_ts_define(r, "ABCDEFGHIJKLMNOPQ", 1), WEFT_EBADNAME);
+  expect_rc(3, weft_ts_define(r, "RQ", 1), 0);
+  expect_rc(4, weft_ts_define(r, "RQ", 1), WEFT_EEXIST);
+  expect_rc(5, weft_ts_define(r, "RQ", 0), WEFT_EEXIST);
+  expect_rc(6, weft_ts_define(r, "PFX*", 1), 0);
+  expect_rc(7, weft_ts_define(r, "PFX*", 1), WEFT_EEXIST);
+  expect_rc(8, weft_ts_define(r, "ABCDEFGHIJKLMNOP", 1), 0);
   th_finish(r);
 }
 
@@ -387,9 +387,9 @@ static void ts_check_task(weft_task *t) {
 
 static weft_region *ts_recov_region(void) {
   weft_region *r = th_region(2, 16);
-  cr_assert_eq(weft_tsq_define(r, "RQ", 1), 0);
-  cr_assert_eq(weft_tsq_define(r, "PFX*", 1), 0);
-  cr_assert_eq(weft_tsq_define(r, "PLAIN", 0), 0);
+  cr_assert_eq(weft_ts_define(r, "RQ", 1), 0);
+  cr_assert_eq(weft_ts_define(r, "PFX*", 1), 0);
+  cr_assert_eq(weft_ts_define(r, "PLAIN", 0), 0);
   th_define(r, "TSLD", ts_load_task, 1);
   th_define(r, "TSCH", ts_change_task, 1);
   th_define(r, "TSCK", ts_check_task, 1);
@@ -435,7 +435,7 @@ Test(queue, ts_recoverable_changes_undone_by_abend) {
   cr_assert_str_eq(g.got[22], "A,b,c,", "PLAIN is not recoverable: %s", g.got[22]);
   cr_assert_str_eq(g.got[23], "n,");
   expect_rc(24, g.rc[24], WEFT_ENOTFOUND);
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_abended, 1);
 }
 
@@ -481,8 +481,8 @@ static void q_probe(weft_task *t) {
 
 Test(queue, ts_recoverable_change_of_another_uow_is_waited_for) {
   weft_region *r = th_region(1, 16);
-  cr_assert_eq(weft_tsq_define(r, "RQ", 1), 0);
-  cr_assert_eq(weft_tsq_define(r, "PFX*", 1), 0);
+  cr_assert_eq(weft_ts_define(r, "RQ", 1), 0);
+  cr_assert_eq(weft_ts_define(r, "PFX*", 1), 0);
   cr_assert_eq(weft_event_create(&g.release), 0);
   th_define(r, "TSLD", ts_load_task, 1);
   th_define(r, "CHG", ts_changer, 1);
@@ -512,24 +512,24 @@ Test(queue, ts_recoverable_change_of_another_uow_is_waited_for) {
 Test(queue, tdq_define_errors) {
   weft_region *r = th_region(1, 16);
   th_define(r, "TRIG", q_probe, 1);
-  weft_tdq_def d = {"TDQ", 0, 0, NULL};
-  expect_rc(0, weft_tdq_define(r, NULL), WEFT_EINVAL);
+  weft_td_def d = {"TDQ", 0, 0, NULL};
+  expect_rc(0, weft_td_define(r, NULL), WEFT_EINVAL);
   d.name = "";
-  expect_rc(1, weft_tdq_define(r, &d), WEFT_EBADNAME);
+  expect_rc(1, weft_td_define(r, &d), WEFT_EBADNAME);
   d.name = "ABCDEFGHIJKLMNOPQ";
-  expect_rc(2, weft_tdq_define(r, &d), WEFT_EBADNAME);
+  expect_rc(2, weft_td_define(r, &d), WEFT_EBADNAME);
   d.name = "TDQ";
-  expect_rc(3, weft_tdq_define(r, &d), 0);
-  expect_rc(4, weft_tdq_define(r, &d), WEFT_EEXIST);
-  d = (weft_tdq_def){"ATI1", 0, 2, "NOTRAN"};
-  expect_rc(5, weft_tdq_define(r, &d), WEFT_ENOTRAN);
-  d = (weft_tdq_def){"ATI1", 0, 2, NULL};
-  int rc = weft_tdq_define(r, &d);
+  expect_rc(3, weft_td_define(r, &d), 0);
+  expect_rc(4, weft_td_define(r, &d), WEFT_EEXIST);
+  d = (weft_td_def){"ATI1", 0, 2, "NOTRAN"};
+  expect_rc(5, weft_td_define(r, &d), WEFT_ENOTRAN);
+  d = (weft_td_def){"ATI1", 0, 2, NULL};
+  int rc = weft_td_define(r, &d);
   cr_assert_eq(rc, WEFT_EINVAL, "a trigger level without a tranid: %s", weft_err_name(rc));
-  d = (weft_tdq_def){"ATI1", 1, 2, "TRIG"};
-  expect_rc(6, weft_tdq_define(r, &d), 0);
-  d = (weft_tdq_def){"ABCDEFGHIJKLMNOP", 1, 0, NULL};
-  expect_rc(7, weft_tdq_define(r, &d), 0);
+  d = (weft_td_def){"ATI1", 1, 2, "TRIG"};
+  expect_rc(6, weft_td_define(r, &d), 0);
+  d = (weft_td_def){"ABCDEFGHIJKLMNOP", 1, 0, NULL};
+  expect_rc(7, weft_td_define(r, &d), 0);
   uint64_t depth = 99;
   expect_rc(8, weft_td_depth(r, "NOQ", &depth), WEFT_ENOTFOUND);
   expect_rc(9, weft_td_depth(r, "TDQ", &depth), 0);
@@ -713,7 +713,7 @@ Test(queue, td_recoverable_reads_go_back_at_abend) {
   run(r, "TDCK", 0);
   cr_assert_str_eq(g.got[10], "one,two,three,");
   cr_assert_str_eq(g.got[11], "three,");
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_abended, 1);
 }
 
@@ -868,7 +868,7 @@ static weft_region *ati_region(int recoverable) {
 
 /* Live tasks (admitted or waiting for admission). */
 static uint32_t live(weft_region *r) {
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   return s.active + s.queued + s.delayed;
 }
 

@@ -479,7 +479,7 @@ static weft_region *open_dc(weft_recovery_info *info) {
                g_log);
   cr_assert_not_null(r);
   memset(info, 0, sizeof *info);
-  rc = weft_region_recovery(r, info);
+  rc = weft_region_recovery_get(r, info);
   cr_assert_eq(rc, 0, "weft_region_recovery: %s", weft_err_name(rc));
   cr_log_info("open in %.1f ms: clean=%d fresh=%d ckpt=%llu read=%llu redone=%llu undone=%llu "
               "torn=%llu rm_pending=%llu: %s",
@@ -592,15 +592,15 @@ Test(recovery, clean_shutdown_replays_nothing) {
     pairs_add(&g_acks, 999999, s);
     g_tries++;
   }
-  struct weft_log_stats ls;
-  cr_assert_eq(weft_log_stats(r, &ls), 0);
+  weft_log_stats ls;
+  cr_assert_eq(weft_log_stats_get(r, &ls), 0);
   cr_assert_geq(ls.commits, 10);
   cr_assert_geq(ls.flushes, 1);
   uint64_t ckpts = ls.checkpoints;
   uint64_t gen_before = summarize().newest_ckpt_gen;
   int rc = weft_checkpoint(r);
   cr_assert_eq(rc, 0, "weft_checkpoint: %s", weft_err_name(rc));
-  cr_assert_eq(weft_log_stats(r, &ls), 0);
+  cr_assert_eq(weft_log_stats_get(r, &ls), 0);
   cr_assert_eq(ls.checkpoints, ckpts + 1);
   dir_summary ds = summarize();
   cr_assert_gt(ds.newest_ckpt_gen, gen_before);
@@ -611,7 +611,7 @@ Test(recovery, clean_shutdown_replays_nothing) {
   /* Without a data directory there is nothing to checkpoint. */
   weft_region *mem = th_region(1, 16);
   cr_assert_eq(weft_checkpoint(mem), WEFT_ENOTSUP);
-  cr_assert_eq(weft_region_recovery(mem, &info), 0);
+  cr_assert_eq(weft_region_recovery_get(mem, &info), 0);
   cr_assert_eq(info.data_dir, 0);
   th_finish(mem);
 
@@ -1474,7 +1474,7 @@ Test(recovery, missing_log_is_refused) {
   dir_names(&after, names, sizeof names);
   if (rc == 0) {
     weft_recovery_info info;
-    weft_region_recovery(r, &info);
+    weft_region_recovery_get(r, &info);
     weft_region_destroy(r);
     cr_assert_fail("weft_region_create succeeded without %s (%llu acknowledged commits are in "
                    "it): %s; directory now: %s",

@@ -42,7 +42,7 @@ Test(region, create_with_worker_counts) {
   static const unsigned counts[] = {1, 2, 3, WEFT_MAX_WORKERS};
   for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
     weft_region *r = th_region(counts[i], 16);
-    struct weft_region_stats s = th_stats(r);
+    weft_region_stats s = th_stats(r);
     cr_assert_eq(s.workers, counts[i]);
     cr_assert_eq(s.active, 0);
     cr_assert_eq(s.tasks_started, 0);
@@ -64,14 +64,22 @@ static void expect_bad_config(const weft_region_config *cfg, const char *what) {
 }
 
 Test(region, create_bad_config) {
-  weft_region_config cfg = th_config(0, 16);
-  expect_bad_config(&cfg, "workers 0");
-  cfg = th_config(WEFT_MAX_WORKERS + 1, 16);
+  weft_region_config cfg = th_config(WEFT_MAX_WORKERS + 1, 16);
   expect_bad_config(&cfg, "workers 65");
   cfg = th_config(1000, 16);
   expect_bad_config(&cfg, "workers 1000");
-  cfg = th_config(2, 0);
-  expect_bad_config(&cfg, "max_tasks 0");
+  cfg = th_config(2, WEFT_MAX_TASKS_MAX + 1);
+  expect_bad_config(&cfg, "max_tasks past WEFT_MAX_TASKS_MAX");
+}
+
+/* A zeroed configuration is the default one: workers 0 is the CPU count
+ * and max_tasks 0 is 1024 (no longer refused). */
+Test(region, zero_config_means_defaults) {
+  weft_region_config cfg = {0};
+  weft_region *r = NULL;
+  cr_assert_eq(weft_region_create(&cfg, &r), 0);
+  cr_assert_eq(th_stats(r).workers, cpu_count());
+  th_finish(r);
 }
 
 Test(region, create_null_out) {
@@ -85,9 +93,9 @@ Test(region, create_null_out) {
 
 Test(region, stats_null_arguments) {
   weft_region *r = th_region(1, 4);
-  struct weft_region_stats s;
-  cr_assert_eq(weft_region_stats(r, NULL), WEFT_EINVAL);
-  cr_assert_eq(weft_region_stats(NULL, &s), WEFT_EINVAL);
+  weft_region_stats s;
+  cr_assert_eq(weft_region_stats_get(r, NULL), WEFT_EINVAL);
+  cr_assert_eq(weft_region_stats_get(NULL, &s), WEFT_EINVAL);
   th_finish(r);
 }
 
@@ -137,7 +145,7 @@ Test(region, stats_count_started_completed_abended) {
     th_start(r, "BAD", &g_count, i);
   th_wait_ended(r, 8);
   th_wait_until(th_stats(r).active == 0);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.tasks_started, 8);
   cr_assert_eq(s.tasks_completed, 5);
   cr_assert_eq(s.tasks_abended, 3);
@@ -153,16 +161,16 @@ Test(region, stats_count_started_completed_abended) {
   cr_assert_geq(dispatches, 8, "only %llu dispatches",
                 (unsigned long long)dispatches);
   cr_assert_eq(atomic_load(&g_count.runs), 8);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   s = fin;
   cr_assert_eq(s.tasks_completed, 5);
   cr_assert_eq(s.tasks_abended, 3);
 }
 
-/* With fiber_cache 0 nothing is pooled, and tasks still run. */
-Test(region, fiber_cache_zero_disables_pooling) {
+/* With fiber_cache WEFT_OFF nothing is pooled, and tasks still run. */
+Test(region, fiber_cache_off_disables_pooling) {
   weft_region_config cfg = th_config(2, 16);
-  cfg.fiber_cache = 0;
+  cfg.fiber_cache = WEFT_OFF;
   weft_region *r = th_region_cfg(&cfg);
   th_define(r, "GOOD", yield_then_count, 1);
   for (int i = 0; i < 40; i++)
@@ -208,7 +216,7 @@ Test(region, normal_shutdown_drains_running_and_queued) {
   int rc = weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, TH_SHUTDOWN_MS);
   cr_assert_eq(rc, 0, "%s", weft_err_name(rc));
   cr_assert_eq(atomic_load(&g_count.runs), 30);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.tasks_completed, 30);
   cr_assert_eq(s.tasks_abended, 0);
   cr_assert_eq(s.starts_cancelled, 0);
@@ -222,7 +230,7 @@ Test(region, start_after_shutdown_is_refused) {
   th_define(r, "SLOW", slow_count, 1);
   cr_assert_eq(weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, TH_SHUTDOWN_MS), 0);
   cr_assert_eq(weft_start(r, "SLOW", NULL, 0, NULL, NULL), WEFT_ESHUTDOWN);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.starts_rejected, 1);
   cr_assert_eq(s.tasks_started, 0);
   weft_region_destroy(r);
@@ -270,7 +278,7 @@ Test(region, start_from_task_during_normal_shutdown) {
   cr_assert_eq(atomic_load(&g_restart.last_rc), WEFT_ESHUTDOWN, "loop ended with %s",
                weft_err_name(atomic_load(&g_restart.last_rc)));
   cr_assert_eq(atomic_load(&g_restart.noop_runs), atomic_load(&g_restart.started));
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.tasks_completed, (uint64_t)atomic_load(&g_restart.started) + 1);
   cr_assert_geq(s.starts_rejected, 1);
   weft_region_destroy(r);
@@ -394,7 +402,7 @@ static void expect_all_purged(weft_region *r, long n) {
   for (int i = 0; i < runs && i < TH_MAX_ABENDS; i++)
     cr_assert_str_eq(g_purge.log.code[i], "AEXZ", "handler %d saw %s", i, g_purge.log.code[i]);
   cr_assert_eq(atomic_load(&g_purge.resumed), 0, "a purged task went on running");
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.tasks_abended, (uint64_t)n);
   cr_assert_eq(s.tasks_completed, 0);
   cr_assert_eq(s.active, 0);
@@ -422,14 +430,14 @@ Test(region, immediate_shutdown_cancels_queued_and_delayed_starts) {
   weft_start_opts_init(&o);
   o.delay_ms = 600000;
   cr_assert_eq(weft_start(r, "QUEUED", NULL, 0, &o, NULL), 0);
-  struct weft_region_stats before = th_stats(r);
+  weft_region_stats before = th_stats(r);
   cr_assert_eq(before.queued, 5);
   cr_assert_eq(before.delayed, 1);
   int rc = weft_region_shutdown(r, WEFT_SHUTDOWN_IMMEDIATE, TH_SHUTDOWN_MS);
   cr_assert_eq(rc, 0, "%s", weft_err_name(rc));
   expect_all_purged(r, n);
   cr_assert_eq(atomic_load(&g_purge.queued_ran), 0);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.starts_cancelled, 6);
   cr_assert_eq(s.queued, 0);
   cr_assert_eq(s.delayed, 0);
@@ -605,7 +613,7 @@ static void spin_until_released(weft_task *t) {
 
 Test(region, immediate_shutdown_times_out_on_a_task_that_never_suspends) {
   weft_region_config cfg = th_config(1, 4);
-  cfg.runaway_ms = 0;
+  cfg.runaway_ms = WEFT_OFF;
   weft_region *r = th_region_cfg(&cfg);
   th_define(r, "SPIN", spin_until_released, 1);
   th_start(r, "SPIN", &g_spin, 0);

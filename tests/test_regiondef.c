@@ -745,13 +745,13 @@ Test(regiondef, apply_installs_definitions_that_work) {
   int rc = wdef_apply(f, r, builtins, NULL, &e);
   cr_assert_eq(rc, 0, "apply: %s\n%s", weft_err_name(rc), all_errors(&e));
 
-  struct weft_enclave_stats es;
-  cr_assert_eq(weft_enclave_stats(r, "ONLINE", &es), 0);
+  weft_enclave_stats es;
+  cr_assert_eq(weft_enclave_stats_get(r, "ONLINE", &es), 0);
   cr_expect_eq(es.importance, 2);
   cr_expect_eq(es.goal_type, WEFT_GOAL_AVERAGE);
   cr_expect_eq(es.goal_ms, 100);
-  struct weft_class_stats cs;
-  cr_assert_eq(weft_class_stats(r, "CLS", &cs), 0);
+  weft_class_stats cs;
+  cr_assert_eq(weft_class_stats_get(r, "CLS", &cs), 0);
   cr_expect_eq(cs.max_active, 3);
   cr_expect_eq(cs.purge_threshold, 50);
   cr_expect_eq(weft_transaction_is_enabled(r, "RECT"), 1);
@@ -772,11 +772,11 @@ Test(regiondef, apply_installs_definitions_that_work) {
   /* The DLL program runs (and abends as it should). */
   cr_assert_eq(weft_start(r, "ABND", NULL, 0, NULL, NULL), 0);
   th_wait_ended(r, 3);
-  cr_assert_eq(weft_transaction_stats(r, "RECT", &es), 0);
+  cr_assert_eq(weft_transaction_stats_get(r, "RECT", &es), 0);
   cr_expect_eq(es.tasks_completed, 2);
-  cr_assert_eq(weft_transaction_stats(r, "ABND", &es), 0);
+  cr_assert_eq(weft_transaction_stats_get(r, "ABND", &es), 0);
   cr_expect_eq(es.tasks_abended, 1);
-  cr_assert_eq(weft_enclave_stats(r, "ONLINE", &es), 0);
+  cr_assert_eq(weft_enclave_stats_get(r, "ONLINE", &es), 0);
   cr_expect_eq(es.tasks_completed, 2);
   th_finish(r);
   wdef_free(f);
@@ -846,8 +846,8 @@ Test(regiondef, runtime_install_adds_and_refuses_existing_names) {
   expect_error(&e, 4, "TRANSACTION NEWT already exists in the region");
   expect_error(&e, 5, "TDQUEUE NQ already exists in the region");
   cr_expect_eq(e.n, 4, "got:\n%s", all_errors(&e));
-  struct weft_enclave_stats es;
-  cr_expect_eq(weft_enclave_stats(r, "FRESH", &es), WEFT_ENOTFOUND);
+  weft_enclave_stats es;
+  cr_expect_eq(weft_enclave_stats_get(r, "FRESH", &es), WEFT_ENOTFOUND);
   wdef_errors_free(&e);
 
   /* A reference the region cannot satisfy is reported at apply. */

@@ -179,14 +179,14 @@ Test(timer, delayed_start_cancelled_at_normal_shutdown) {
   o.delay_ms = 600000;
   cr_assert_eq(weft_start(r, "NEVER", &a, sizeof a, &o, NULL), 0);
   cr_assert_eq(weft_start(r, "NEVER", &a, sizeof a, &o, NULL), 0);
-  struct weft_region_stats before = th_stats(r);
+  weft_region_stats before = th_stats(r);
   cr_assert_eq(before.delayed, 2);
   cr_assert_eq(before.queued, 0);
   cr_assert_eq(before.active, 0);
   int rc = weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, TH_SHUTDOWN_MS);
   cr_assert_eq(rc, 0, "%s", weft_err_name(rc));
   cr_assert_eq(atomic_load(&g_delay.done), 0);
-  struct weft_region_stats s = th_stats(r);
+  weft_region_stats s = th_stats(r);
   cr_assert_eq(s.starts_cancelled, 2);
   cr_assert_eq(s.tasks_started, 0);
   cr_assert_eq(s.delayed, 0);
@@ -205,9 +205,9 @@ Test(timer, delayed_start_does_not_hold_a_slot) {
   g_delay.started_us[0] = th_now_us();
   th_start(r, "NOTE", &g_delay, 0);
   th_wait_count(&g_delay.done, 1);
-  struct weft_region_stats now = th_stats(r);
+  weft_region_stats now = th_stats(r);
   cr_assert_eq(now.queued, 0);
   cr_assert_eq(now.delayed, 1);
-  struct weft_region_stats fin = th_finish(r);
+  weft_region_stats fin = th_finish(r);
   cr_assert_eq(fin.starts_cancelled, 1);
 }

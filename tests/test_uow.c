@@ -546,7 +546,7 @@ static void end_vote_case(long idx) {
   cr_assert_eq(rm_count('A', 'r'), 1, "events: %s", rm_events());
   run(r, "PEEK", 0);
   expect_rc(40, g.rc[40], WEFT_ENOTFOUND);
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(atomic_load(&g.ran), 0, "RETURN's next transaction ran after a failed commit");
   cr_assert_eq(s.tasks_abended, 1);
 }
@@ -633,7 +633,7 @@ Test(uow, xctl_never_returns_and_copies_the_commarea) {
   cr_assert_eq(memcmp(g.got[1], "commarea-data", 14), 0);
   cr_assert_eq(g.rc[2], 0, "XB was given the caller's buffer, not a copy");
   cr_assert_str_eq(g_ca, "commarea-data", "XB's change reached the caller's buffer");
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_completed, 1);
   cr_assert_eq(s.tasks_abended, 0);
 }
@@ -779,7 +779,7 @@ Test(uow, return_ends_the_task_and_starts_the_next_transaction) {
   expect_rc(3, g.rc[3], 0);
   cr_assert_str_eq(g.got[3], "before-return", "the RETURN did not commit");
   cr_assert_neq(g.task_no[3], no);
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_completed, 2);
   cr_assert_eq(s.tasks_abended, 0);
 }
@@ -813,7 +813,7 @@ Test(uow, return_from_a_link_level_ends_the_task) {
   run(r, "PEEK", 0);
   expect_rc(40, g.rc[40], 0);
   cr_assert_str_eq(g.got[0], "from-sub");
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_completed, 2, "RETURN NULL started something or abended");
   cr_assert_eq(s.tasks_abended, 0);
 }
@@ -836,7 +836,7 @@ Test(uow, return_errors_return_to_the_caller) {
   expect_rc(1, g.rc[1], WEFT_EBADNAME);
   expect_rc(2, g.rc[2], WEFT_EINVAL);
   cr_assert_eq(atomic_load(&g.linked_back), 1);
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_completed, 1, "a refused RETURN started a task");
   cr_assert_eq(atomic_load(&g.ran), 0);
 }
@@ -877,7 +877,7 @@ Test(uow, disabled_program_abends_apct_and_refuses_link) {
   run(r, "LINKP", 1);
   expect_rc(21, g.rc[21], 0);
   cr_assert_eq(atomic_load(&g.ran), 2);
-  struct weft_region_stats s = th_finish(r);
+  weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_abended, 1);
 }
 

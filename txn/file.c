@@ -27,14 +27,14 @@ static int file_args(weft_task *t, const char *file, const void *key, size_t kle
                      weft__sfile **f) {
   int rc = weft__task_check(t);
   if (rc == 0)
-    rc = weft__store_check(t->tk_region);
+    rc = weft__store_check(weft__task_region(t));
   if (rc != 0)
     return rc;
   if (file == NULL || (key == NULL && klen != 0))
     return WEFT_EINVAL;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__lock_acquire_shared(&x->x_data);
-  *f = weft__sfile_find(t->tk_region, file);
+  *f = weft__sfile_find(weft__task_region(t), file);
   if (*f != NULL && !(*f)->sf_defined)
     *f = NULL;
   weft__lock_release_shared(&x->x_data);
@@ -46,7 +46,7 @@ static int file_args(weft_task *t, const char *file, const void *key, size_t kle
 static int lock_record(weft_task *t, weft__sfile *f, const void *key, size_t klen) {
   unsigned char lk[LOCKKEY_MAX];
   size_t n = lock_key(lk, f, key, klen);
-  int rc = weft__lock_uow(t, lk, n, t->tk_region->r_cfg.lock_timeout_ms);
+  int rc = weft__lock_uow(t, lk, n, weft__region_config(weft__task_region(t))->lock_timeout_ms);
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
@@ -54,7 +54,7 @@ static int lock_record(weft_task *t, weft__sfile *f, const void *key, size_t kle
 static int wait_owner(weft_task *t, weft__sfile *f, const void *key, size_t klen) {
   unsigned char lk[LOCKKEY_MAX];
   size_t n = lock_key(lk, f, key, klen);
-  int rc = weft__lock_wait_free(t, lk, n, t->tk_region->r_cfg.lock_timeout_ms);
+  int rc = weft__lock_wait_free(t, lk, n, weft__region_config(weft__task_region(t))->lock_timeout_ms);
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
@@ -72,7 +72,7 @@ int weft_file_read(weft_task *t, const char *file, const void *key, size_t klen,
     return WEFT_EINVAL;
   if ((flags & WEFT_READ_UPDATE) && (rc = lock_record(t, f, key, klen)) != 0)
     return rc;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__uow *u = weft__uow_get(t);
   if (u == NULL)
     return WEFT_ENOMEM;
@@ -99,6 +99,7 @@ int weft_file_read(weft_task *t, const char *file, const void *key, size_t klen,
 /* Make u the owner of n (its first change in u): keep the committed
  * image. x_data held exclusively. */
 static int take(weft__uow *u, weft__sfile *f, weft__srec *n, bool existed) {
+  weft_assert_internal(weft__lock_held(&weft__txn_of(weft__task_region(u->u_task))->x_data));
   if (n->sr_owner == u)
     return 0;
   int rc = weft__uow_touch(u, WEFT__T_REC, n, f);
@@ -140,7 +141,7 @@ int weft_file_write(weft_task *t, const char *file, const void *key, size_t klen
     free(v);
     return WEFT_ENOMEM;
   }
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__lock_acquire(&x->x_data);
   weft__srec *n = weft__sl_find(f, key, klen);
   bool fresh = n == NULL;
@@ -163,7 +164,7 @@ static int modify(weft_task *t, weft__sfile *f, const void *key, size_t klen, we
   weft__uow *u = weft__uow_get(t);
   if (u == NULL)
     return WEFT_ENOMEM;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   int rc;
   weft__lock_acquire(&x->x_data);
   weft__srec *n = weft__sl_find(f, key, klen);
@@ -182,7 +183,7 @@ int weft_file_rewrite(weft_task *t, const char *file, const void *key, size_t kl
   if (rc != 0)
     return rc;
   unsigned char lk[LOCKKEY_MAX];
-  if (!weft__lock_held(t, lk, lock_key(lk, f, key, klen)))
+  if (!weft__lock_uow_held(t, lk, lock_key(lk, f, key, klen)))
     return WEFT_ESTATE;
   weft__sval *v = weft__sval_new(data, len);
   if (v == NULL)
@@ -276,13 +277,13 @@ int weft_browse_next(weft_browse *b, void *kbuf, size_t kcap, size_t *klen, void
   weft_task *t = b->b_task;
   int rc = weft__task_check(t);
   if (rc == 0)
-    rc = weft__store_check(t->tk_region);
+    rc = weft__store_check(weft__task_region(t));
   if (rc != 0)
     return rc;
   weft__uow *u = weft__uow_get(t);
   if (u == NULL)
     return WEFT_ENOMEM;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   bool back = b->b_flags & WEFT_BROWSE_BACKWARD;
   for (;;) {
     weft__lock_acquire_shared(&x->x_data);

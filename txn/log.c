@@ -10,14 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "txn/txn.h"
 
 /* ---- Paths ------------------------------------------------------------------- */
 
 void weft__data_path(weft_region *r, char *out, size_t cap, const char *kind, uint64_t gen,
                      const char *suffix) {
-  snprintf(out, cap, "%s\\weft.%s.%016llx%s", weft__txn_of(r)->x_dir, kind, (unsigned long long)gen,
-           suffix);
+  char name[64];
+  snprintf(name, sizeof name, "weft.%s.%016llx%s", kind, (unsigned long long)gen, suffix);
+  weft__path_join(out, cap, weft__txn_of(r)->x_dir, name);
 }
 
 int weft__log_file_new(weft_region *r, uint64_t gen, weft__file *out) {
@@ -77,7 +79,7 @@ void weft__data_drop_before(weft_region *r, uint64_t gen) {
     removed = 0;
     for (int i = 0; i < c.n; i++) {
       char path[1024];
-      snprintf(path, sizeof path, "%s\\%s", dir, c.names[i]);
+      weft__path_join(path, sizeof path, dir, c.names[i]);
       removed += weft__file_remove(path) == 0;
     }
   } while (rc == 0 && c.n == 64 && removed > 0);
@@ -89,6 +91,7 @@ void weft__data_drop_before(weft_region *r, uint64_t gen) {
 /* ---- Appending ------------------------------------------------------------------ */
 
 uint64_t weft__log_append_locked(weft_region *r, const weft__buf *b) {
+  weft_assert_internal(weft__lock_held(&weft__txn_of(r)->x_log));
   weft__txn *x = weft__txn_of(r);
   if (x->x_dir == NULL)
     return 0;
@@ -105,27 +108,25 @@ uint64_t weft__log_append_locked(weft_region *r, const weft__buf *b) {
 
 /* Wake the commits the flush up to durable covered (x_log held). */
 static void waiters_wake(weft__txn *x, uint64_t durable, int result) {
+  weft_assert_internal(weft__lock_held(&x->x_log));
   while (x->x_wait_head != NULL && (result != 0 || x->x_wait_head->lw_lsn <= durable)) {
     weft__logwait *w = x->x_wait_head;
     if ((x->x_wait_head = w->lw_next) == NULL)
       x->x_wait_tail = NULL;
     weft_task *t = w->lw_task; /* w lives on t's stack: read it first */
-    int expect = WEFT__W_HARD;
-    atomic_compare_exchange_strong(&t->tk_wait, &expect, WEFT__W_WOKEN);
-    weft_assert(expect == WEFT__W_HARD);
-    weft__task_wake(t, result);
+    weft__task_hard_wake(t, result);
   }
 }
 
 int weft__log_wait(weft_task *t, uint64_t lsn) {
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__logwait w = {t, lsn, NULL};
   weft__lock_acquire(&x->x_log);
   if (atomic_load(&x->x_lsn_durable) >= lsn || atomic_load(&x->x_failed)) {
     weft__lock_release(&x->x_log);
     return atomic_load(&x->x_failed) ? WEFT_ESYS : 0;
   }
-  atomic_store_explicit(&t->tk_wait, WEFT__W_HARD, memory_order_relaxed);
+  weft__task_hard_wait_begin(t);
   if (x->x_wait_tail != NULL)
     x->x_wait_tail->lw_next = &w;
   else
@@ -213,7 +214,7 @@ static void writer_main(void *arg) {
         atomic_store(&x->x_lsn_durable, end);
       waiters_wake(x, end, rc == 0 ? 0 : WEFT_ESYS);
     }
-    bool due = r->r_cfg.checkpoint_bytes && x->x_file_off > r->r_cfg.checkpoint_bytes;
+    bool due = weft__region_config(r)->checkpoint_bytes && x->x_file_off > weft__region_config(r)->checkpoint_bytes;
     if ((x->x_ckpt_req || due) && !atomic_load(&x->x_failed)) {
       bool req = x->x_ckpt_req;
       x->x_ckpt_req = false;
@@ -358,24 +359,33 @@ int weft__log_checkpoint(weft_region *r, bool clean) {
 int weft_checkpoint(weft_region *r) {
   if (r == NULL)
     return WEFT_EINVAL;
-  if (weft__worker_self() != NULL)
+  if (weft__on_worker())
     return WEFT_ESTATE;
   return weft__log_checkpoint(r, false);
 }
 
-int weft_log_stats(weft_region *r, struct weft_log_stats *out) {
+static int log_stats(weft_region *r, weft_log_stats *out) {
   if (r == NULL || out == NULL)
     return WEFT_EINVAL;
   weft__txn *x = weft__txn_of(r);
-  *out = (struct weft_log_stats){
+  *out = (weft_log_stats){
       .commits = atomic_load(&x->x_commits),
       .flushes = atomic_load(&x->x_flushes),
       .bytes = atomic_load(&x->x_bytes),
       .durable_lsn = atomic_load(&x->x_lsn_durable),
       .checkpoints = atomic_load(&x->x_ckpts),
       .rollbacks = atomic_load(&x->x_rollbacks),
-      .deadlocks = atomic_load(&r->r_deadlocks),
-      .lock_timeouts = atomic_load(&r->r_lock_timeouts),
   };
+  weft__lock_figures(r, &out->deadlocks, &out->lock_timeouts);
   return 0;
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_log_stats_get_(weft_region *r, weft_log_stats *out, size_t size) {
+  weft_log_stats buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = log_stats(r, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
 }

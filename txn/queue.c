@@ -21,14 +21,14 @@ static size_t qlock_key(unsigned char *out, char kind, const char *name) {
 
 static int qlock(weft_task *t, char kind, const char *name) {
   unsigned char lk[QLOCK_MAX];
-  int rc = weft__lock_uow(t, lk, qlock_key(lk, kind, name), t->tk_region->r_cfg.lock_timeout_ms);
+  int rc = weft__lock_uow(t, lk, qlock_key(lk, kind, name), weft__region_config(weft__task_region(t))->lock_timeout_ms);
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
 static int qwait(weft_task *t, const char *name) {
   unsigned char lk[QLOCK_MAX];
   int rc =
-      weft__lock_wait_free(t, lk, qlock_key(lk, 'T', name), t->tk_region->r_cfg.lock_timeout_ms);
+      weft__lock_wait_free(t, lk, qlock_key(lk, 'T', name), weft__region_config(weft__task_region(t))->lock_timeout_ms);
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
@@ -37,7 +37,7 @@ static int qwait(weft_task *t, const char *name) {
 static int q_args(weft_task *t, const char *queue) {
   int rc = weft__task_check(t);
   if (rc == 0)
-    rc = weft__store_check(t->tk_region);
+    rc = weft__store_check(weft__task_region(t));
   return rc != 0 ? rc : weft__qname_check(queue);
 }
 
@@ -62,6 +62,7 @@ static bool ts_recoverable(weft_region *r, const char *queue) {
 /* u's first change of a recoverable queue: keep a copy of its items.
  * x_data held exclusively. */
 static int ts_take(weft__uow *u, weft__tsq *q, bool existed) {
+  weft_assert_internal(weft__lock_held(&weft__txn_of(weft__task_region(u->u_task))->x_data));
   if (!q->q_recoverable || q->q_owner == u)
     return 0;
   weft__sval **before = NULL;
@@ -98,7 +99,7 @@ static int ts_change_begin(weft_task *t, const char *queue, const void *data, si
     return rc;
   if ((*u = weft__uow_get(t)) == NULL)
     return WEFT_ENOMEM;
-  if (ts_recoverable(t->tk_region, queue) && (rc = qlock(t, 'T', queue)) != 0)
+  if (ts_recoverable(weft__task_region(t), queue) && (rc = qlock(t, 'T', queue)) != 0)
     return rc;
   return (*v = weft__sval_new(data, len)) != NULL ? 0 : WEFT_ENOMEM;
 }
@@ -109,7 +110,7 @@ int weft_ts_write(weft_task *t, const char *queue, const void *data, size_t len,
   int rc = ts_change_begin(t, queue, data, len, &u, &v);
   if (rc != 0)
     return rc;
-  weft_region *r = t->tk_region;
+  weft_region *r = weft__task_region(t);
   weft__txn *x = weft__txn_of(r);
   weft__lock_acquire(&x->x_data);
   bool fresh = weft__tsq_find(r, queue) == NULL;
@@ -148,13 +149,13 @@ int weft_ts_write(weft_task *t, const char *queue, const void *data, size_t len,
 /* The task's UOW and the queue for reading, waiting out another UOW's
  * change. Returns with x_data held exclusively (0) or not held (error). */
 static int ts_open_read(weft_task *t, const char *queue, weft__uow **uout, weft__tsq **out) {
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__uow *u = *uout = weft__uow_get(t);
   if (u == NULL)
     return WEFT_ENOMEM;
   for (;;) {
     weft__lock_acquire(&x->x_data);
-    weft__tsq *q = weft__tsq_find(t->tk_region, queue);
+    weft__tsq *q = weft__tsq_find(weft__task_region(t), queue);
     if (q != NULL && q->q_owner != NULL && q->q_owner != u) {
       weft__lock_release(&x->x_data);
       int rc = qwait(t, queue);
@@ -191,7 +192,7 @@ int weft_ts_read(weft_task *t, const char *queue, unsigned item, void *buf, size
       *item_out = want;
     weft__uow_note_read(u, q->q_lsn);
   }
-  weft__lock_release(&weft__txn_of(t->tk_region)->x_data);
+  weft__lock_release(&weft__txn_of(weft__task_region(t))->x_data);
   return rc;
 }
 
@@ -207,7 +208,7 @@ int weft_ts_count(weft_task *t, const char *queue, unsigned *count) {
   if ((rc = ts_open_read(t, queue, &u, &q)) != 0)
     return rc;
   *count = q->q_n;
-  weft__lock_release(&weft__txn_of(t->tk_region)->x_data);
+  weft__lock_release(&weft__txn_of(weft__task_region(t))->x_data);
   return 0;
 }
 
@@ -217,9 +218,9 @@ int weft_ts_rewrite(weft_task *t, const char *queue, unsigned item, const void *
   int rc = ts_change_begin(t, queue, data, len, &u, &v);
   if (rc != 0)
     return rc;
-  weft__txn *x = weft__txn_of(t->tk_region);
+  weft__txn *x = weft__txn_of(weft__task_region(t));
   weft__lock_acquire(&x->x_data);
-  weft__tsq *q = weft__tsq_find(t->tk_region, queue);
+  weft__tsq *q = weft__tsq_find(weft__task_region(t), queue);
   if (q == NULL || q->q_gone || item == 0 || item > q->q_n)
     rc = WEFT_ENOTFOUND;
   else if ((rc = ts_take(u, q, true)) == 0) {
@@ -239,9 +240,9 @@ int weft_ts_delete(weft_task *t, const char *queue) {
     return rc;
   if (u == NULL)
     return WEFT_ENOMEM;
-  if (ts_recoverable(t->tk_region, queue) && (rc = qlock(t, 'T', queue)) != 0)
+  if (ts_recoverable(weft__task_region(t), queue) && (rc = qlock(t, 'T', queue)) != 0)
     return rc;
-  weft_region *r = t->tk_region;
+  weft_region *r = weft__task_region(t);
   weft__txn *x = weft__txn_of(r);
   weft__lock_acquire(&x->x_data);
   weft__tsq *q = weft__tsq_find(r, queue);
@@ -274,7 +275,7 @@ int weft_td_write(weft_task *t, const char *queue, const void *data, size_t len)
   int rc = q_args(t, queue);
   if (rc != 0 || (rc = item_args(data, len)) != 0)
     return rc;
-  weft_region *r = t->tk_region;
+  weft_region *r = weft__task_region(t);
   weft__tdq *d = td_find(r, queue);
   if (d == NULL)
     return WEFT_ENOTFOUND;
@@ -307,7 +308,7 @@ int weft_td_read(weft_task *t, const char *queue, void *buf, size_t cap, size_t 
     return rc;
   if (buf == NULL && cap != 0)
     return WEFT_EINVAL;
-  weft_region *r = t->tk_region;
+  weft_region *r = weft__task_region(t);
   weft__tdq *d = td_find(r, queue);
   if (d == NULL)
     return WEFT_ENOTFOUND;

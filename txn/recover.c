@@ -473,7 +473,12 @@ int weft__recover(weft_region *r) {
     uint64_t gen = top + 1;
     weft__buf snap = {0};
     uint64_t pending;
+    /* No other thread runs yet; the locks are what the snapshot's rule asks. */
+    weft__lock_acquire(&x->x_data);
+    weft__lock_acquire(&x->x_log);
     weft__store_snapshot(r, &snap, &pending);
+    weft__lock_release(&x->x_log);
+    weft__lock_release(&x->x_data);
     rc = snap.oom ? WEFT_ENOMEM : weft__log_file_new(r, gen, &x->x_file);
     if (rc == 0 && (rc = weft__ckpt_write(r, gen, &snap, false)) != 0) {
       weft__file_close(x->x_file);

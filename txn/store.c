@@ -495,6 +495,8 @@ static uint64_t snap_tdqs(weft_region *r, weft__buf *b) {
 }
 
 uint64_t weft__store_snapshot(weft_region *r, weft__buf *b, uint64_t *pending_out) {
+  weft_assert_internal(weft__lock_held(&weft__txn_of(r)->x_data) &&
+                       weft__lock_held(&weft__txn_of(r)->x_log));
   weft__txn *x = weft__txn_of(r);
   uint64_t count = snap_files(r, b) + snap_tsqs(r, b) + snap_tdqs(r, b);
   for (uint32_t i = 0; i < x->x_npending; i++, count++) {

@@ -4,31 +4,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "txn/txn.h"
 
-int weft__txn_init(weft_region *r) {
+/* At region create, before the workers start (host thread): the store, and
+ * with a data_dir (copied: the caller's string is not kept) restart
+ * recovery and the log writer. */
+static int txn_create(weft_region *r, const weft_region_config *cfg, void **state) {
   weft__txn *x = calloc(1, sizeof *x);
   if (x == NULL)
     return WEFT_ENOMEM;
-  r->r_txn = x;
+  *state = x;
   weft__lock_init(&x->x_data);
   weft__lock_init(&x->x_log);
   weft__cond_init(&x->x_log_cond);
   weft__hooks_config(x);
-  const char *dir = r->r_cfg.data_dir;
-  r->r_cfg.data_dir = NULL; /* the caller's string is not kept */
-  if (dir == NULL)
+  if (cfg->data_dir == NULL)
     return 0;
-  if ((x->x_dir = strdup(dir)) == NULL)
+  if ((x->x_dir = strdup(cfg->data_dir)) == NULL)
     return WEFT_ENOMEM;
-  r->r_cfg.data_dir = x->x_dir;
   int rc = weft__recover(r);
   return rc != 0 ? rc : weft__log_start(r);
 }
 
-void weft__txn_close(weft_region *r) {
-  weft__txn *x = weft__txn_of(r);
-  if (x == NULL || x->x_dir == NULL || x->x_file == NULL)
+/* After the last task, the workers stopped (host thread): stop the writer
+ * and write the clean-shutdown checkpoint. */
+static void txn_quiesce(weft_region *r, void *state) {
+  weft__txn *x = state;
+  if (NEVER(x == NULL) || x->x_dir == NULL || x->x_file == NULL)
     return;
   weft__log_stop(r);
   if (atomic_load(&x->x_failed))
@@ -41,8 +44,9 @@ void weft__txn_close(weft_region *r) {
               (unsigned long long)x->x_gen);
 }
 
-void weft__txn_free(weft_region *r) {
-  weft__txn *x = weft__txn_of(r);
+/* Host thread, no task left (also after a failed create). */
+static void txn_free(weft_region *r, void *state) {
+  weft__txn *x = state;
   if (x == NULL)
     return;
   weft__log_stop(r);
@@ -57,10 +61,15 @@ void weft__txn_free(weft_region *r) {
   weft__buf_free(&x->x_buf);
   free(x->x_dir);
   free(x);
-  r->r_txn = NULL;
 }
 
-int weft_region_recovery(weft_region *r, weft_recovery_info *out) {
+static void txn_task_end(weft_task *t, void *state) {
+  weft__uow_task_end(t);
+}
+
+const weft__subsys weft__txn_subsys = {"txn", txn_create, txn_quiesce, txn_free, txn_task_end};
+
+static int region_recovery(weft_region *r, weft_recovery_info *out) {
   if (r == NULL || out == NULL)
     return WEFT_EINVAL;
   *out = weft__txn_of(r)->x_info;
@@ -82,7 +91,7 @@ int weft__qname_check(const char *name) {
   return 0;
 }
 
-int weft_file_define(weft_region *r, const weft_file_def *def) {
+static int file_define(weft_region *r, const weft_file_def *def) {
   if (r == NULL || def == NULL || def->name == NULL)
     return WEFT_EINVAL;
   if (weft__name_pack(def->name) == 0)
@@ -107,7 +116,7 @@ int weft_file_define(weft_region *r, const weft_file_def *def) {
   return rc;
 }
 
-int weft_tsq_define(weft_region *r, const char *name, int recoverable) {
+int weft_ts_define(weft_region *r, const char *name, int recoverable) {
   if (r == NULL || name == NULL)
     return WEFT_EINVAL;
   size_t n = strlen(name);
@@ -146,12 +155,14 @@ int weft_tsq_define(weft_region *r, const char *name, int recoverable) {
   return 0;
 }
 
-int weft_tdq_define(weft_region *r, const weft_tdq_def *def) {
+static int td_define(weft_region *r, const weft_td_def *def) {
   if (r == NULL || def == NULL)
     return WEFT_EINVAL;
   int rc = weft__qname_check(def->name);
   if (rc != 0)
     return rc;
+  if (def->trigger_level > WEFT_TD_TRIGGER_MAX)
+    return WEFT_ERANGE;
   if (def->trigger_level > 0) {
     if (def->tranid == NULL)
       return WEFT_EINVAL;
@@ -197,4 +208,28 @@ int weft_td_depth(weft_region *r, const char *queue, uint64_t *depth) {
     *depth = d->d_depth;
   weft__lock_release_shared(&x->x_data);
   return rc;
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_region_recovery_get_(weft_region *r, weft_recovery_info *out, size_t size) {
+  weft_recovery_info buf;
+  int rc = weft__abi_out_check(size, sizeof buf, sizeof buf);
+  if (rc == 0 && (rc = region_recovery(r, out != NULL ? &buf : NULL)) == 0)
+    memcpy(out, &buf, size);
+  return rc;
+}
+
+int weft_file_define_(weft_region *r, const weft_file_def *def, size_t size) {
+  weft_file_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : file_define(r, def);
+}
+
+int weft_td_define_(weft_region *r, const weft_td_def *def, size_t size) {
+  weft_td_def buf;
+  int rc;
+  def = weft__abi_in(&buf, sizeof buf, def, size, sizeof buf, &rc);
+  return rc != 0 ? rc : td_define(r, def);
 }

@@ -13,13 +13,14 @@
  * Uncommitted work never reaches the log, so restart only redoes.
  *
  * Locks, in the order they may nest: x_data (the store), then x_log (the
- * log buffers and waiters). r_enq_lock (record locks) is never taken while
+ * log buffers and waiters). r_enq.eq_lock (record locks) is never taken while
  * either is held.
  */
 #ifndef WEFT_TXN_H
 #define WEFT_TXN_H
 
-#include "runtime/internal.h"
+#include "runtime/taskapi.h"
+#include "runtime/types.h"
 
 /* ---- Byte buffers and the record codec (codec.c) -------------------------- */
 
@@ -269,8 +270,6 @@ int weft__uow_td_put(weft__uow *u, weft__tdq *d, weft__tditem *it);
 int weft__uow_td_got(weft__uow *u, weft__tdq *d, weft__tditem *it);
 /* At task end: commit (normal end) or back out (abend). Task. */
 void weft__uow_task_end(weft_task *t);
-/* After a record-lock wait failed: abend AKCS in ABEND mode, else rc. */
-int weft__lock_outcome(weft_task *t, int rc);
 void weft__uow_note_read(weft__uow *u, uint64_t lsn);
 /* Start the transactions of TD queues that reached their trigger level. */
 void weft__td_triggers(weft_region *r);
@@ -330,15 +329,6 @@ typedef struct weft__txn {
   weft_recovery_info x_info;
 } weft__txn;
 
-/* The store is closed once the log has failed: WEFT_ESYS, else 0. Every
- * file and queue call (file_args, q_args, weft_browse_next,
- * weft_td_depth) checks it first, so that no reader sees a commit that
- * may never become durable (its after-images were applied in memory
- * before the flush that failed). Any thread. */
-static inline int weft__store_check(weft_region *r) {
-  return atomic_load_explicit(&r->r_txn->x_failed, memory_order_acquire) ? WEFT_ESYS : 0;
-}
-
 /* ---- Test hooks (txn/hooks.c, only in the weft_test library) ------------
  * Crash and fault points, armed by WEFT_CRASH=<point>[:<n>] when the
  * region is created (docs/recovery.md). They exist only where
@@ -396,13 +386,33 @@ int weft__log_file_new(weft_region *r, uint64_t gen, weft__file *out);
 /* recover.c: open the data directory, restore the store, report. Host. */
 int weft__recover(weft_region *r);
 
-/* txn.c: region hooks. */
-int weft__txn_init(weft_region *r);   /* at create, before the workers */
-void weft__txn_close(weft_region *r); /* at shutdown, after the tasks: clean checkpoint */
-void weft__txn_free(weft_region *r);
+/* txn.c: txn/'s row in the region's lifecycle table (runtime/subsys.h):
+ * create sets up the store, restart recovery and the log writer; quiesce
+ * writes the clean-shutdown checkpoint; free releases it all; each task's
+ * end commits or backs out its unit of work (weft__uow_task_end). Listed in
+ * lib/subsystems.c. */
+extern const weft__subsys weft__txn_subsys;
 
+/* The region's txn state (set from the start of txn/'s create). Any thread. */
 static inline weft__txn *weft__txn_of(weft_region *r) {
-  return r->r_txn;
+  return weft__subsys_state(r, &weft__txn_subsys);
+}
+
+/* The task's unit of work, or NULL; set it. Task. */
+static inline weft__uow *weft__uow_of(weft_task *t) {
+  return *weft__task_slot(t, &weft__txn_subsys);
+}
+static inline void weft__uow_set(weft_task *t, weft__uow *u) {
+  *weft__task_slot(t, &weft__txn_subsys) = u;
+}
+
+/* The store is closed once the log has failed: WEFT_ESYS, else 0. Every
+ * file and queue call (file_args, q_args, weft_browse_next,
+ * weft_td_depth) checks it first, so that no reader sees a commit that
+ * may never become durable (its after-images were applied in memory
+ * before the flush that failed). Any thread. */
+static inline int weft__store_check(weft_region *r) {
+  return atomic_load_explicit(&weft__txn_of(r)->x_failed, memory_order_acquire) ? WEFT_ESYS : 0;
 }
 
 #endif /* WEFT_TXN_H */

@@ -10,6 +10,7 @@
  * two of the resource managers. */
 #include <stdlib.h>
 
+#include "runtime/abi.h"
 #include "txn/txn.h"
 
 static uint64_t uow_id_new(weft__txn *x) {
@@ -17,14 +18,14 @@ static uint64_t uow_id_new(weft__txn *x) {
 }
 
 weft__uow *weft__uow_get(weft_task *t) {
-  if (t->tk_uow != NULL)
-    return t->tk_uow;
+  if (weft__uow_of(t) != NULL)
+    return weft__uow_of(t);
   weft__uow *u = calloc(1, sizeof *u);
   if (u == NULL)
     return NULL;
   u->u_task = t;
-  u->u_id = uow_id_new(weft__txn_of(t->tk_region));
-  t->tk_uow = u;
+  u->u_id = uow_id_new(weft__txn_of(weft__task_region(t)));
+  weft__uow_set(t, u);
   return u;
 }
 
@@ -292,7 +293,7 @@ static void forget(weft_region *r, uint64_t uow, const char *rm) {
 
 /* Back everything out: store, resource managers, locks. Task. */
 static void uow_backout(weft_task *t, weft__uow *u) {
-  weft_region *r = t->tk_region;
+  weft_region *r = weft__task_region(t);
   weft__txn *x = weft__txn_of(r);
   bool local = uow_local(u);
   if (local || u->u_nrm > 0) /* an empty UOW has nothing to back out */
@@ -307,7 +308,7 @@ static void uow_backout(weft_task *t, weft__uow *u) {
       u->u_rms[i]->rm_ops.rollback(u->u_rms[i]->rm_ctx, t, u->u_id);
   if (u->u_phase2)
     weft__log(r, 'W', "task %llu: abend during phase two of committed UOW %llx: its resource "
-              "managers are told at the next restart", (unsigned long long)t->tk_no,
+              "managers are told at the next restart", (unsigned long long)weft__task_no(t),
               (unsigned long long)u->u_id);
   weft__enq_release_uow(t);
   uow_reset(x, u);
@@ -319,8 +320,8 @@ static int prepare_all(weft_task *t, weft__uow *u) {
   for (int i = 0; i < u->u_nrm; i++) {
     weft_rm *rm = u->u_rms[i];
     if (rm->rm_ops.prepare != NULL && rm->rm_ops.prepare(rm->rm_ctx, t, u->u_id) != 0) {
-      weft__log(t->tk_region, 'W', "task %llu: resource manager %s voted no: rolled back",
-                (unsigned long long)t->tk_no, rm->rm_name);
+      weft__log(weft__task_region(t), 'W', "task %llu: resource manager %s voted no: rolled back",
+                (unsigned long long)weft__task_no(t), rm->rm_name);
       return WEFT_EROLLEDBACK;
     }
   }
@@ -344,17 +345,17 @@ static uint64_t commit_point(weft_region *r, weft__uow *u) {
 }
 
 static void phase_two(weft_task *t, weft__uow *u) {
-  weft__crash_point(t->tk_region, "phase2");
+  weft__crash_point(weft__task_region(t), "phase2");
   for (int i = 0; i < u->u_nrm; i++) {
     weft_rm *rm = u->u_rms[i];
     if (rm->rm_ops.commit != NULL)
       rm->rm_ops.commit(rm->rm_ctx, t, u->u_id);
-    forget(t->tk_region, u->u_id, rm->rm_name);
+    forget(weft__task_region(t), u->u_id, rm->rm_name);
   }
 }
 
 static int uow_commit(weft_task *t, weft__uow *u) {
-  weft_region *r = t->tk_region;
+  weft_region *r = weft__task_region(t);
   weft__txn *x = weft__txn_of(r);
   bool local = uow_local(u), had_puts = u->u_nput > 0;
   if ((local || u->u_nrm) && atomic_load(&x->x_failed)) {
@@ -397,7 +398,7 @@ int weft_syncpoint(weft_task *t) {
   int rc = weft__task_check(t);
   if (rc != 0)
     return rc;
-  weft__uow *u = t->tk_uow;
+  weft__uow *u = weft__uow_of(t);
   if (u == NULL) {
     weft__enq_release_uow(t);
     return 0;
@@ -409,8 +410,8 @@ int weft_rollback(weft_task *t) {
   int rc = weft__task_check(t);
   if (rc != 0)
     return rc;
-  if (t->tk_uow != NULL)
-    uow_backout(t, t->tk_uow);
+  if (weft__uow_of(t) != NULL)
+    uow_backout(t, weft__uow_of(t));
   else
     weft__enq_release_uow(t);
   return 0;
@@ -433,21 +434,20 @@ static void uow_free(weft__uow *u) {
 
 /* The task ended (normally or by abend); its own fiber. */
 void weft__uow_task_end(weft_task *t) {
-  weft__uow *u = t->tk_uow;
-  weft_region *r = t->tk_region;
+  weft__uow *u = weft__uow_of(t);
+  weft_region *r = weft__task_region(t);
   if (u != NULL) {
-    if (t->tk_flags & WEFT__TF_ABENDED) {
+    if (weft__task_abended(t)) {
       uow_backout(t, u);
     } else {
       int rc = uow_commit(t, u);
       if (rc != 0) {
         weft__log(r, 'E', "task %llu (%s): syncpoint at task end failed (%s): abend ASP1",
-                  (unsigned long long)t->tk_no, t->tk_tran->tr_id, weft_err_name(rc));
-        memcpy(t->tk_abcode, "ASP1", 5);
-        t->tk_flags |= WEFT__TF_ABENDED;
+                  (unsigned long long)weft__task_no(t), weft__task_tranid(t), weft_err_name(rc));
+        weft__task_mark_abended(t, "ASP1");
       }
     }
-    t->tk_uow = NULL;
+    weft__uow_set(t, NULL);
     uow_free(u);
   }
   weft__txn *x = weft__txn_of(r);
@@ -456,7 +456,7 @@ void weft__uow_task_end(weft_task *t) {
   bool was_trigger = false;
   weft__lock_acquire(&x->x_data);
   for (weft__tdq *d = x->x_tdqs; d != NULL; d = d->d_next) {
-    if (d->d_trig_task == t->tk_no) {
+    if (d->d_trig_task == weft__task_no(t)) {
       d->d_trig_task = 0;
       atomic_fetch_sub(&x->x_trig_running, 1);
       was_trigger = true;
@@ -488,29 +488,15 @@ void weft__td_triggers(weft_region *r) {
   weft__lock_release(&x->x_data);
 }
 
-/* ---- Record-lock outcomes ---------------------------------------------------- */
-
-int weft__lock_outcome(weft_task *t, int rc) {
-  weft_region *r = t->tk_region;
-  if (rc == WEFT_EBUSY) /* lock_timeout_ms 0: the wait timed out at once */
-    rc = WEFT_ETIMEDOUT;
-  if (rc == WEFT_ETIMEDOUT)
-    atomic_fetch_add_explicit(&r->r_lock_timeouts, 1, memory_order_relaxed);
-  if ((rc == WEFT_EDEADLOCK || rc == WEFT_ETIMEDOUT) &&
-      r->r_cfg.deadlock_action == WEFT_DEADLOCK_ABEND)
-    weft__task_abend(t, "AKCS");
-  return rc;
-}
-
 /* ---- Resource managers ------------------------------------------------------ */
 
-int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops, void *ctx,
-                     weft_rm **out) {
+static int rm_register(weft_region *r, const char *name, const weft_rm_ops *ops, void *ctx,
+                       weft_rm **out) {
   if (r == NULL || name == NULL || ops == NULL || out == NULL)
     return WEFT_EINVAL;
   if (weft__name_pack(name) == 0)
     return WEFT_EBADNAME;
-  if (weft__worker_self() != NULL)
+  if (weft__on_worker())
     return WEFT_ESTATE;
   weft__txn *x = weft__txn_of(r);
   weft_rm *rm = calloc(1, sizeof *rm);
@@ -565,4 +551,14 @@ int weft_rm_enlist(weft_task *t, weft_rm *rm) {
     return WEFT_ELIMIT;
   u->u_rms[u->u_nrm++] = rm;
   return 0;
+}
+
+/* ---- The ABI 2 entry points (sized structs; see runtime/abi.h) ---------- */
+
+int weft_rm_register_(weft_region *r, const char *name, const weft_rm_ops *ops, size_t size,
+                      void *ctx, weft_rm **out) {
+  weft_rm_ops buf;
+  int rc;
+  ops = weft__abi_in(&buf, sizeof buf, ops, size, sizeof buf, &rc);
+  return rc != 0 ? rc : rm_register(r, name, ops, ctx, out);
 }

@@ -17,7 +17,8 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 
-#include "runtime/internal.h"
+#include "include/weft.h"
+#include "runtime/prim.h"
 
 static PVOID veh_handle;
 static LONG veh_refs;

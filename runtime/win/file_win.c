@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "runtime/internal.h"
+#include "include/weft.h"
+#include "runtime/prim.h"
 
 int weft__file_open(const char *path, int mode, weft__file *out) {
   DWORD access = GENERIC_READ | ((mode & WEFT__F_WRITE) ? GENERIC_WRITE : 0);
@@ -129,4 +130,9 @@ int weft__dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void
 void weft__process_kill(unsigned code) {
   TerminateProcess(GetCurrentProcess(), code);
   ExitProcess(code); /* not reached */
+}
+
+int weft__path_join(char *out, size_t cap, const char *dir, const char *name) {
+  int n = snprintf(out, cap, "%s\\%s", dir, name);
+  return n >= 0 && (size_t)n < cap ? 0 : WEFT_ERANGE;
 }

@@ -7,9 +7,11 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 
+#include <malloc.h>
 #include <stdio.h>
 
-#include "runtime/internal.h"
+#include "include/weft.h"
+#include "runtime/prim.h"
 
 /* ---- Errors --------------------------------------------------------------- */
 
@@ -200,23 +202,52 @@ void weft__dll_close(weft__dll dll) { FreeLibrary((HMODULE)dll); }
 
 /* ---- Locks ---------------------------------------------------------------- */
 
-_Static_assert(sizeof(weft__lock) == sizeof(SRWLOCK), "weft__lock is an SRWLOCK");
+_Static_assert(sizeof(((weft__lock *)0)->l_opaque) == sizeof(SRWLOCK),
+               "weft__lock holds an SRWLOCK");
 _Static_assert(sizeof(weft__cond) == sizeof(CONDITION_VARIABLE), "weft__cond is a CV");
+#define SRW(l) ((PSRWLOCK) & (l)->l_opaque)
+
+/* Debug builds: the exclusive holder's thread id (ids are never 0). */
+#if WEFT_DEBUG >= 2
+static inline void owner_set(weft__lock *l) {
+  atomic_store_explicit(&l->l_owner, GetCurrentThreadId(), memory_order_relaxed);
+}
+static inline void owner_clear(weft__lock *l) {
+  if (atomic_load_explicit(&l->l_owner, memory_order_relaxed) != GetCurrentThreadId())
+    weft__assert_fail("weft__lock_held(l) at release", __FILE__, __LINE__);
+  atomic_store_explicit(&l->l_owner, 0, memory_order_relaxed);
+}
+#else
+static inline void owner_set(weft__lock *l) {}
+static inline void owner_clear(weft__lock *l) {}
+#endif
 
 void weft__lock_init(weft__lock *l) {
-  InitializeSRWLock((PSRWLOCK)l);
+  InitializeSRWLock(SRW(l));
+#if WEFT_DEBUG >= 2
+  atomic_init(&l->l_owner, 0);
+#endif
 }
 void weft__lock_acquire(weft__lock *l) {
-  AcquireSRWLockExclusive((PSRWLOCK)l);
+  AcquireSRWLockExclusive(SRW(l));
+  owner_set(l);
 }
 void weft__lock_release(weft__lock *l) {
-  ReleaseSRWLockExclusive((PSRWLOCK)l);
+  owner_clear(l);
+  ReleaseSRWLockExclusive(SRW(l));
 }
 void weft__lock_acquire_shared(weft__lock *l) {
-  AcquireSRWLockShared((PSRWLOCK)l);
+  AcquireSRWLockShared(SRW(l));
 }
 void weft__lock_release_shared(weft__lock *l) {
-  ReleaseSRWLockShared((PSRWLOCK)l);
+  ReleaseSRWLockShared(SRW(l));
+}
+bool weft__lock_held(const weft__lock *l) {
+#if WEFT_DEBUG >= 2
+  return atomic_load_explicit(&l->l_owner, memory_order_relaxed) == GetCurrentThreadId();
+#else
+  return true;
+#endif
 }
 
 void weft__cond_init(weft__cond *c) {
@@ -224,9 +255,14 @@ void weft__cond_init(weft__cond *c) {
 }
 
 int weft__cond_wait(weft__cond *c, weft__lock *l, unsigned ms) {
-  if (SleepConditionVariableSRW((PCONDITION_VARIABLE)c, (PSRWLOCK)l, ms, 0))
+  owner_clear(l);
+  BOOL ok = SleepConditionVariableSRW((PCONDITION_VARIABLE)c, SRW(l), ms, 0);
+  DWORD err = ok ? 0 : GetLastError();
+  owner_set(l);
+  if (ok)
     return 0;
-  return GetLastError() == ERROR_TIMEOUT ? WEFT_ETIMEDOUT : weft__err_from_sys();
+  SetLastError(err);
+  return err == ERROR_TIMEOUT ? WEFT_ETIMEDOUT : weft__err_from_sys();
 }
 
 void weft__cond_signal(weft__cond *c) {
@@ -285,4 +321,14 @@ uint64_t weft__clock_ns(void) {
 double weft__tsc_per_ns(void) {
   InitOnceExecuteOnce(&clock_once, clock_init, NULL, NULL);
   return tsc_per_ns;
+}
+
+/* ---- Memory --------------------------------------------------------------- */
+
+void *weft__aligned_alloc(size_t size, size_t align) {
+  return _aligned_malloc(size, align);
+}
+
+void weft__aligned_free(void *p) {
+  _aligned_free(p);
 }

@@ -31,6 +31,7 @@
 
 #include "weft.h"
 
+/* Exports that are not programs (the programs use WEFT_PROGRAM). */
 #define BANK_API __declspec(dllexport)
 
 /* ------------------------------------------------------------------------ */
@@ -419,7 +420,7 @@ static int commit(weft_task *t) {
 /* ------------------------------------------------------------------------ */
 
 /* MENU: the transactions and their input. */
-BANK_API void bank_menu(weft_task *t) {
+WEFT_PROGRAM void bank_menu(weft_task *t) {
   say(t, "WEFT SAMPLE BANK - TRANSACTIONS");
   say(t, "  MENU                   this list");
   say(t, "  INQ  acct              holder and balance of an account");
@@ -458,7 +459,7 @@ static int get_acct(weft_task *t, const char *word, uint32_t *no) {
 }
 
 /* INQ acct: the account's holder and balance. */
-BANK_API void bank_inq(weft_task *t) {
+WEFT_PROGRAM void bank_inq(weft_task *t) {
   char buf[INPUT_MAX + 1], *w[1];
   uint32_t no;
   acct_rec a;
@@ -518,12 +519,12 @@ static void deposit_or_withdraw(weft_task *t, int sign) {
 }
 
 /* DEP acct amount: deposit. */
-BANK_API void bank_dep(weft_task *t) {
+WEFT_PROGRAM void bank_dep(weft_task *t) {
   deposit_or_withdraw(t, 1);
 }
 
 /* WDR acct amount: withdraw; an overdraft is refused. */
-BANK_API void bank_wdr(weft_task *t) {
+WEFT_PROGRAM void bank_wdr(weft_task *t) {
   deposit_or_withdraw(t, -1);
 }
 
@@ -560,7 +561,7 @@ static int xfer_apply(weft_task *t, uint32_t from, uint32_t to, acct_rec *af, ac
 }
 
 /* XFER from to amount: one unit of work over both accounts. */
-BANK_API void bank_xfer(weft_task *t) {
+WEFT_PROGRAM void bank_xfer(weft_task *t) {
   char buf[INPUT_MAX + 1], *w[3];
   uint32_t from, to;
   int64_t amount;
@@ -798,7 +799,7 @@ static void stmt_next(weft_task *t, stmt_ca *ca) {
 /* STMT acct: the account's history, STMT_PAGE entries a screen. The first
  * screen is started with "acct"; each later one by the terminal with the
  * next input line and the COMMAREA the previous screen returned with. */
-BANK_API void bank_stmt(weft_task *t) {
+WEFT_PROGRAM void bank_stmt(weft_task *t) {
   void *data = NULL;
   size_t len = 0;
   stmt_ca ca;
@@ -915,7 +916,7 @@ static void open_create(weft_task *t, const char *name, int64_t amount) {
 
 /* OPEN: ask for the holder's name and the initial deposit (weft_receive),
  * then create the account. */
-BANK_API void bank_open(weft_task *t) {
+WEFT_PROGRAM void bank_open(weft_task *t) {
   char name[HOLDER_MAX + 1];
   int64_t amount = 0;
   say(t, "OPEN AN ACCOUNT");
@@ -1077,7 +1078,7 @@ static void audit_report(weft_task *t, const audit *au) {
  * that the balances add up to the opening total plus deposits minus
  * withdrawals, that transfers net to zero and that every account agrees
  * with its own history. Changes nothing: the UOW is rolled back. */
-BANK_API void bank_audt(weft_task *t) {
+WEFT_PROGRAM void bank_audt(weft_task *t) {
   audit au;
   memset(&au, 0, sizeof au);
   int rc = ctl_read(t, &au.ctl, 1);
@@ -1192,7 +1193,7 @@ static int seed_target(weft_task *t, uint32_t *target) {
  * holders and opening balances, SEED_BATCH per unit of work, keeping the
  * progress in the control record: a seed cut short by a crash is resumed
  * by the next BSED, and a seeded bank is left alone. */
-BANK_API void bank_seed(weft_task *t) {
+WEFT_PROGRAM void bank_seed(weft_task *t) {
   uint32_t target;
   ctl_rec c;
   if (seed_target(t, &target) != 0)

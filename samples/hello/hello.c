@@ -194,7 +194,7 @@ static int start_all(weft_region *r) {
   return 0;
 }
 
-static void print_stats(const struct weft_region_stats *s) {
+static void print_stats(const weft_region_stats *s) {
   printf("\nregion statistics\n");
   printf("  tasks started   %6llu\n", (unsigned long long)s->tasks_started);
   printf("  completed       %6llu\n", (unsigned long long)s->tasks_completed);
@@ -203,7 +203,7 @@ static void print_stats(const struct weft_region_stats *s) {
   printf("  peak active     %6u\n", s->peak_active);
   printf("\n  worker  dispatches   busy ms   idle ms  steals\n");
   for (unsigned w = 0; w < s->workers && w < WEFT_MAX_WORKERS; w++) {
-    const struct weft_worker_stats *ws = &s->worker[w];
+    const weft_worker_stats *ws = &s->worker[w];
     printf("  %6u  %10llu  %8.2f  %8.2f  %6llu\n", w, (unsigned long long)ws->dispatches,
            ws->busy_ns / 1e6, ws->idle_ns / 1e6, (unsigned long long)ws->steals);
   }
@@ -225,7 +225,7 @@ static void expect(const char *what, unsigned long long got, unsigned long long 
   expect_cmp(what, got, want, 0);
 }
 
-static void check_results(const struct weft_region_stats *s) {
+static void check_results(const weft_region_stats *s) {
   unsigned long long dispatches = 0;
   for (unsigned w = 0; w < s->workers && w < WEFT_MAX_WORKERS; w++)
     dispatches += s->worker[w].dispatches;
@@ -259,7 +259,7 @@ static int fail(const char *what, int rc) {
 int main(void) {
   weft_region_config cfg;
   weft_region *r;
-  struct weft_region_stats stats;
+  weft_region_stats stats;
   int rc;
   weft_region_config_init(&cfg);
   cfg.workers = 2;
@@ -272,7 +272,7 @@ int main(void) {
     return fail("weft_start", rc);
   if ((rc = weft_region_shutdown(r, WEFT_SHUTDOWN_NORMAL, 10000)) != 0)
     return fail("weft_region_shutdown", rc);
-  if ((rc = weft_region_stats(r, &stats)) != 0)
+  if ((rc = weft_region_stats_get(r, &stats)) != 0)
     return fail("weft_region_stats", rc);
   print_stats(&stats);
   check_results(&stats);

@@ -365,7 +365,7 @@ static int lex_line(parser *p, const char *line, char *out, tokens *t) {
 
 enum {
   T_NAME,   /* char[WDEF_NAME_SIZE]: 1-8 characters */
-  T_QNAME,  /* char[WDEF_QNAME_SIZE]: 1-16 characters */
+  T_QNAME,  /* char[WDEF_QNAME_SIZE]: 1-WEFT_QNAME_MAX characters */
   T_TSNAME, /* char[WDEF_TSNAME_SIZE]: 1-16 characters, maybe and a '*' */
   T_UINT,   /* unsigned, min..max */
   T_WORD,   /* unsigned (or int): a keyword, or a number min..max if max > 0 */
@@ -417,7 +417,7 @@ static const keyword kw_forever[] = {{"forever", WEFT_WAIT_FOREVER}, {NULL, 0}};
 static const attr_spec region_attrs[] = {
     A(wdef_region, "name", T_NAME, name, 1, 0, 0),
     A(wdef_region, "workers", T_UINT, workers, 0, 1, WEFT_MAX_WORKERS),
-    A(wdef_region, "max_tasks", T_UINT, max_tasks, 0, 1, 1000000),
+    A(wdef_region, "max_tasks", T_UINT, max_tasks, 0, 1, WEFT_MAX_TASKS_MAX),
     A(wdef_region, "data_dir", T_PATH, data_dir, 0, 0, 0),
     A(wdef_region, "listen", T_LISTEN, listen_addr, 0, 0, 0),
     A(wdef_region, "max_terminals", T_UINT, max_terminals, 0, 1, 100000),
@@ -441,14 +441,14 @@ static const attr_spec enclave_attrs[] = {
     W(wdef_enclave, "importance", importance, 1, 5, kw_importance,
       "1..5, system or discretionary"),
     W(wdef_enclave, "goal", goal_type, 0, 0, kw_goal, "none, average or percentile"),
-    A(wdef_enclave, "goal_ms", T_UINT, goal_ms, 0, 1, 3600000),
+    A(wdef_enclave, "goal_ms", T_UINT, goal_ms, 0, 1, WEFT_GOAL_MS_MAX),
     A(wdef_enclave, "goal_percent", T_UINT, goal_percent, 0, 1, 99),
-    A(wdef_enclave, "max_active", T_UINT, max_active, 0, 0, 1000000),
+    A(wdef_enclave, "max_active", T_UINT, max_active, 0, 0, WEFT_ENCLAVE_MAX_ACTIVE_MAX),
     END};
 
 static const attr_spec class_attrs[] = {
     A(wdef_class, "name", T_NAME, name, 1, 0, 0),
-    A(wdef_class, "max_active", T_UINT, max_active, 1, 1, 1000000),
+    A(wdef_class, "max_active", T_UINT, max_active, 1, 1, WEFT_CLASS_MAX_ACTIVE_MAX),
     A(wdef_class, "purge_threshold", T_UINT, purge_threshold, 0, 0, 1000000000),
     END};
 
@@ -483,7 +483,7 @@ static const attr_spec tsqueue_attrs[] = {
 static const attr_spec tdqueue_attrs[] = {
     A(wdef_tdqueue, "name", T_QNAME, name, 1, 0, 0),
     YESNO(wdef_tdqueue, "recoverable", recoverable),
-    A(wdef_tdqueue, "trigger", T_UINT, trigger, 0, 0, 1000000),
+    A(wdef_tdqueue, "trigger", T_UINT, trigger, 0, 0, WEFT_TD_TRIGGER_MAX),
     A(wdef_tdqueue, "tranid", T_NAME, tranid, 0, 0, 0),
     END};
 

@@ -113,7 +113,7 @@ typedef struct wdef_region {
   int line;
   char name[WDEF_NAME_SIZE];           /* required on a REGION line; "WEFT" without one */
   unsigned workers;                    /* 1..64; 0: the CPU count (weft's default) */
-  unsigned max_tasks;                  /* 1..1000000; default 1024 */
+  unsigned max_tasks;                  /* 1..WEFT_MAX_TASKS_MAX; default 1024 */
   char *data_dir;                      /* absolute path, resolved against the file's
                                      directory; NULL: none (memory only) */
   char listen_addr[WDEF_ADDR_SIZE];    /* IPv4 dotted quad; default "127.0.0.1"
@@ -143,7 +143,7 @@ typedef struct wdef_enclave {
   char name[WDEF_NAME_SIZE];
   int importance;        /* 1..5 (default 3), WEFT_IMPORTANCE_SYSTEM or _DISCRETIONARY */
   int goal_type;         /* WEFT_GOAL_* (default NONE) */
-  unsigned goal_ms;      /* 1..3600000 with a goal (required then), else 0 */
+  unsigned goal_ms;      /* 1..WEFT_GOAL_MS_MAX with a goal (required then), else 0 */
   unsigned goal_percent; /* 1..99 with a percentile goal (required then), else 0 */
   unsigned max_active;   /* 0 (default): no cap */
 } wdef_enclave;
@@ -152,7 +152,7 @@ typedef struct wdef_enclave {
 typedef struct wdef_class {
   int line;
   char name[WDEF_NAME_SIZE];
-  unsigned max_active;      /* 1..1000000, required */
+  unsigned max_active;      /* 1..WEFT_CLASS_MAX_ACTIVE_MAX, required */
   unsigned purge_threshold; /* 0 (default): the region's max_queued */
 } wdef_class;
 
@@ -187,19 +187,19 @@ typedef struct wdef_kfile {
   unsigned rec_max; /* 1..WEFT_RECORD_MAX, required */
 } wdef_kfile;
 
-/* TSQUEUE: weft_tsq_define(name, recoverable). */
+/* TSQUEUE: weft_ts_define(name, recoverable). */
 typedef struct wdef_tsqueue {
   int line;
   char name[WDEF_TSNAME_SIZE]; /* may end in '*'; "*" alone matches every queue */
   int recoverable;             /* default 0 */
 } wdef_tsqueue;
 
-/* TDQUEUE: maps onto weft_tdq_def. */
+/* TDQUEUE: maps onto weft_td_def. */
 typedef struct wdef_tdqueue {
   int line;
   char name[WDEF_QNAME_SIZE];
   int recoverable;             /* default 1 */
-  unsigned trigger;            /* 0 (default): no trigger; else 1..1000000 */
+  unsigned trigger;            /* 0 (default): no trigger; else 1..WEFT_TD_TRIGGER_MAX */
   char tranid[WDEF_NAME_SIZE]; /* required with a trigger, else "" */
 } wdef_tdqueue;
 

@@ -54,8 +54,9 @@ void wdef_region_config(const wdef_file *f, weft_region_config *cfg) {
     cfg->workers = g->workers;
   cfg->max_tasks = g->max_tasks;
   cfg->data_dir = g->data_dir;
-  cfg->checkpoint_bytes = (uint64_t)g->checkpoint_mb << 20;
-  cfg->lock_timeout_ms = g->lock_timeout_ms;
+  /* The file's 0s mean "off"; the struct's mean "default". */
+  cfg->checkpoint_bytes = g->checkpoint_mb ? (uint64_t)g->checkpoint_mb << 20 : WEFT_OFF;
+  cfg->lock_timeout_ms = g->lock_timeout_ms ? g->lock_timeout_ms : WEFT_OFF;
   cfg->deadlock_action = g->deadlock_action;
   cfg->dispatch_mode = g->dispatch_mode;
 }
@@ -68,14 +69,14 @@ static void exists(applier *a, int line, const char *kind, const char *name) {
 
 static void check_existing(applier *a) {
   const wdef_file *f = a->f;
-  struct weft_enclave_stats es;
-  struct weft_class_stats cs;
+  weft_enclave_stats es;
+  weft_class_stats cs;
   uint64_t depth;
   for (size_t i = 0; i < f->n_enclaves; i++)
-    if (weft_enclave_stats(a->r, f->enclaves[i].name, &es) == 0)
+    if (weft_enclave_stats_get(a->r, f->enclaves[i].name, &es) == 0)
       exists(a, f->enclaves[i].line, "ENCLAVE", f->enclaves[i].name);
   for (size_t i = 0; i < f->n_classes; i++)
-    if (weft_class_stats(a->r, f->classes[i].name, &cs) == 0)
+    if (weft_class_stats_get(a->r, f->classes[i].name, &cs) == 0)
       exists(a, f->classes[i].line, "CLASS", f->classes[i].name);
   for (size_t i = 0; i < f->n_programs; i++)
     if (weft_program_is_enabled(a->r, f->programs[i].name) >= 0)
@@ -140,11 +141,11 @@ static void install_dll(applier *a, const wdef_program *g) {
 static void install_transaction(applier *a, const wdef_transaction *t) {
   weft_transaction_def d = {t->tranid,     t->program, t->priority,
                             t->runaway_ms, t->enclave, t->tclass[0] != '\0' ? t->tclass : NULL};
-  struct weft_enclave_stats es;
+  weft_enclave_stats es;
   int rc = weft_transaction_define(a->r, &d);
   if (rc == WEFT_ENOPROG)
     aerr(a, t->line, "TRANSACTION %s: program %s is not defined", t->tranid, t->program);
-  else if (rc == WEFT_ENOTFOUND && weft_enclave_stats(a->r, t->enclave, &es) != 0)
+  else if (rc == WEFT_ENOTFOUND && weft_enclave_stats_get(a->r, t->enclave, &es) != 0)
     aerr(a, t->line, "TRANSACTION %s: enclave %s is not defined", t->tranid, t->enclave);
   else if (rc == WEFT_ENOTFOUND)
     aerr(a, t->line, "TRANSACTION %s: class %s is not defined", t->tranid, t->tclass);
@@ -160,14 +161,14 @@ static void install_file(applier *a, const wdef_kfile *k) {
 }
 
 static void install_tsqueue(applier *a, const wdef_tsqueue *q) {
-  int rc = weft_tsq_define(a->r, q->name, q->recoverable);
+  int rc = weft_ts_define(a->r, q->name, q->recoverable);
   if (rc != 0)
     define_failed(a, q->line, "TSQUEUE", q->name, rc);
 }
 
 static void install_tdqueue(applier *a, const wdef_tdqueue *q) {
-  weft_tdq_def d = {q->name, q->recoverable, q->trigger, q->trigger > 0 ? q->tranid : NULL};
-  int rc = weft_tdq_define(a->r, &d);
+  weft_td_def d = {q->name, q->recoverable, q->trigger, q->trigger > 0 ? q->tranid : NULL};
+  int rc = weft_td_define(a->r, &d);
   if (rc == WEFT_ENOTRAN)
     aerr(a, q->line, "TDQUEUE %s: trigger transaction %s is not defined", q->name, q->tranid);
   else if (rc != 0)

@@ -132,9 +132,9 @@ static weft_program_fn builtin(void *ctx, const char *symbol) {
  * unless the file defines them. */
 static int define_operator(weft_region *r) {
   weft_enclave_def e = {.name = "WEFTSYS", .importance = WEFT_IMPORTANCE_SYSTEM};
-  struct weft_enclave_stats s;
+  weft_enclave_stats s;
   int rc = 0;
-  if (weft_enclave_stats(r, "WEFTSYS", &s) != 0)
+  if (weft_enclave_stats_get(r, "WEFTSYS", &s) != 0)
     rc = weft_enclave_define(r, &e);
   if (rc == 0 && weft_program_is_enabled(r, "WEFTOPER") == WEFT_ENOPROG)
     rc = weft_program_define(r, "WEFTOPER", wd_oper_program);

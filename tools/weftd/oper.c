@@ -62,8 +62,8 @@ static void inq_tasks(wd_out_fn out, void *ctx) {
 }
 
 static void enclave_line(wd_out_fn out, void *ctx, const char *name) {
-  struct weft_enclave_stats s;
-  if (weft_enclave_stats(wd.region, name, &s) != 0)
+  weft_enclave_stats s;
+  if (weft_enclave_stats_get(wd.region, name, &s) != 0)
     return;
   char goal[48] = "none";
   if (s.goal_type == WEFT_GOAL_AVERAGE)
@@ -96,8 +96,8 @@ static void file_enclaves(const wdef_file *f, wd_out_fn out, void *ctx) {
 static void file_trans(const wdef_file *f, wd_out_fn out, void *ctx) {
   for (size_t i = 0; i < f->n_transactions; i++) {
     const wdef_transaction *t = &f->transactions[i];
-    struct weft_enclave_stats s = {0};
-    weft_transaction_stats(wd.region, t->tranid, &s);
+    weft_enclave_stats s = {0};
+    weft_transaction_stats_get(wd.region, t->tranid, &s);
     int en = weft_transaction_is_enabled(wd.region, t->tranid);
     outf(out, ctx, "TRAN %-8s PROG %-8s ENCLAVE %-8s CLASS %-8s PRIO %3d %-8s DONE %llu ABENDS %llu P90 %.2fms",
          t->tranid, t->program, t->enclave, t->tclass[0] ? t->tclass : "-", t->priority,
@@ -119,8 +119,8 @@ static void file_progs(const wdef_file *f, wd_out_fn out, void *ctx) {
 
 static void file_classes(const wdef_file *f, wd_out_fn out, void *ctx) {
   for (size_t i = 0; i < f->n_classes; i++) {
-    struct weft_class_stats s;
-    if (weft_class_stats(wd.region, f->classes[i].name, &s) == 0)
+    weft_class_stats s;
+    if (weft_class_stats_get(wd.region, f->classes[i].name, &s) == 0)
       outf(out, ctx, "CLASS %-8s MAXACTIVE %u ACTIVE %u QUEUED %u PURGETHRESH %u REJECTED %llu",
            s.name, s.max_active, s.active, s.queued, s.purge_threshold,
            (unsigned long long)s.rejected);
