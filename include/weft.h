@@ -276,7 +276,9 @@ WEFT_API void weft_region_config_init_(weft_region_config *cfg, size_t size);
  * data_dir it first runs restart recovery (see weft_region_recovery): a
  * checksum failure before the log's tail returns WEFT_ECORRUPT (the region
  * log names the file and offset, and nothing on disk is changed); WEFT_ESYS
- * when the directory cannot be used. Host thread. */
+ * when the directory cannot be made or listed, WEFT_ERANGE when its path
+ * is too long to list (the region log names the directory; it is never
+ * taken for a new one). Host thread. */
 #define weft_region_create(cfg, out) \
   weft_region_create_((cfg), sizeof(weft_region_config), (out))
 WEFT_API int weft_region_create_(const weft_region_config *cfg, size_t size, weft_region **out);

@@ -22,7 +22,9 @@
 
 /* Purges of single tasks (weft_task_purge, terminal release) and task
  * inquiries (weft_region.r_inq, inquire.c): requests under iq_purge_lock,
- * found by the owning worker; inquiries one at a time under iq_lock. */
+ * found by the owning worker; inquiries one at a time: iq_req, the one
+ * running, is set and cleared by its caller and read by the workers, all
+ * under iq_lock, which also guards the inquiry's states and references. */
 typedef struct weft__inq_state {
   weft__lock iq_purge_lock;
   struct weft__purge_req *iq_purges;

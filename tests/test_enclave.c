@@ -1905,6 +1905,27 @@ typedef struct band_pair {
   double m_pi;
 } band_pair;
 
+/* Interval records of enclave name (the enclave itself, not its final
+ * record) so far: the policy's own clock, one per policy interval. */
+static int intervals_of(const char *name) {
+  int k = 0;
+  for (int i = 0; i < n_irecs(); i++) {
+    const weft_interval_record *ir = &g_log.irec[i];
+    k += ir->s.enclave_id == 0 && !ir->final && strcmp(ir->s.name, name) == 0;
+  }
+  return k;
+}
+
+/* Whether the policy has closed `target` intervals of name; fails the test
+ * if that takes more than TH_DEADLINE_MS from `began` (GetTickCount64). */
+static bool intervals_reached(const char *name, int target, ULONGLONG began) {
+  if (intervals_of(name) >= target)
+    return true;
+  cr_assert(GetTickCount64() - began < TH_DEADLINE_MS, "%s: %d of %d policy intervals after %u ms",
+            name, intervals_of(name), target, TH_DEADLINE_MS);
+  return false;
+}
+
 /* One step of the load: a MISS start, ~5 ms, a sample. */
 static band_pair miss_hog_step(weft_region *r) {
   th_start(r, "TMISS", &g_pol, 0);
@@ -1967,14 +1988,15 @@ Test(enclave, policy_helps_an_enclave_missing_its_goal) {
   cr_log_info("helped: MISS band %d -> %d, HOG band %d -> %d; MISS pi was up to %.2f", b0, b.m, b0,
               b.h, max_pi);
   /* HOG never gets above MISS again, and the help shows: most intervals
-   * from the second after the rise on meet the goal. */
+   * from the second after the rise on meet the goal. Counted in MISS's
+   * policy intervals (20 of them), not in wall-clock time. */
   int violations = 0, from = -1;
   band_pair worst = b;
-  ULONGLONG second = GetTickCount64() + 2 * 50;
-  ULONGLONG until = GetTickCount64() + 20 * 50;
-  while (GetTickCount64() < until) {
+  int rise = intervals_of("MISS");
+  ULONGLONG began = GetTickCount64();
+  while (!intervals_reached("MISS", rise + 20, began)) {
     b = miss_hog_step(r);
-    if (from < 0 && GetTickCount64() >= second)
+    if (from < 0 && intervals_of("MISS") >= rise + 2)
       from = n_irecs();
     if (b.h > b.m) {
       violations++;
@@ -2016,14 +2038,16 @@ Test(enclave, policy_settles_once_the_goal_is_met) {
     th_finish(r);
     cr_assert_fail("MISS never rose above HOG (MISS pi up to %.2f)", max_pi);
   }
-  /* Let the policy finish what it is doing: 10 intervals. */
-  ULONGLONG warm = GetTickCount64() + 10 * 50;
-  while (GetTickCount64() < warm)
+  /* Let the policy finish what it is doing: 10 intervals (of MISS, as the
+   * policy counts them; so is the window). */
+  int warm = intervals_of("MISS") + 10;
+  ULONGLONG began = GetTickCount64();
+  while (!intervals_reached("MISS", warm, began))
     b = miss_hog_step(r);
   int from = n_irecs();
   int changes = 0, prev_m = b.m, prev_h = b.h;
-  ULONGLONG until = GetTickCount64() + SETTLE_INTERVALS * 50;
-  while (GetTickCount64() < until) {
+  began = GetTickCount64();
+  while (!intervals_reached("MISS", warm + SETTLE_INTERVALS, began)) {
     b = miss_hog_step(r);
     changes += (b.m != prev_m) + (b.h != prev_h);
     prev_m = b.m;
@@ -2069,9 +2093,10 @@ Test(enclave, policy_is_stable_when_goals_are_met) {
   def_tx(r, "TSC", hog_task, 50, "SC");
   for (long i = 0; i < 2; i++)
     th_start(r, "TSC", &g_pol, i);
-  /* Warm-up: 10 intervals. */
-  ULONGLONG warm = GetTickCount64() + 10 * 50;
-  while (GetTickCount64() < warm) {
+  /* Warm-up: 10 intervals (of SA, as the policy counts them). */
+  int warm = intervals_of("SA") + 10;
+  ULONGLONG began = GetTickCount64();
+  while (!intervals_reached("SA", warm, began)) {
     th_start(r, "TSA", &g_pol, 0);
     th_start(r, "TSB", &g_pol, 0);
     Sleep(5);
@@ -2079,9 +2104,9 @@ Test(enclave, policy_is_stable_when_goals_are_met) {
   /* Then 20 intervals, sampled about twice per interval. */
   static steady_sample samples[400];
   int ns = 0, changes = 0;
-  ULONGLONG until = GetTickCount64() + 20 * 50;
   ULONGLONG next_sample = 0;
-  while (GetTickCount64() < until) {
+  began = GetTickCount64();
+  while (!intervals_reached("SA", warm + 20, began)) {
     th_start(r, "TSA", &g_pol, 0);
     th_start(r, "TSB", &g_pol, 0);
     Sleep(5);

@@ -192,7 +192,8 @@ Test(regiondef, every_kind_parses_to_its_values) {
   const char *text =
       "# a comment line\n"
       "REGION name=BANK workers=3 max_tasks=77 data_dir=dd listen=10.1.2.3:4000 "
-      "max_terminals=9 max_line=200 idle_timeout=0 receive_timeout=12 signon=yes "
+      "max_terminals=9 max_per_address=3 max_line=200 idle_timeout=0 receive_timeout=12 "
+      "signon=yes signon_timeout=0 "
       "operator_group=OPS checkpoint_mb=5 lock_timeout_ms=forever deadlock=error "
       "dispatch=static greeting=\"Hello, # not a comment \\\"quoted\\\" \\\\ end\"\n"
       "\n"
@@ -226,6 +227,8 @@ Test(regiondef, every_kind_parses_to_its_values) {
   cr_expect_str_eq(g->listen_addr, "10.1.2.3");
   cr_expect_eq(g->listen_port, 4000);
   cr_expect_eq(g->max_terminals, 9);
+  cr_expect_eq(g->max_per_address, 3);
+  cr_expect_eq(g->signon_timeout_s, 0);
   cr_expect_eq(g->max_line, 200);
   cr_expect_eq(g->idle_timeout_s, 0);
   cr_expect_eq(g->receive_timeout_s, 12);
@@ -320,6 +323,8 @@ Test(regiondef, defaults) {
   cr_expect_str_eq(g->listen_addr, "127.0.0.1");
   cr_expect_eq(g->listen_port, 3270);
   cr_expect_eq(g->max_terminals, 256);
+  cr_expect_eq(g->max_per_address, 0);
+  cr_expect_eq(g->signon_timeout_s, 60);
   cr_expect_eq(g->max_line, 1024);
   cr_expect_eq(g->idle_timeout_s, 600);
   cr_expect_eq(g->receive_timeout_s, 300);
@@ -471,6 +476,10 @@ Test(regiondef, error_out_of_range) {
           "priority=256 is out of range (0..255)");
   bad_one("REGION name=R workers=65\n", 1, "workers=65 is out of range (1..64)");
   bad_one("REGION name=R workers=0\n", 1, "workers=0 is out of range");
+  bad_one("REGION name=R max_per_address=100001\n", 1,
+          "max_per_address=100001 is out of range (0..100000)");
+  bad_one("REGION name=R signon_timeout=86401\n", 1,
+          "signon_timeout=86401 is out of range (0..86400)");
   bad_one(R "ENCLAVE name=E importance=6\n", 2,
           "importance=6 is out of range (expected 1..5, system or discretionary)");
   bad_one(R "ENCLAVE name=E goal=percentile goal_ms=5 goal_percent=100\n", 2,

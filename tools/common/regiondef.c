@@ -421,12 +421,14 @@ static const attr_spec region_attrs[] = {
     A(wdef_region, "data_dir", T_PATH, data_dir, 0, 0, 0),
     A(wdef_region, "listen", T_LISTEN, listen_addr, 0, 0, 0),
     A(wdef_region, "max_terminals", T_UINT, max_terminals, 0, 1, 100000),
+    A(wdef_region, "max_per_address", T_UINT, max_per_address, 0, 0, 100000),
     A(wdef_region, "max_line", T_UINT, max_line, 0, 16, 65536),
     A(wdef_region, "idle_timeout", T_UINT, idle_timeout_s, 0, 0, 86400),
     A(wdef_region, "receive_timeout", T_UINT, receive_timeout_s, 0, 0, 86400),
     YESNO(wdef_region, "signon", signon),
     A(wdef_region, "signon_delay_ms", T_UINT, signon_delay_ms, 0, 0, 60000),
     A(wdef_region, "signon_lockout", T_UINT, signon_lockout, 0, 0, 1000),
+    A(wdef_region, "signon_timeout", T_UINT, signon_timeout_s, 0, 0, 86400),
     A(wdef_region, "operator_group", T_NAME, operator_group, 0, 0, 0),
     A(wdef_region, "checkpoint_mb", T_UINT, checkpoint_mb, 0, 0, 1048576),
     W(wdef_region, "lock_timeout_ms", lock_timeout_ms, 0, 86400000, kw_forever,
@@ -794,6 +796,7 @@ static void region_defaults(wdef_region *r) {
   r->receive_timeout_s = 300;
   r->signon_delay_ms = 1000;
   r->signon_lockout = 10;
+  r->signon_timeout_s = 60;
   strcpy(r->operator_group, "OPERATOR");
   r->checkpoint_mb = 64;
   r->lock_timeout_ms = 30000;

@@ -120,6 +120,8 @@ typedef struct wdef_region {
                                      ("*" in the file gives "0.0.0.0") */
   unsigned listen_port;                /* 1..65535; default 3270 */
   unsigned max_terminals;              /* 1..100000; default 256 */
+  unsigned max_per_address;            /* 0..100000: sessions at once from one client
+                                     address; 0: no cap; default 0 */
   unsigned max_line;                   /* 16..65536 bytes; default 1024 */
   unsigned idle_timeout_s;             /* 0..86400; 0: never; default 600 */
   unsigned receive_timeout_s;          /* 0..86400; 0: never; default 300 */
@@ -128,6 +130,8 @@ typedef struct wdef_region {
                                      doubled each further one; 0: none; default 1000 */
   unsigned signon_lockout;             /* 0..1000: failed SIGNONs in a row that lock a
                                      user; 0: never; default 10 */
+  unsigned signon_timeout_s;           /* 0..86400: a session not signed on this long is
+                                     closed (with signon); 0: never; default 60 */
   char operator_group[WDEF_NAME_SIZE]; /* default "OPERATOR" */
   unsigned checkpoint_mb;              /* 0..1048576; 0: no automatic checkpoint;
                                      default 64 */

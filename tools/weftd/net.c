@@ -1,6 +1,8 @@
 /* net.c - the network thread: it listens, accepts sessions (refusing
- * those past max_terminals), reads their sockets and writes their output,
- * all non-blocking under one WSAPoll loop. Workers never touch a socket:
+ * those past max_terminals, or past max_per_address from one client
+ * address), reads their sockets and writes their output, all non-blocking
+ * under one WSAPoll loop: a socket with output left is polled for writing,
+ * so that it moves as soon as the client reads. Workers never touch a socket:
  * a task's output is queued by its terminal callback, which wakes this
  * thread through a loopback UDP datagram.
  *
@@ -20,6 +22,7 @@ static _Atomic int g_wake_flag, g_stop;
 static HANDLE g_thread;
 static wd_session **g_sess; /* network thread only */
 static size_t g_n, g_cap;
+static size_t *g_polled; /* the session of each polled socket (after two) */
 static unsigned long long g_next_no;
 static char g_stop_why[128];
 
@@ -95,35 +98,53 @@ static void sess_drop(size_t i, bool peer_closed) {
   g_sess[i] = g_sess[--g_n];
 }
 
-static void refuse(SOCKET s) {
-  static const char busy[] = "%BUSY too many terminals, try again later\r\n";
-  send(s, busy, sizeof busy - 1, 0);
+static void refuse(SOCKET s, const char *busy) {
+  send(s, busy, (int)strlen(busy), 0);
   shutdown(s, SD_SEND);
   closesocket(s);
 }
 
+/* Sessions from the client address addr. */
+static unsigned count_from(uint32_t addr) {
+  unsigned n = 0;
+  for (size_t i = 0; i < g_n; i++)
+    n += wd_session_addr(g_sess[i]) == addr;
+  return n;
+}
+
 static void accept_all(void) {
+  static const char busy[] = "%BUSY too many terminals, try again later\r\n";
+  static const char busy_addr[] = "%BUSY too many terminals from your address, try again later\r\n";
+  const wdef_region *reg = &wd.def->region;
   for (;;) {
-    SOCKET s = accept(g_listen, NULL, NULL);
+    struct sockaddr_in peer = {0};
+    int len = sizeof peer;
+    SOCKET s = accept(g_listen, (struct sockaddr *)&peer, &len);
     if (s == INVALID_SOCKET)
       return;
-    if (atomic_load(&wd.stopping) || g_n >= wd.def->region.max_terminals) {
-      refuse(s);
+    uint32_t addr = peer.sin_addr.s_addr;
+    if (atomic_load(&wd.stopping) || g_n >= reg->max_terminals) {
+      refuse(s, busy);
+      continue;
+    }
+    if (reg->max_per_address != 0 && count_from(addr) >= reg->max_per_address) {
+      refuse(s, busy_addr);
       continue;
     }
     nonblocking(s);
     BOOL nodelay = TRUE;
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&nodelay, sizeof nodelay);
-    wd_session *ss = wd_session_new(s, ++g_next_no);
+    wd_session *ss = wd_session_new(s, ++g_next_no, addr);
     if (ss == NULL) {
-      refuse(s);
+      refuse(s, busy);
       continue;
     }
     sess_add(ss);
   }
 }
 
-/* Read what session i has sent; false when it is gone. */
+/* Read what session i has sent; false when it is gone. When the client
+ * has closed its side, the session stays until its lines are answered. */
 static bool sess_read(size_t i) {
   char buf[4096];
   for (;;) {
@@ -134,47 +155,68 @@ static bool sess_read(size_t i) {
         return true;
       continue;
     }
-    if (n < 0 && WSAGetLastError() == WSAEWOULDBLOCK)
+    if (n == 0) {
+      wd_session_eof(g_sess[i]);
       return true;
-    sess_drop(i, true); /* closed (a half line is dropped) or failed */
+    }
+    if (WSAGetLastError() == WSAEWOULDBLOCK)
+      return true;
+    sess_drop(i, true); /* reset or failed */
     return false;
   }
 }
 
 /* ---- The loop -------------------------------------------------------------------- */
 
-/* The pollfd set: listener, wake socket, then every session. */
+/* The pollfd set: listener, wake socket, then every session that waits
+ * for input or has output left (g_polled says which). A session that waits
+ * for neither is left out: its half-closed socket would make WSAPoll return
+ * at once (POLLHUP) again and again. NULL if out of memory. */
 static WSAPOLLFD *poll_set(size_t *n) {
   static WSAPOLLFD *fds;
   static size_t cap;
   if (cap < g_n + 2) {
-    cap = g_n + 64;
-    fds = realloc(fds, cap * sizeof *fds);
+    size_t c = g_n + 64;
+    WSAPOLLFD *f = realloc(fds, c * sizeof *f);
+    size_t *p = realloc(g_polled, c * sizeof *p);
+    if (f != NULL)
+      fds = f;
+    if (p != NULL)
+      g_polled = p;
+    if (f == NULL || p == NULL)
+      return NULL;
+    cap = c;
   }
   fds[0] = (WSAPOLLFD){.fd = g_listen, .events = POLLRDNORM};
   fds[1] = (WSAPOLLFD){.fd = g_wake_rx, .events = POLLRDNORM};
+  size_t k = 2;
   for (size_t i = 0; i < g_n; i++) {
     short ev = wd_session_wants_input(g_sess[i]) ? POLLRDNORM : 0;
     if (wd_session_has_output(g_sess[i]))
       ev |= POLLWRNORM;
-    fds[2 + i] = (WSAPOLLFD){.fd = wd_session_socket(g_sess[i]), .events = ev};
+    if (ev == 0)
+      continue;
+    g_polled[k - 2] = i;
+    fds[k++] = (WSAPOLLFD){.fd = wd_session_socket(g_sess[i]), .events = ev};
   }
-  *n = g_n + 2;
+  *n = k;
   return fds;
 }
 
 /* Input, timeouts, then output and closes, for every session. */
 static void sessions_serve(WSAPOLLFD *fds, size_t nfds) {
-  size_t polled = nfds - 2;
-  for (size_t i = polled; i-- > 0;) /* backwards: drops move the last one */
-    if (i < g_n && (fds[2 + i].revents & (POLLRDNORM | POLLHUP | POLLERR)))
+  for (size_t k = nfds; k-- > 2;) { /* backwards: drops move the last one */
+    size_t i = g_polled[k - 2];
+    if (i < g_n && (fds[k].revents & (POLLRDNORM | POLLHUP | POLLERR)) &&
+        wd_session_wants_input(g_sess[i]))
       sess_read(i);
+  }
   uint64_t now = GetTickCount64();
   for (size_t i = g_n; i-- > 0;) {
     wd_session *ss = g_sess[i];
     wd_session_tick(ss, now);
     int f = wd_session_flush(ss);
-    if (f < 0 || (f == 0 && wd_session_closing(ss)))
+    if (f < 0 || wd_session_done(ss, f > 0, now))
       sess_drop(i, f < 0);
   }
 }
@@ -193,6 +235,11 @@ static DWORD WINAPI net_main(void *arg) {
   while (!atomic_load(&g_stop)) {
     size_t n;
     WSAPOLLFD *fds = poll_set(&n);
+    if (fds == NULL) {
+      wd_log('E', "no storage for the network thread's poll set");
+      Sleep(POLL_MS);
+      continue;
+    }
     if (WSAPoll(fds, (ULONG)n, POLL_MS) < 0) {
       wd_log('E', "WSAPoll failed (error %d)", WSAGetLastError());
       Sleep(POLL_MS);
@@ -238,7 +285,9 @@ void wd_net_stop(void) {
   closesocket(g_wake_rx);
   closesocket(g_wake_tx);
   free(g_sess);
+  free(g_polled);
   g_sess = NULL;
+  g_polled = NULL;
   g_n = g_cap = 0;
   WSACleanup();
 }

@@ -7,7 +7,14 @@
  * guards what the terminal callbacks (weft workers, under the terminal's
  * lock) share with it: the output buffer and the state (S_*, receiving,
  * the pseudo-conversation). Lock order: terminal lock, then ss->lock; the
- * network thread never calls weft_terminal_* while holding ss->lock. */
+ * network thread never calls weft_terminal_* while holding ss->lock.
+ *
+ * Clients that misbehave (docs/terminal.md): a session whose unsent output
+ * passes OUT_MAX reads no more input and is closed at once; one that is
+ * closing (after %BYE) or whose client half-closed is closed when its
+ * output has not moved for CLOSE_MS; the idle clock counts complete lines
+ * only; sign-on has signon_timeout; telnet negotiation is refused and
+ * never reaches a line. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,6 +22,11 @@
 
 #define OUT_MAX (1u << 20) /* output a slow client may leave unread */
 #define QUEUE_MAX 64       /* complete lines waiting for the task */
+#define CLOSE_MS 10000u    /* a closing session's output may stand still this long */
+
+/* Telnet (RFC 854): the bytes of its commands, and the filter's states. */
+enum { TN_SE = 240, TN_SB = 250, TN_WILL = 251, TN_WONT, TN_DO, TN_DONT, TN_IAC };
+enum { TN_DATA, TN_CMD, TN_OPT, TN_SUB, TN_SUB_IAC };
 
 enum { S_IDLE, S_NEXT, S_RUNNING };
 
@@ -28,11 +40,16 @@ struct wd_session {
   SOCKET sock;
   char termid[WEFT_NAME_MAX + 1];
   weft_terminal *term;
-  uint64_t last_ms; /* last input (network thread) */
+  uint32_t addr;    /* the client's IPv4 address, network order */
+  uint64_t last_ms; /* the last complete input line (network thread) */
   /* -- Input assembly and queue: network thread -------------------------- */
   char *line;
   size_t line_len;
   bool overlong;
+  bool input_ended;       /* the client closed its side: no more input */
+  unsigned char tn_state; /* TN_*: where the telnet filter is */
+  unsigned char tn_cmd;   /* TN_WILL..TN_DONT: the command of an option */
+  uint64_t signed_off_ms; /* since when nobody is signed on */
   qline *q_head, *q_tail;
   unsigned q_n;
   wd_signon *signon;     /* a SIGNON being checked: input waits (signon.c) */
@@ -41,10 +58,11 @@ struct wd_session {
   SRWLOCK lock;
   char *out;
   size_t out_len, out_off, out_cap;
-  bool out_failed; /* over OUT_MAX: the client does not read */
-  bool closing;    /* close once the output is sent */
-  int state;       /* S_* */
-  bool receiving;  /* the task waits in weft_receive */
+  bool out_failed;       /* over OUT_MAX: the client does not read */
+  bool closing;          /* close once the output is sent */
+  uint64_t out_moved_ms; /* output last sent, or queued when none was left */
+  int state;             /* S_* */
+  bool receiving;        /* the task waits in weft_receive */
   char next_tran[WEFT_NAME_MAX + 1];
   void *next_ca;
   size_t next_ca_len;
@@ -72,6 +90,8 @@ static bool out_put(wd_session *ss, const char *p, size_t n) {
     return false;
   if (ss->out_off > 0 && ss->out_off == ss->out_len)
     ss->out_off = ss->out_len = 0;
+  if (ss->out_len == 0)
+    ss->out_moved_ms = now_ms();
   if (ss->out_len + n > ss->out_cap) {
     if (ss->out_len - ss->out_off + n > OUT_MAX) {
       ss->out_failed = true;
@@ -195,13 +215,14 @@ static const weft_terminal_ops term_ops = {cb_send, cb_receiving, cb_ended};
 
 /* ---- Life ------------------------------------------------------------------ */
 
-wd_session *wd_session_new(SOCKET s, unsigned long long no) {
+wd_session *wd_session_new(SOCKET s, unsigned long long no, uint32_t addr) {
   wd_session *ss = calloc(1, sizeof *ss);
   if (ss == NULL || (ss->line = malloc(wd.def->region.max_line + 1)) == NULL) {
     free(ss);
     return NULL;
   }
   ss->sock = s;
+  ss->addr = addr;
   InitializeSRWLock(&ss->lock);
   snprintf(ss->termid, sizeof ss->termid, "T%04llu", no % 10000000ull);
   if (weft_terminal_create(wd.region, ss->termid, &term_ops, ss, &ss->term) != 0) {
@@ -210,7 +231,7 @@ wd_session *wd_session_new(SOCKET s, unsigned long long no) {
     return NULL;
   }
   weft_terminal_set_receive_timeout(ss->term, wd.def->region.receive_timeout_s * 1000u);
-  ss->last_ms = now_ms();
+  ss->last_ms = ss->signed_off_ms = now_ms();
   AcquireSRWLockExclusive(&ss->lock);
   out_ctl(ss, "WEFT %s TERMINAL %s", wd.def->region.name, ss->termid);
   if (wd.def->region.greeting != NULL)
@@ -237,7 +258,7 @@ void wd_session_gone(wd_session *ss, bool peer_closed) {
     ss->next->prev = ss->prev;
   g_count--;
   ReleaseSRWLockExclusive(&g_lock);
-  if (peer_closed && ss->state == S_RUNNING)
+  if ((peer_closed || ss->input_ended) && ss->state == S_RUNNING)
     wd_log('W', "terminal %s disconnected while task %llu (%s) ran: it is abended ATNI",
            ss->termid, (unsigned long long)ss->cur_task, ss->cur_tran);
   weft_terminal_release(ss->term); /* no callback runs after this */
@@ -257,6 +278,10 @@ void wd_session_gone(wd_session *ss, bool peer_closed) {
 
 SOCKET wd_session_socket(wd_session *ss) {
   return ss->sock;
+}
+
+uint32_t wd_session_addr(wd_session *ss) {
+  return ss->addr;
 }
 
 void wd_session_bye(wd_session *ss, const char *why) {
@@ -288,6 +313,7 @@ int wd_session_flush(wd_session *ss) {
     int n = send(ss->sock, ss->out + ss->out_off, (int)(ss->out_len - ss->out_off), 0);
     if (n > 0) {
       ss->out_off += (size_t)n;
+      ss->out_moved_ms = now_ms();
       continue;
     }
     rc = WSAGetLastError() == WSAEWOULDBLOCK ? 1 : -1;
@@ -300,7 +326,30 @@ int wd_session_flush(wd_session *ss) {
 }
 
 bool wd_session_wants_input(wd_session *ss) {
-  return ss->q_n < QUEUE_MAX;
+  return ss->q_n < QUEUE_MAX && !ss->input_ended && !wd_session_closing(ss);
+}
+
+bool wd_session_done(wd_session *ss, bool blocked, uint64_t now) {
+  AcquireSRWLockShared(&ss->lock);
+  bool failed = ss->out_failed, closing = ss->closing;
+  uint64_t moved = ss->out_moved_ms;
+  unsigned long long unsent = ss->out_len - ss->out_off;
+  ReleaseSRWLockShared(&ss->lock);
+  if (failed) {
+    wd_log('W',
+           "terminal %s does not read its output (%llu bytes unsent, over the %u KiB limit): "
+           "its input is no longer read and it is closed",
+           ss->termid, unsent, OUT_MAX / 1024u);
+    return true;
+  }
+  if (!blocked)
+    return closing;
+  if ((closing || ss->input_ended) && now > moved && now - moved > CLOSE_MS) {
+    wd_log('W', "terminal %s has not read its output for %u s after %s: closed", ss->termid,
+           CLOSE_MS / 1000u, closing ? "%BYE" : "the end of its input");
+    return true;
+  }
+  return false;
 }
 
 /* ---- Starting transactions (network thread) ---------------------------------- */
@@ -415,6 +464,8 @@ static void signon(wd_session *ss, const char *args) {
   char user[64], pass[WD_PASSWORD_MAX + 1], extra[2];
   size_t un = next_word(&args, user, sizeof user), pn = next_word(&args, pass, sizeof pass);
   bool usage = un == 0 || pn == 0 || next_word(&args, extra, sizeof extra) != 0;
+  if (ss->userdef != NULL)
+    ss->signed_off_ms = now_ms();
   AcquireSRWLockExclusive(&ss->lock);
   ss->user[0] = '\0';
   ss->userdef = NULL;
@@ -457,6 +508,8 @@ static bool signon_done(wd_session *ss) {
 }
 
 static void signoff(wd_session *ss) {
+  if (ss->userdef != NULL)
+    ss->signed_off_ms = now_ms();
   AcquireSRWLockExclusive(&ss->lock);
   ss->user[0] = '\0';
   ss->userdef = NULL;
@@ -575,12 +628,60 @@ static void line_end(wd_session *ss) {
   }
   ss->line_len = 0;
   ss->overlong = false;
+  ss->last_ms = now_ms();
+}
+
+/* Answer a telnet option request: refuse it (DONT for WILL, WONT for DO);
+ * WONT and DONT need no answer, so no negotiation loops. */
+static void telnet_refuse(wd_session *ss, unsigned char cmd, unsigned char opt) {
+  if (cmd != TN_WILL && cmd != TN_DO)
+    return;
+  unsigned char r[3] = {TN_IAC, cmd == TN_WILL ? TN_DONT : TN_WONT, opt};
+  AcquireSRWLockExclusive(&ss->lock);
+  out_put(ss, (const char *)r, sizeof r);
+  ReleaseSRWLockExclusive(&ss->lock);
+}
+
+/* The telnet filter: is byte c input data (true), or part of a telnet
+ * command (IAC ...; false)? IAC IAC is the data byte 0xFF. */
+static bool telnet_data(wd_session *ss, unsigned char c) {
+  switch (ss->tn_state) {
+    case TN_DATA:
+      if (c != TN_IAC)
+        return true;
+      ss->tn_state = TN_CMD;
+      return false;
+    case TN_CMD:
+      ss->tn_state = TN_DATA;
+      if (c == TN_IAC)
+        return true;
+      if (c >= TN_WILL && c <= TN_DONT) {
+        ss->tn_cmd = c;
+        ss->tn_state = TN_OPT;
+      } else if (c == TN_SB) {
+        ss->tn_state = TN_SUB;
+      }
+      return false; /* any other command (NOP, AYT, ...) is dropped */
+    case TN_OPT:
+      telnet_refuse(ss, ss->tn_cmd, c);
+      ss->tn_state = TN_DATA;
+      return false;
+    case TN_SUB:
+      if (c == TN_IAC)
+        ss->tn_state = TN_SUB_IAC;
+      return false;
+    default: /* TN_SUB_IAC: IAC SE ends it, IAC IAC is its data */
+      ss->tn_state = c == TN_SE ? TN_DATA : TN_SUB;
+      return false;
+  }
 }
 
 void wd_session_input(wd_session *ss, const char *data, size_t len) {
   unsigned max = wd.def->region.max_line;
-  ss->last_ms = now_ms();
   for (size_t i = 0; i < len; i++) {
+    if ((ss->tn_state != TN_DATA || (unsigned char)data[i] == TN_IAC) &&
+        !telnet_data(ss, (unsigned char)data[i]))
+      continue;
     if (data[i] == '\n') {
       line_end(ss);
     } else if (ss->line_len < max + 1) { /* + 1: room for a CR before the LF */
@@ -589,6 +690,12 @@ void wd_session_input(wd_session *ss, const char *data, size_t len) {
       ss->overlong = true;
     }
   }
+}
+
+void wd_session_eof(wd_session *ss) {
+  ss->input_ended = true;
+  ss->line_len = 0; /* a partial line is dropped */
+  ss->overlong = false;
 }
 
 static qline *queue_pop(wd_session *ss) {
@@ -603,6 +710,8 @@ static qline *queue_pop(wd_session *ss) {
 
 /* Hand queued lines on: to the prompt, or to a task waiting to receive. */
 static void queue_run(wd_session *ss) {
+  if (wd_session_closing(ss))
+    return;
   while (ss->signon == NULL || signon_done(ss)) { /* a SIGNON holds what follows */
     if (ss->q_head == NULL)
       return;
@@ -625,18 +734,33 @@ static void queue_run(wd_session *ss) {
   }
 }
 
-bool wd_session_tick(wd_session *ss, uint64_t now) {
-  queue_run(ss);
+/* The end of input, or a timeout: then %BYE, and the log says why
+ * (network thread). */
+static void timeouts(wd_session *ss, uint64_t now) {
+  const wdef_region *reg = &wd.def->region;
   AcquireSRWLockShared(&ss->lock);
-  bool at_prompt = ss->state != S_RUNNING;
+  bool at_prompt = ss->state != S_RUNNING, waits = at_prompt || ss->receiving;
   uint64_t since = ss->prompt_ms > ss->last_ms ? ss->prompt_ms : ss->last_ms;
   ReleaseSRWLockShared(&ss->lock);
-  unsigned idle = wd.def->region.idle_timeout_s;
-  if (at_prompt && idle != 0 && now > since && now - since > (uint64_t)idle * 1000u) {
-    wd_log('I', "terminal %s: idle for %u s: closed", ss->termid, idle);
+  uint64_t signon_ms = (uint64_t)reg->signon_timeout_s * 1000u;
+  if (ss->input_ended && ss->q_head == NULL && ss->signon == NULL && waits) {
+    wd_session_bye(ss, "end of input"); /* nothing more can come */
+  } else if (reg->signon && signon_ms != 0 && ss->userdef == NULL && now > ss->signed_off_ms &&
+             now - ss->signed_off_ms > signon_ms) {
+    wd_log('I', "terminal %s: not signed on within %u s: closed", ss->termid,
+           reg->signon_timeout_s);
+    wd_session_bye(ss, "sign-on timeout");
+  } else if (at_prompt && reg->idle_timeout_s != 0 && now > since &&
+             now - since > (uint64_t)reg->idle_timeout_s * 1000u) {
+    wd_log('I', "terminal %s: idle for %u s: closed", ss->termid, reg->idle_timeout_s);
     wd_session_bye(ss, "idle timeout");
   }
-  return !wd_session_closing(ss);
+}
+
+void wd_session_tick(wd_session *ss, uint64_t now) {
+  queue_run(ss);
+  if (!wd_session_closing(ss))
+    timeouts(ss, now);
 }
 
 /* ---- Inquiries ------------------------------------------------------------------ */

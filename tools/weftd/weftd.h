@@ -68,23 +68,35 @@ void wd_net_stop(void);     /* join the network thread */
 
 /* ---- Sessions (session.c) ---------------------------------------------- */
 
-/* A new session on a connected socket (network thread). NULL on failure. */
-wd_session *wd_session_new(SOCKET s, unsigned long long no);
-/* Bytes arrived (network thread). */
+/* A new session on a connected socket from the IPv4 address addr (network
+ * order) (network thread). NULL on failure. */
+wd_session *wd_session_new(SOCKET s, unsigned long long no, uint32_t addr);
+/* Bytes arrived (network thread). Telnet commands in them are answered
+ * and dropped. */
 void wd_session_input(wd_session *ss, const char *data, size_t len);
+/* The client closed its side (recv returned 0): its partial line is
+ * dropped, its complete lines are still run and answered; then %BYE
+ * (network thread). */
+void wd_session_eof(wd_session *ss);
 /* The peer closed or the socket failed: release everything (network
  * thread). The session is freed; its socket closed. */
 void wd_session_gone(wd_session *ss, bool peer_closed);
-/* Work to do after a wake-up: deliver queued input, idle timeouts
- * (network thread). Returns false when the session must be closed. */
-bool wd_session_tick(wd_session *ss, uint64_t now_ms);
+/* Work to do after a wake-up: deliver queued input; the end of input, the
+ * sign-on and idle timeouts (network thread). */
+void wd_session_tick(wd_session *ss, uint64_t now_ms);
 /* Send what output the socket takes now (network thread): 1 if some is
  * left, 0 if none, -1 if the socket failed. */
 int wd_session_flush(wd_session *ss);
 bool wd_session_has_output(wd_session *ss);
 bool wd_session_wants_input(wd_session *ss); /* poll for reading */
 bool wd_session_closing(wd_session *ss);     /* close once output is sent */
+/* Must the session be closed now (network thread, after a flush; blocked:
+ * output is left)? Yes once its output is sent if it is closing; at once if
+ * its unsent output passed the limit; when its output has stood still for
+ * CLOSE_MS while it is closing or its input ended. The log says why. */
+bool wd_session_done(wd_session *ss, bool blocked, uint64_t now_ms);
 SOCKET wd_session_socket(wd_session *ss);
+uint32_t wd_session_addr(wd_session *ss); /* the client's, network order */
 /* Say goodbye (network thread). */
 void wd_session_bye(wd_session *ss, const char *why);
 
