@@ -808,8 +808,8 @@ WEFT_API int weft_transaction_stats_get_(weft_region *r, const char *tranid,
 
 /* Commit the UOW. 0; WEFT_EROLLEDBACK when a resource manager voted no in
  * phase one (everything was backed out); WEFT_ESYS when the log could not
- * be written (the outcome is then decided by restart recovery, and the
- * region refuses further commits). Task. */
+ * be written: the outcome is then decided by restart recovery, and the
+ * region stops serving (see weft_log_failed). Task. */
 WEFT_API int weft_syncpoint(weft_task *t);
 /* Back the UOW out. Task. */
 WEFT_API int weft_rollback(weft_task *t);
@@ -1015,6 +1015,17 @@ typedef struct weft_log_stats {
 /* Figures since the region opened. Any thread. */
 #define weft_log_stats_get(r, out) weft_log_stats_get_((r), (out), sizeof(weft_log_stats))
 WEFT_API int weft_log_stats_get_(weft_region *r, weft_log_stats *out, size_t size);
+
+/* 0 while the log works (or the region has no data_dir); WEFT_ESYS once a
+ * write or flush of the log has failed. From that moment the region has
+ * stopped serving: calls on files and TS/TD queues return WEFT_ESYS
+ * (memory may hold commits that never reached the disk), every
+ * task is purged (abend AEXZ) and weft_start returns WEFT_ESHUTDOWN. The
+ * failure is also reported on the region log (level E). Shut the region
+ * down and create it again: restart recovery rebuilds the resources from
+ * what the log holds. A normal shutdown then writes no clean checkpoint.
+ * WEFT_EINVAL for a NULL region. Any thread. */
+WEFT_API int weft_log_failed(weft_region *r);
 
 /* ------------------------------------------------------------------------ */
 /* Observing                                                                 */

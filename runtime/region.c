@@ -376,6 +376,17 @@ static void begin_purge(weft_region *r) {
   ctl_all(r, WEFT__CTL_PURGE);
 }
 
+void weft__region_fail(weft_region *r) {
+  weft__lock_acquire(&r->r_life_lock);
+  int st = atomic_load(&r->r_state);
+  bool go = st == WEFT__R_RUNNING || st == WEFT__R_DRAINING;
+  if (go)
+    atomic_store(&r->r_state, WEFT__R_PURGING);
+  weft__lock_release(&r->r_life_lock);
+  if (go)
+    begin_purge(r);
+}
+
 /* Stop the workers and offload threads of a drained region. */
 static void region_down(weft_region *r) {
   table_quiesce(r); /* monitor, workers, offload, then txn/'s clean checkpoint */
@@ -390,7 +401,7 @@ int weft_region_shutdown(weft_region *r, int mode, unsigned timeout_ms) {
   weft__lock_acquire(&r->r_life_lock);
   bool again = r->r_shutdown_called;
   r->r_shutdown_called = true;
-  if (!again)
+  if (!again && atomic_load(&r->r_state) == WEFT__R_RUNNING) /* not after a failure */
     atomic_store(&r->r_state, WEFT__R_DRAINING);
   weft__lock_release(&r->r_life_lock);
   if (again)

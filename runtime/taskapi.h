@@ -59,6 +59,11 @@ int weft__task_wait_raw(weft_task *t, unsigned timeout_ms, int reason);
 const weft_region_config *weft__region_config(weft_region *r);
 /* The transaction defined as tranid, or NULL (opaque). Any thread. */
 const weft__tran *weft__tran_find(weft_region *r, const char *tranid);
+/* The region can no longer keep its promises (txn/: its log failed): it
+ * stops serving, as an immediate shutdown would: starts refused, queued
+ * and delayed ones dropped, every task purged (runtime/region.c). The
+ * host still shuts it down and destroys it. Any thread. */
+void weft__region_fail(weft_region *r);
 
 /* ---- Record locks (runtime/enq.c) ---------------------------------------------
  * ENQs with unit-of-work lifetime on len bytes at res, in their own

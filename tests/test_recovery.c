@@ -869,9 +869,31 @@ static void crash_for_log(const char *name, const char *crash, char *log_path) {
   snprintf(log_path, MAX_PATH, "%s\\%s", g_data, s.newest_log);
 }
 
-static void torn_restart(uint64_t appended) {
+/* Is there a line of the region log at level that contains text? */
+static int log_has(char level, const char *text) {
+  EnterCriticalSection(&g_log_lock);
+  int found = 0;
+  for (const char *l = g_log; *l != '\0' && !found;) {
+    const char *end = strchr(l, '\n');
+    size_t n = end ? (size_t)(end - l) : strlen(l);
+    const char *hit = strstr(l, text);
+    found = l[0] == '[' && l[1] == level && hit != NULL && hit < l + n;
+    l += n + (end != NULL);
+  }
+  LeaveCriticalSection(&g_log_lock);
+  return found;
+}
+
+/* Restart after `appended` bytes were added to the log: they are cut as a
+ * torn tail, with a warning that names the torn record's unit of work
+ * (`uow`, or 0 when its header does not name one). */
+static void torn_restart(uint64_t appended, uint64_t uow) {
   weft_recovery_info info;
   weft_region *r = open_dc(&info);
+  char whose[64] = "is torn";
+  if (uow != 0)
+    snprintf(whose, sizeof whose, "of unit of work %llx, is torn", (unsigned long long)uow);
+  cr_assert(log_has('W', whose), "no warning with \"%s\"; region log:\n%s", whose, g_log);
   cr_assert_eq(info.clean, 0, "%s", info.message);
   cr_assert_geq(info.torn_bytes, appended, "torn_bytes %llu, appended %llu: %s",
                 (unsigned long long)info.torn_bytes, (unsigned long long)appended, info.message);
@@ -900,7 +922,7 @@ Test(recovery, torn_tail_garbage) {
   crash_for_log("torn_garbage", "post-flush:15", log);
   static const unsigned char junk[11] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7};
   append_bytes(log, junk, sizeof junk);
-  torn_restart(sizeof junk);
+  torn_restart(sizeof junk, 0);
   paths_done();
 }
 
@@ -924,8 +946,10 @@ Test(recovery, torn_tail_partial_record) {
   }
   cr_assert_geq(size, LOG_FILE_HDR + cut);
   append_bytes(log, img + LOG_FILE_HDR, cut);
+  uint64_t uow = 0; /* the UOW id is at bytes 8..15 of a record header */
+  memcpy(&uow, img + LOG_FILE_HDR + 8, sizeof uow);
   free(img);
-  torn_restart(cut);
+  torn_restart(cut, uow);
   paths_done();
 }
 

@@ -47,6 +47,7 @@
 /* ------------------------------------------------------------------------ */
 
 static char g_bin[MAX_PATH];  /* where test_weftd.exe, weftd.exe and bank.dll are */
+static char g_weftd_dir[MAX_PATH]; /* where the weftd.exe to run is (g_bin unless set) */
 static char g_root[MAX_PATH]; /* this test's scratch directory */
 static char g_wrd[MAX_PATH];  /* its region definition */
 static char g_data[MAX_PATH]; /* its data directory */
@@ -368,7 +369,7 @@ static void server_spawn(server *s, const char *args) {
   snprintf(s->err_path, sizeof s->err_path, "%s\\weftd-%d.err", g_root, ++g_server_no);
   HANDLE err = out_file(s->err_path);
   char cmd[2048];
-  snprintf(cmd, sizeof cmd, "\"%s\\weftd.exe\" %s", g_bin, args);
+  snprintf(cmd, sizeof cmd, "\"%s\\weftd.exe\" %s", g_weftd_dir[0] ? g_weftd_dir : g_bin, args);
   s->proc = spawn(cmd, in_rd, out_wr, err);
   CloseHandle(in_rd);
   CloseHandle(out_wr);

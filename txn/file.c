@@ -19,12 +19,15 @@ static size_t lock_key(unsigned char *out, const weft__sfile *f, const void *key
   return 9 + klen;
 }
 
-/* Checks every call makes: the task, the file, the key. On success
+/* Checks every call makes: the task, the store (closed after a log
+ * failure), the file, the key. On success
  * *f is the file (found under x_data, which files are never removed
  * from, so the pointer stays valid). */
 static int file_args(weft_task *t, const char *file, const void *key, size_t klen,
                      weft__sfile **f) {
   int rc = weft__task_check(t);
+  if (rc == 0)
+    rc = weft__store_check(weft__task_region(t));
   if (rc != 0)
     return rc;
   if (file == NULL || (key == NULL && klen != 0))
@@ -273,6 +276,8 @@ int weft_browse_next(weft_browse *b, void *kbuf, size_t kcap, size_t *klen, void
     return WEFT_EINVAL;
   weft_task *t = b->b_task;
   int rc = weft__task_check(t);
+  if (rc == 0)
+    rc = weft__store_check(weft__task_region(t));
   if (rc != 0)
     return rc;
   weft__uow *u = weft__uow_get(t);

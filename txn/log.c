@@ -1,6 +1,6 @@
 /* log.c - the write-ahead log: appends, the log writer thread (group
  * commit: every commit appended while a flush runs shares the next one),
- * commit waits, checkpoints and fault-injection crash points.
+ * commit waits, checkpoints, and what happens when the log fails.
  *
  * Ownership: x_log guards the append buffer, x_lsn_end, the waiter list
  * and the writer's flags. The writer thread alone touches x_file, x_gen
@@ -12,20 +12,6 @@
 
 #include "runtime/abi.h"
 #include "txn/txn.h"
-
-/* ---- Crash points (tests) ----------------------------------------------------- */
-
-void weft__crash_point(weft_region *r, const char *name) {
-  weft__txn *x = weft__txn_of(r);
-  if (weft__likely(x->x_crash[0] == '\0') || strcmp(x->x_crash, name) != 0)
-    return;
-  if (atomic_fetch_sub(&x->x_crash_left, 1) == 1) {
-    weft__write_stderr("weft: crash point reached: ");
-    weft__write_stderr(name);
-    weft__write_stderr("\n");
-    weft__process_kill(WEFT__CRASH_EXIT);
-  }
-}
 
 /* ---- Paths ------------------------------------------------------------------- */
 
@@ -153,10 +139,13 @@ int weft__log_wait(weft_task *t, uint64_t lsn) {
 
 /* ---- The writer thread -------------------------------------------------------- */
 
-/* Write and flush one batch; its own thread. */
+/* Write and flush one batch; its own thread. The fault point log-error
+ * (tests) fails the write before any byte of it is written. */
 static int write_batch(weft_region *r, const weft__buf *b) {
   weft__txn *x = weft__txn_of(r);
-  int rc = weft__file_write_at(x->x_file, x->x_file_off, b->b, b->len);
+  int rc = weft__fault_point(r, "log-error")
+               ? WEFT_ESYS
+               : weft__file_write_at(x->x_file, x->x_file_off, b->b, b->len);
   if (rc == 0) {
     x->x_file_off += b->len;
     weft__crash_point(r, "pre-flush");
@@ -169,13 +158,29 @@ static int write_batch(weft_region *r, const weft__buf *b) {
   return rc;
 }
 
+/* A write or flush of the log failed: memory may now hold commits that
+ * never become durable (applied before their flush). Close the store at
+ * once, so that no reader sees them, and stop the region: every task is
+ * purged and no new one starts. Only restart recovery, which rebuilds
+ * memory from what is on disk, brings it back (docs/recovery.md). The
+ * writer thread, or the host thread of a checkpoint without it. */
 static void writer_fail(weft_region *r, int rc) {
   weft__txn *x = weft__txn_of(r);
-  if (atomic_exchange(&x->x_failed, 1) == 0)
-    weft__log(r, 'E',
-              "log write to %s failed (%s): the region accepts no more commits; "
-              "restart it to recover",
-              x->x_dir, weft_err_name(rc));
+  if (atomic_exchange(&x->x_failed, 1) != 0)
+    return;
+  weft__log(r, 'E',
+            "log write to %s failed (%s): the region has stopped serving: its recoverable "
+            "resources are closed, every task is purged and no new one starts; commits not yet "
+            "on disk may be lost. Shut it down and restart it: restart recovery brings back "
+            "what the log holds",
+            x->x_dir, weft_err_name(rc));
+  weft__region_fail(r);
+}
+
+int weft_log_failed(weft_region *r) {
+  if (r == NULL)
+    return WEFT_EINVAL;
+  return weft__txn_of(r)->x_dir != NULL ? weft__store_check(r) : 0;
 }
 
 static int checkpoint_now(weft_region *r, bool clean);

@@ -32,8 +32,12 @@ static int qwait(weft_task *t, const char *name) {
   return rc == 0 ? 0 : weft__lock_outcome(t, rc);
 }
 
+/* Checks every queue call makes: the task, the store (closed after a
+ * log failure), the name. */
 static int q_args(weft_task *t, const char *queue) {
   int rc = weft__task_check(t);
+  if (rc == 0)
+    rc = weft__store_check(weft__task_region(t));
   return rc != 0 ? rc : weft__qname_check(queue);
 }
 

@@ -186,6 +186,10 @@ typedef struct replay {
   uint64_t uow;
   uint64_t redone, undone, read;
   uint64_t torn_off, torn_bytes; /* in the last file */
+  uint64_t torn_uow;             /* the UOW of the torn record (0: unknown) */
+  int torn_type;                 /* its type (0: unknown) */
+  const char *torn_why;          /* what is wrong with it */
+  uint64_t empty_gen;            /* the last log holds no records: its generation */
 } replay;
 
 static int replay_add(replay *rp, const weft__rec *rec) {
@@ -230,6 +234,21 @@ static int replay_commit(weft_region *r, replay *rp, const weft__rec *rec) {
   return 0;
 }
 
+/* Note the torn last record at p (avail bytes): its header's UOW and type
+ * when its header is there, else the UOW whose records precede it (the
+ * torn record is the rest of that UOW's append). */
+static void torn_note(replay *rp, const unsigned char *p, size_t avail, const char *why) {
+  rp->torn_why = why;
+  rp->torn_type = 0;
+  rp->torn_uow = 0;
+  if (avail >= 16 && weft__get32(p) == WEFT__REC_MAGIC) {
+    rp->torn_uow = weft__get64(p + 8);
+    rp->torn_type = avail > 16 ? p[16] : 0;
+  } else if (rp->n > 0) {
+    rp->torn_uow = rp->uow;
+  }
+}
+
 /* Is there a valid record anywhere in [off, len)? Then a bad record
  * before it is not a torn tail. */
 static bool valid_after(const unsigned char *buf, size_t off, size_t len) {
@@ -255,8 +274,16 @@ static int replay_file(weft_region *r, replay *rp, uint64_t gen, bool last, bool
     free(buf);
     if (!torn_header)
       return corrupt(r, path, 0, "bad file header");
+    if (len == 0)
+      weft__log(r, 'W', "%s is empty (0 bytes, not even its header): nothing in it to redo", path);
+    else
+      weft__log(r, 'W',
+                "%s: its file header is incomplete (%llu of %u bytes): cut; it held no "
+                "record",
+                path, (unsigned long long)len, (unsigned)WEFT__FHDR_SIZE);
     rp->torn_off = 0;
     rp->torn_bytes = len;
+    rp->empty_gen = gen;
     return 0;
   }
   size_t off = WEFT__FHDR_SIZE;
@@ -270,6 +297,8 @@ static int replay_file(weft_region *r, replay *rp, uint64_t gen, bool last, bool
       }
       rp->torn_off = off;
       rp->torn_bytes = len - off;
+      torn_note(rp, buf + off, len - off,
+                pr == 0 ? "it runs past the end of the file" : "its checksum does not match");
       break;
     }
     *empty = false;
@@ -286,6 +315,8 @@ static int replay_file(weft_region *r, replay *rp, uint64_t gen, bool last, bool
       rc = corrupt(r, path, off, "malformed record");
     off += rec.size;
   }
+  if (rc == 0 && last && *empty)
+    rp->empty_gen = gen;
   /* Records of a UOW never span files: the writer switches generations
    * between appends. */
   if (rc == 0 && rp->n > 0) {
@@ -308,9 +339,37 @@ static int cut_torn(weft_region *r, uint64_t gen, uint64_t off) {
   return rc;
 }
 
+/* A torn last record was cut: warn, naming its unit of work. A commit is
+ * acknowledged only after the flush of its commit record returned, and a
+ * record the flush covered cannot be torn unless the disk lost a write it
+ * had confirmed: so the UOW was normally never acknowledged, and the
+ * operator can check that against what its client was told. */
+static void torn_warn(weft_region *r, uint64_t gen, const replay *rp) {
+  char path[1024], whose[64];
+  weft__data_path(r, path, sizeof path, "log", gen, "");
+  if (rp->torn_uow != 0)
+    snprintf(whose, sizeof whose, "unit of work %llx", (unsigned long long)rp->torn_uow);
+  else
+    snprintf(whose, sizeof whose, "a unit of work its header no longer names");
+  if (rp->torn_type == WEFT__LR_FORGET)
+    weft__log(r, 'W',
+              "%s: the last record (offset %llu, %llu bytes), a FORGET of %s, is torn (%s) "
+              "and was cut: its resource manager is asked to recover that unit of work again",
+              path, (unsigned long long)rp->torn_off, (unsigned long long)rp->torn_bytes, whose,
+              rp->torn_why);
+  else
+    weft__log(r, 'W',
+              "%s: the last record (offset %llu, %llu bytes), of %s, is torn (%s) and "
+              "was cut: that unit of work is not redone. It was acknowledged only if the flush "
+              "of its commit record returned, which a torn record rules out unless the disk lost "
+              "a write it had confirmed",
+              path, (unsigned long long)rp->torn_off, (unsigned long long)rp->torn_bytes, whose,
+              rp->torn_why);
+}
+
 /* ---- Report ---------------------------------------------------------------------- */
 
-static void report(weft_region *r) {
+static void report(weft_region *r, const replay *rp) {
   weft_recovery_info *in = &weft__txn_of(r)->x_info;
   char *m = in->message;
   size_t cap = sizeof in->message;
@@ -326,7 +385,14 @@ static void report(weft_region *r) {
                  "work redone, %llu without a commit record discarded.",
                  (unsigned long long)in->checkpoint_gen, (unsigned long long)in->records_read,
                  (unsigned long long)in->uows_redone, (unsigned long long)in->uows_undone);
-  if (n > 0 && (size_t)n < cap && in->torn_bytes)
+  if (n > 0 && (size_t)n < cap && !in->fresh && !in->clean && rp->empty_gen != 0)
+    n += snprintf(m + n, cap - n, " The last log (generation %llu) holds no records.",
+                  (unsigned long long)rp->empty_gen);
+  if (n > 0 && (size_t)n < cap && in->torn_bytes && rp->torn_uow != 0)
+    n += snprintf(m + n, cap - n,
+                  " A torn last record (%llu bytes, unit of work %llx) was cut from the log.",
+                  (unsigned long long)in->torn_bytes, (unsigned long long)rp->torn_uow);
+  else if (n > 0 && (size_t)n < cap && in->torn_bytes)
     n += snprintf(m + n, cap - n, " A torn last record (%llu bytes) was cut from the log.",
                   (unsigned long long)in->torn_bytes);
   if (n > 0 && (size_t)n < cap && in->rm_pending)
@@ -396,8 +462,8 @@ int weft__recover(weft_region *r) {
     weft__data_path(r, path, sizeof path, "log", base, "");
     rc = corrupt(r, path, 0, "the log of the newest checkpoint is missing");
   }
-  if (rc == 0 && rp.torn_bytes)
-    rc = cut_torn(r, top, rp.torn_off);
+  if (rc == 0 && rp.torn_bytes && (rc = cut_torn(r, top, rp.torn_off)) == 0 && rp.torn_off != 0)
+    torn_warn(r, top, &rp);
   free(rp.recs);
   if (rc == 0) {
     in->clean = clean && all_empty && !rp.torn_bytes;
@@ -431,7 +497,7 @@ int weft__recover(weft_region *r) {
       weft__log(r, 'E', "data directory %s: the restart checkpoint failed: %s", x->x_dir,
                 weft_err_name(rc));
     else
-      report(r);
+      report(r, &rp);
   }
   scan_free(sp);
   return rc;

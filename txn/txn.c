@@ -7,23 +7,6 @@
 #include "runtime/abi.h"
 #include "txn/txn.h"
 
-/* WEFT_CRASH=name or name:N (tests): end the process at the N-th pass. */
-static void crash_config(weft__txn *x) {
-  const char *v = getenv("WEFT_CRASH");
-  if (v == NULL || *v == '\0')
-    return;
-  long n = 1;
-  const char *colon = strchr(v, ':');
-  size_t len = colon ? (size_t)(colon - v) : strlen(v);
-  if (colon != NULL)
-    n = strtol(colon + 1, NULL, 10);
-  if (len >= sizeof x->x_crash || n < 1)
-    return;
-  memcpy(x->x_crash, v, len);
-  x->x_crash[len] = '\0';
-  atomic_store(&x->x_crash_left, n);
-}
-
 /* At region create, before the workers start (host thread): the store, and
  * with a data_dir (copied: the caller's string is not kept) restart
  * recovery and the log writer. */
@@ -35,7 +18,7 @@ static int txn_create(weft_region *r, const weft_region_config *cfg, void **stat
   weft__lock_init(&x->x_data);
   weft__lock_init(&x->x_log);
   weft__cond_init(&x->x_log_cond);
-  crash_config(x);
+  weft__hooks_config(x);
   if (cfg->data_dir == NULL)
     return 0;
   if ((x->x_dir = strdup(cfg->data_dir)) == NULL)
@@ -51,7 +34,12 @@ static void txn_quiesce(weft_region *r, void *state) {
   if (NEVER(x == NULL) || x->x_dir == NULL || x->x_file == NULL)
     return;
   weft__log_stop(r);
-  if (!atomic_load(&x->x_failed) && weft__log_checkpoint(r, true) == 0)
+  if (atomic_load(&x->x_failed))
+    weft__log(r, 'W',
+              "shutdown after a log failure: no clean checkpoint written; the next "
+              "start runs restart recovery from what %s holds",
+              x->x_dir);
+  else if (weft__log_checkpoint(r, true) == 0)
     weft__log(r, 'I', "clean shutdown: checkpoint %llu written, nothing to recover",
               (unsigned long long)x->x_gen);
 }
@@ -276,7 +264,9 @@ static int td_define(weft_region *r, const weft_td_def *def) {
 int weft_td_depth(weft_region *r, const char *queue, uint64_t *depth) {
   if (r == NULL || depth == NULL)
     return WEFT_EINVAL;
-  int rc = weft__qname_check(queue);
+  int rc = weft__store_check(r);
+  if (rc == 0)
+    rc = weft__qname_check(queue);
   if (rc != 0)
     return rc;
   weft__txn *x = weft__txn_of(r);

@@ -314,25 +314,53 @@ typedef struct weft__txn {
   bool x_writer_idle, x_stop, x_ckpt_req;
   int x_ckpt_rc;              /* result of the last requested checkpoint */
   uint64_t x_ckpt_done;       /* checkpoints finished (requests wait on it) */
-  _Atomic int x_failed;       /* a write or flush failed: no more commits */
+  _Atomic int x_failed;       /* a write or flush failed: the store is closed */
   weft__thread x_writer;
   bool x_writer_up;
   /* -- The writer thread's own --------------------------------------- */
   weft__file x_file; /* current log file */
   uint64_t x_gen;    /* its generation */
   uint64_t x_file_off;
-  /* -- Fault injection -------------------------------------------------- */
+#ifdef WEFT_TEST_HOOKS
+  /* -- Fault injection (txn/hooks.c): set at create, then atomics ------- */
   char x_crash[32];
   _Atomic long x_crash_left;
+#endif
   /* -- Figures ----------------------------------------------------------- */
   _Atomic uint64_t x_commits, x_flushes, x_bytes, x_ckpts, x_rollbacks;
   weft_recovery_info x_info;
 } weft__txn;
 
+/* ---- Test hooks (txn/hooks.c, only in the weft_test library) ------------
+ * Crash and fault points, armed by WEFT_CRASH=<point>[:<n>] when the
+ * region is created (docs/recovery.md). They exist only where
+ * WEFT_TEST_HOOKS is defined: in weft.dll and weft_static the calls below
+ * compile to nothing, and WEFT_CRASH means nothing. */
+
 #define WEFT__CRASH_EXIT 86
 
-/* End the process if crash point `name` is enabled and due. Any thread. */
+#ifdef WEFT_TEST_HOOKS
+/* Read WEFT_CRASH into x (region create, host thread). */
+void weft__hooks_config(weft__txn *x);
+/* End the process if crash point `name` is armed and due. Any thread. */
 void weft__crash_point(weft_region *r, const char *name);
+/* True once, at the armed pass of fault point `name`: the caller then
+ * fails as the operating system would have. Any thread. */
+bool weft__fault_point(weft_region *r, const char *name);
+#else
+static inline void weft__hooks_config(weft__txn *x) {
+  (void)x;
+}
+static inline void weft__crash_point(weft_region *r, const char *name) {
+  (void)r;
+  (void)name;
+}
+static inline bool weft__fault_point(weft_region *r, const char *name) {
+  (void)r;
+  (void)name;
+  return false;
+}
+#endif
 
 int weft__log_start(weft_region *r); /* after recovery: start the writer */
 void weft__log_stop(weft_region *r); /* flush everything, join the writer */
@@ -378,6 +406,15 @@ static inline weft__uow *weft__uow_of(weft_task *t) {
 }
 static inline void weft__uow_set(weft_task *t, weft__uow *u) {
   *weft__task_slot(t, &weft__txn_subsys) = u;
+}
+
+/* The store is closed once the log has failed: WEFT_ESYS, else 0. Every
+ * file and queue call (file_args, q_args, weft_browse_next,
+ * weft_td_depth) checks it first, so that no reader sees a commit that
+ * may never become durable (its after-images were applied in memory
+ * before the flush that failed). Any thread. */
+static inline int weft__store_check(weft_region *r) {
+  return atomic_load_explicit(&weft__txn_of(r)->x_failed, memory_order_acquire) ? WEFT_ESYS : 0;
 }
 
 #endif /* WEFT_TXN_H */

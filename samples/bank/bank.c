@@ -407,7 +407,10 @@ static int acct_get(weft_task *t, uint32_t no, acct_rec *a, int update) {
  * Returns 0 when committed (else says so). */
 static int commit(weft_task *t) {
   int rc = weft_syncpoint(t);
-  if (rc != 0)
+  if (rc == WEFT_ESYS) /* the log failed: restart recovery decides (docs/recovery.md) */
+    say(t, "ERROR: the region's log failed: whether the change was committed is known after "
+           "the region restarts");
+  else if (rc != 0)
     say(t, "ERROR: the change could not be committed and was backed out (%s)", weft_err_name(rc));
   return rc;
 }

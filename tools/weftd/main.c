@@ -11,7 +11,8 @@
  *
  * Exit status: 0 after a clean shutdown, 1 for a bad definition file, 2 if
  * the region could not open (a corrupt log, the data directory), 3 if it
- * could not listen. */
+ * could not listen, 4 if it stopped because its log could not be written
+ * (restart it: restart recovery brings back what the log holds). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -37,9 +38,21 @@ void wd_log(char level, const char *fmt, ...) {
   fflush(stderr);
 }
 
+/* The region's log lines. One at level E may be its log failing: then the
+ * region has stopped serving, and weftd stops too (immediate shutdown,
+ * exit 4). Any thread (the log writer's for that one). */
 static void region_log(void *ctx, char level, const char *msg) {
   (void)ctx;
   wd_log(level, "%s", msg);
+  weft_region *r = atomic_load(&wd.region_up);
+  if (level == 'E' && r != NULL && weft_log_failed(r) == WEFT_ESYS &&
+      atomic_exchange(&wd.log_failed, 1) == 0) {
+    wd_log('E',
+           "region %s: its log failed: weftd stops (immediate shutdown) and exits with "
+           "status 4; start it again to run restart recovery",
+           wd.def->region.name);
+    wd_request_shutdown(WEFT_SHUTDOWN_IMMEDIATE);
+  }
 }
 
 static void print_errors(const wdef_errors *errs) {
@@ -211,11 +224,19 @@ static void shutdown_region(void) {
   int rc = weft_region_shutdown(wd.region, mode, DRAIN_MS);
   if (rc == WEFT_ETIMEDOUT)
     wd_log('W', "tasks did not end in time");
-  wd_net_close_all("the region has shut down");
+  if (weft_log_failed(wd.region) == WEFT_ESYS) /* also when the last flush failed */
+    atomic_store(&wd.log_failed, 1);
+  bool failed = atomic_load(&wd.log_failed);
+  wd_net_close_all(failed ? "the region has stopped: its log could not be written"
+                          : "the region has shut down");
   wd_net_stop();
   wd_signon_stop();
   weft_region_destroy(wd.region);
-  wd_log('I', "region %s is down", wd.def->region.name);
+  if (failed)
+    wd_log('E', "region %s is down after a log failure: no clean checkpoint; exit status 4",
+           wd.def->region.name);
+  else
+    wd_log('I', "region %s is down", wd.def->region.name);
 }
 
 static int serve(const char *path) {
@@ -249,6 +270,7 @@ static int serve(const char *path) {
   weft_file_check_defined(wd.region); /* warns of restored files no longer defined */
   wd.shutdown_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   g_done = CreateEventA(NULL, TRUE, FALSE, NULL);
+  atomic_store(&wd.region_up, wd.region); /* region_log may act on it now */
   if (wd_signon_start() != 0 || wd_net_start() != 0) {
     weft_region_destroy(wd.region);
     return 3;
@@ -266,7 +288,7 @@ static int serve(const char *path) {
   SetEvent(g_done);
   if (console != NULL)
     CloseHandle(console); /* it may sit in fgets: the process exit ends it */
-  return 0;
+  return atomic_load(&wd.log_failed) ? 4 : 0;
 }
 
 int main(int argc, char **argv) {

@@ -41,6 +41,8 @@ typedef struct wd_server {
   _Atomic int shutdown_mode; /* -1 none; WEFT_SHUTDOWN_NORMAL / _IMMEDIATE */
   _Atomic int stopping;      /* 1: new transactions are refused */
   HANDLE shutdown_event;     /* set when a shutdown is requested */
+  _Atomic(weft_region *) region_up; /* region, once the server runs (main thread sets) */
+  _Atomic int log_failed;           /* 1: the region's log failed; it stopped (exit 4) */
 } wd_server;
 
 extern wd_server wd;

@@ -1,0 +1,25 @@
+# absent.cmake - check that a string is in none of the files ABSENT and in
+# every file PRESENT (both ;-lists). Run by ctest (hooks_absent):
+#   cmake -DSTRING=... -DABSENT=... -DPRESENT=... -P absent.cmake
+function(has_string file out)
+  if(NOT EXISTS "${file}")
+    message(FATAL_ERROR "${file} does not exist")
+  endif()
+  file(STRINGS "${file}" hits REGEX "${STRING}")
+  set(${out} "${hits}" PARENT_SCOPE)
+endfunction()
+
+foreach(f IN LISTS ABSENT)
+  has_string("${f}" hits)
+  if(hits)
+    message(FATAL_ERROR "${f} contains \"${STRING}\": ${hits}")
+  endif()
+  message(STATUS "${f}: no \"${STRING}\"")
+endforeach()
+foreach(f IN LISTS PRESENT)
+  has_string("${f}" hits)
+  if(NOT hits)
+    message(FATAL_ERROR "${f} does not contain \"${STRING}\"")
+  endif()
+  message(STATUS "${f}: has \"${STRING}\"")
+endforeach()
