@@ -1092,7 +1092,11 @@ Test(weftd, crash_under_load_then_restart, .timeout = 400.0) {
      * pending): end the depositor's wait from here. What it had in flight
      * is its in-doubt deposit either way. */
     shutdown(dep[i].t.s, SD_BOTH);
-    cr_assert_eq(WaitForSingleObject(dep[i].th, WAIT_MS), WAIT_OBJECT_0, "depositor %d hangs", i);
+    /* Its read in flight ends by its own deadline, WAIT_MS after it began
+     * (Wine may not wake a select on a socket shut down from another
+     * thread): wait that long and as long again for the thread to run. */
+    cr_assert_eq(WaitForSingleObject(dep[i].th, 2 * WAIT_MS), WAIT_OBJECT_0, "depositor %d hangs",
+                 i);
     CloseHandle(dep[i].th);
   }
   TerminateProcess(load, 1);

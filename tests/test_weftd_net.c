@@ -2,9 +2,10 @@
  * speak it oddly (docs/terminal.md, Clients that misbehave): a client that
  * never reads its output; a slowloris that trickles bytes of a line that
  * never ends; a session that never signs on; many connections from one
- * address; a client that reads late (its output must not wait for the
- * network thread's poll tick); a half-closed client (nc -N); a telnet
- * client's option negotiation.
+ * address; a half-closed client (nc -N); a telnet client's option
+ * negotiation. (Output to a client that reads late is not tested here:
+ * under Wine a small SO_RCVBUF is not applied, so no test here could fail
+ * without the writable-socket wake; see docs/terminal.md.)
  *
  * weftd.exe runs as a child process as in test_weftd.c (weftd_helpers.h),
  * on tests/data/weftd/bank.wrd.in with the test's REGION attributes. Its
@@ -240,49 +241,6 @@ Test(net, connections_per_address_are_capped) {
   term_close(&b);
   term_close(&d);
   term_close(&e);
-  server_stop(&s);
-  paths_done();
-}
-
-/* ------------------------------------------------------------------------ */
-/* Output to a client that reads late                                        */
-/* ------------------------------------------------------------------------ */
-
-/* A client sends 20,000 lines and reads their answers (%ERROR UNKNOWN_TRAN
- * and %READY, 980,000 bytes in all, under the 1 MiB limit) 3 s later.
- * Writable sockets wake the network thread, so output that waits in weftd
- * moves at the client's reading speed: well under a second. Without that
- * wake it moves only on the 250 ms poll tick: a client outside Wine with a
- * 4 KiB receive buffer took 597 s for these answers from a weftd without
- * POLLWRNORM. The bound, 5 s, is generous and still fails that. Under Wine
- * a client's SO_RCVBUF below the default is not applied and the loopback
- * buffers hold the whole output, so on such a machine this test passes
- * without the wake too: it fails only where the buffers are small. */
-Test(net, output_to_a_late_reader_is_not_held_to_the_poll_tick) {
-  static server s;
-  paths_init("latereader");
-  write_net_region(NULL, "");
-  server_start(&s);
-  term *a = calloc(1, sizeof *a);
-  cr_assert_not_null(a);
-  t_connect_from(a, NULL, 4096, E_READY);
-  enum { N = 20000 };
-  static char lines[N * 2];
-  for (int i = 0; i < N; i++)
-    memcpy(lines + 2 * i, "X\n", 2);
-  cr_assert_eq(term_send(a, lines, sizeof lines), 0, "send: %d", WSAGetLastError());
-  Sleep(3000); /* the client reads late: that is the test's stimulus */
-  ULONGLONG t0 = GetTickCount64();
-  for (int i = 0; i < N; i++) {
-    int e = term_screen(a, WAIT_MS);
-    cr_assert_eq(e, E_READY, "answer %d ended %s:\n%s", i + 1, end_names[e], a->scr);
-    if (i == 0)
-      cr_assert_str_eq(a->scr, "%ERROR UNKNOWN_TRAN no such transaction\n%READY\n");
-  }
-  ULONGLONG took = GetTickCount64() - t0;
-  cr_log_info("%d answers read in %llu ms after a 3 s pause", N, took);
-  cr_expect_lt(took, 5000, "%d answers took %llu ms: output waits for the poll tick", N, took);
-  t_free(a);
   server_stop(&s);
   paths_done();
 }
