@@ -2,7 +2,8 @@
 # check-layers.sh - the one-way layering rules of docs/design.md, checked:
 #   tools/, samples/ -> txn/ -> runtime/ -> runtime/win/
 #   1. no file in runtime/ names a symbol declared in txn/*.h;
-#   2. txn/ includes no runtime header but runtime/types.h and runtime/taskapi.h;
+#   2. txn/ includes no runtime header but runtime/types.h, runtime/taskapi.h and
+#      runtime/abi.h (struct sizes across ABI versions: weft.h only);
 #   3. nothing outside runtime/win/ includes <windows.h> or calls the MS CRT's
 #      _aligned_malloc/_aligned_free;
 #   4. runtime/ and txn/ include nothing from lib/, tools/, samples/;
@@ -28,8 +29,8 @@ done
 # 2. txn/'s view of the runtime.
 while IFS= read -r line; do
   case "$line" in
-    *'"runtime/types.h"'* | *'"runtime/taskapi.h"'*) ;;
-    *) breach "txn/ includes more than types.h and taskapi.h: $line" ;;
+    *'"runtime/types.h"'* | *'"runtime/taskapi.h"'* | *'"runtime/abi.h"'*) ;;
+    *) breach "txn/ includes more than types.h, taskapi.h and abi.h: $line" ;;
   esac
 done < <(grep -HnE '#include "runtime/' txn/*.c txn/*.h)
 
