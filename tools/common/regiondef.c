@@ -1300,9 +1300,9 @@ int wdef_parse_file(const char *path, int flags, wdef_file **out, wdef_errors *e
   char *text = NULL;
   size_t len = 0;
   struct stat st;
-  int err = strlen(path) >= WDEF_PATH_MAX ? ENAMETOOLONG
+  int err = strlen(path) >= WDEF_PATH_MAX                 ? ENAMETOOLONG
             : stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR
-                                                           : read_all(path, &text, &len);
+                                                          : read_all(path, &text, &len);
   if (err == ENOMEM)
     return WEFT_ENOMEM;
   if (err == ENAMETOOLONG || err == EISDIR) {

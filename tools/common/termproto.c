@@ -9,10 +9,13 @@
  * end at a blank or at the end of the line. */
 static int ctl_word(const char *s, const char *w, const char **rest) {
   size_t n = strlen(w);
-  if (strncmp(s, w, n) != 0) return 0;
-  if (s[n] != '\0' && s[n] != ' ' && s[n] != '\t') return 0;
+  if (strncmp(s, w, n) != 0)
+    return 0;
+  if (s[n] != '\0' && s[n] != ' ' && s[n] != '\t')
+    return 0;
   s += n;
-  while (*s == ' ' || *s == '\t') s++;
+  while (*s == ' ' || *s == '\t')
+    s++;
   *rest = s;
   return 1;
 }
@@ -28,25 +31,53 @@ wp_kind wp_classify(const char *line, const char **text) {
     return WP_TEXT;
   }
   const char *c = line + 1;
-  if (ctl_word(c, "READY", &rest)) { *text = rest; return WP_READY; }
-  if (ctl_word(c, "NEXT", &rest)) { *text = rest; return WP_NEXT; }
-  if (ctl_word(c, "INPUT", &rest)) { *text = rest; return WP_INPUT; }
-  if (ctl_word(c, "ERROR", &rest)) { *text = rest; return WP_ERROR; }
-  if (ctl_word(c, "SIGNED", &rest)) { *text = rest; return WP_SIGNED; }
-  if (ctl_word(c, "BYE", &rest)) { *text = rest; return WP_BYE; }
-  if (ctl_word(c, "BUSY", &rest)) { *text = rest; return WP_BUSY; }
-  if (ctl_word(c, "WEFT", &rest)) { *text = rest; return WP_GREETING; }
+  if (ctl_word(c, "READY", &rest)) {
+    *text = rest;
+    return WP_READY;
+  }
+  if (ctl_word(c, "NEXT", &rest)) {
+    *text = rest;
+    return WP_NEXT;
+  }
+  if (ctl_word(c, "INPUT", &rest)) {
+    *text = rest;
+    return WP_INPUT;
+  }
+  if (ctl_word(c, "ERROR", &rest)) {
+    *text = rest;
+    return WP_ERROR;
+  }
+  if (ctl_word(c, "SIGNED", &rest)) {
+    *text = rest;
+    return WP_SIGNED;
+  }
+  if (ctl_word(c, "BYE", &rest)) {
+    *text = rest;
+    return WP_BYE;
+  }
+  if (ctl_word(c, "BUSY", &rest)) {
+    *text = rest;
+    return WP_BUSY;
+  }
+  if (ctl_word(c, "WEFT", &rest)) {
+    *text = rest;
+    return WP_GREETING;
+  }
   *text = c;
   return WP_CONTROL;
 }
 
-int wp_is_prompt(wp_kind k) { return k == WP_READY || k == WP_NEXT || k == WP_INPUT; }
+int wp_is_prompt(wp_kind k) {
+  return k == WP_READY || k == WP_NEXT || k == WP_INPUT;
+}
 
 int wp_net_init(void) {
   static int done;
-  if (done) return 0;
+  if (done)
+    return 0;
   WSADATA wsa;
-  if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) return -1;
+  if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0)
+    return -1;
   done = 1;
   return 0;
 }
@@ -55,11 +86,13 @@ const char *wp_strerror(int code) {
   static __thread char buf[256];
   DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
                            (DWORD)code, 0, buf, sizeof buf, NULL);
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                   buf[n - 1] == '.'))
+  while (n > 0 &&
+         (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '.'))
     buf[--n] = '\0';
-  if (n == 0) snprintf(buf, sizeof buf, "error %d", code);
-  else snprintf(buf + n, sizeof buf - n, " (%d)", code);
+  if (n == 0)
+    snprintf(buf, sizeof buf, "error %d", code);
+  else
+    snprintf(buf + n, sizeof buf - n, " (%d)", code);
   return buf;
 }
 
@@ -84,7 +117,8 @@ SOCKET wp_connect(const char *host, const char *port, char *err, size_t errlen) 
       continue;
     }
     SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
-    if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0) break;
+    if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0)
+      break;
     last = WSAGetLastError();
     closesocket(s);
     s = INVALID_SOCKET;
@@ -117,11 +151,13 @@ int wp_send_line(SOCKET s, const char *text) {
   size_t n = strlen(text);
   char small[1024];
   char *p = n + 1 <= sizeof small ? small : malloc(n + 1);
-  if (!p) return -1;
+  if (!p)
+    return -1;
   memcpy(p, text, n);
   p[n] = '\n';
   int rc = wp_send(s, p, n + 1);
-  if (p != small) free(p);
+  if (p != small)
+    free(p);
   return rc;
 }
 
@@ -132,7 +168,8 @@ void wp_reader_init(wp_reader *r, SOCKET s) {
   r->partial = 0;
   r->cap = 256;
   r->line = malloc(r->cap);
-  if (r->line) r->line[0] = '\0';
+  if (r->line)
+    r->line[0] = '\0';
 }
 
 void wp_reader_free(wp_reader *r) {
@@ -144,9 +181,11 @@ void wp_reader_free(wp_reader *r) {
 static int append(wp_reader *r, const char *p, size_t n) {
   if (r->len + n + 1 > r->cap) {
     size_t cap = r->cap ? r->cap : 256;
-    while (r->len + n + 1 > cap) cap *= 2;
+    while (r->len + n + 1 > cap)
+      cap *= 2;
     char *q = realloc(r->line, cap);
-    if (!q) return -1;
+    if (!q)
+      return -1;
     r->line = q;
     r->cap = cap;
   }
@@ -158,7 +197,8 @@ static int append(wp_reader *r, const char *p, size_t n) {
 
 int wp_read_line(wp_reader *r, int timeout_ms) {
   ULONGLONG deadline = timeout_ms > 0 ? GetTickCount64() + (ULONGLONG)timeout_ms : GetTickCount64();
-  if (!r->line) return WP_ERR;
+  if (!r->line)
+    return WP_ERR;
   if (!r->partial) {
     r->len = 0;
     r->line[0] = '\0';
@@ -169,10 +209,12 @@ int wp_read_line(wp_reader *r, int timeout_ms) {
       size_t avail = r->end - r->start;
       char *nl = memchr(b, '\n', avail);
       size_t take = nl ? (size_t)(nl - b) : avail;
-      if (append(r, b, take) != 0) return WP_ERR;
+      if (append(r, b, take) != 0)
+        return WP_ERR;
       r->start += take + (nl ? 1 : 0);
       if (nl) {
-        if (r->len > 0 && r->line[r->len - 1] == '\r') r->line[--r->len] = '\0';
+        if (r->len > 0 && r->line[r->len - 1] == '\r')
+          r->line[--r->len] = '\0';
         r->partial = 0;
         return WP_LINE;
       }
@@ -187,8 +229,10 @@ int wp_read_line(wp_reader *r, int timeout_ms) {
       FD_SET(r->s, &rd);
       struct timeval tv = {left / 1000, (left % 1000) * 1000};
       int k = select(0, &rd, NULL, NULL, &tv);
-      if (k == SOCKET_ERROR) return WP_ERR;
-      if (k == 0) return WP_TIMEOUT;
+      if (k == SOCKET_ERROR)
+        return WP_ERR;
+      if (k == 0)
+        return WP_TIMEOUT;
     }
     int k = recv(r->s, r->buf, (int)sizeof r->buf, 0);
     if (k == 0) {
@@ -197,7 +241,8 @@ int wp_read_line(wp_reader *r, int timeout_ms) {
     }
     if (k == SOCKET_ERROR) {
       int e = WSAGetLastError();
-      if (e == WSAETIMEDOUT && timeout_ms == WP_SOCKTIMEO) return WP_TIMEOUT;
+      if (e == WSAETIMEDOUT && timeout_ms == WP_SOCKTIMEO)
+        return WP_TIMEOUT;
       if (e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAESHUTDOWN) {
         r->partial = 0;
         return WP_EOF;
@@ -216,7 +261,8 @@ int wp_set_recv_timeout(wp_reader *r, int ms) {
 double wp_now(void) {
   static LARGE_INTEGER freq;
   LARGE_INTEGER c;
-  if (freq.QuadPart == 0) QueryPerformanceFrequency(&freq);
+  if (freq.QuadPart == 0)
+    QueryPerformanceFrequency(&freq);
   QueryPerformanceCounter(&c);
   return (double)c.QuadPart / (double)freq.QuadPart;
 }

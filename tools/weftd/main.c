@@ -162,8 +162,8 @@ static int define_operator(weft_region *r) {
     rc = weft_enclave_define(r, &e);
   if (rc == 0 && weft_program_is_enabled(r, "WEFTOPER") == WEFT_ENOPROG)
     rc = weft_program_define(r, "WEFTOPER", wd_oper_program);
-  weft_transaction_def t = {.tranid = "WEFT", .program = "WEFTOPER", .priority = 255,
-                            .enclave = "WEFTSYS"};
+  weft_transaction_def t = {
+      .tranid = "WEFT", .program = "WEFTOPER", .priority = 255, .enclave = "WEFTSYS"};
   if (rc == 0 && weft_transaction_is_enabled(r, "WEFT") == WEFT_ENOTRAN)
     rc = weft_transaction_define(r, &t);
   return rc;

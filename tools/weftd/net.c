@@ -64,7 +64,8 @@ static int listen_open(void) {
   g_listen = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
   BOOL excl = TRUE;
   if (g_listen == INVALID_SOCKET ||
-      setsockopt(g_listen, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&excl, sizeof excl) != 0 ||
+      setsockopt(g_listen, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&excl, sizeof excl) !=
+          0 ||
       bind(g_listen, (struct sockaddr *)&a, sizeof a) != 0 || listen(g_listen, SOMAXCONN) != 0) {
     int err = WSAGetLastError();
     wd_log('E', "cannot listen on %s:%u (error %d)", reg->listen_addr, reg->listen_port, err);

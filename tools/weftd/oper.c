@@ -26,7 +26,8 @@
 
 #include "weftd.h"
 
-static void outf(wd_out_fn out, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void outf(wd_out_fn out, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void outf(wd_out_fn out, void *ctx, const char *fmt, ...) {
   char line[512];
   va_list ap;
@@ -36,7 +37,7 @@ static void outf(wd_out_fn out, void *ctx, const char *fmt, ...) {
   out(ctx, line);
 }
 
-static const char *const wait_names[] = {"ready", "delay", "event", "enq",
+static const char *const wait_names[] = {"ready",   "delay",    "event", "enq",
                                          "offload", "terminal", "log"};
 static const char *const state_names[] = {"READY", "RUNNING", "WAITING"};
 
@@ -54,7 +55,8 @@ static void inq_tasks(wd_out_fn out, void *ctx) {
   }
   for (size_t i = 0; i < n && i < cap; i++) {
     const weft_task_info *t = &v[i];
-    outf(out, ctx, "TASK %-8llu TRAN %-8s ENCLAVE %-8s TERM %-8s USER %-8s %-7s %-8s PRIO %3d AGE %llums",
+    outf(out, ctx,
+         "TASK %-8llu TRAN %-8s ENCLAVE %-8s TERM %-8s USER %-8s %-7s %-8s PRIO %3d AGE %llums",
          (unsigned long long)t->task_no, t->tranid, t->enclave, t->termid[0] ? t->termid : "-",
          t->userid[0] ? t->userid : "-", state_names[t->state],
          t->state == WEFT_TASK_WAITING ? wait_names[t->wait_reason] : "-", t->priority,
@@ -63,8 +65,10 @@ static void inq_tasks(wd_out_fn out, void *ctx) {
   outf(out, ctx, "%llu task(s)", (unsigned long long)n);
   for (unsigned i = 0; i < WEFT_MAX_WORKERS; i++)
     if (missing & (1ull << i))
-      outf(out, ctx, "WORKER %u did not answer (a task may be running without suspending): its "
-                     "tasks are not listed", i);
+      outf(out, ctx,
+           "WORKER %u did not answer (a task may be running without suspending): its "
+           "tasks are not listed",
+           i);
   free(v);
 }
 
@@ -81,8 +85,8 @@ static void enclave_line(wd_out_fn out, void *ctx, const char *name) {
        "ENCLAVE %-8s IMP %d GOAL %-12s PI %5.2f BAND %d ACTIVE %u DONE %llu ABENDS %llu "
        "P50 %.2fms P90 %.2fms P99 %.2fms",
        s.name, s.importance, goal, s.pi, s.dispatch_priority, s.active,
-       (unsigned long long)s.tasks_completed, (unsigned long long)s.tasks_abended,
-       s.resp_p50_ms, s.resp_p90_ms, s.resp_p99_ms);
+       (unsigned long long)s.tasks_completed, (unsigned long long)s.tasks_abended, s.resp_p50_ms,
+       s.resp_p90_ms, s.resp_p99_ms);
 }
 
 /* Call fn for every definition file the server knows (def_lock held). */
@@ -106,11 +110,14 @@ static void file_trans(const wdef_file *f, wd_out_fn out, void *ctx) {
     weft_enclave_stats s = {0};
     weft_transaction_stats_get(wd.region, t->tranid, &s);
     int en = weft_transaction_is_enabled(wd.region, t->tranid);
-    outf(out, ctx, "TRAN %-8s PROG %-8s ENCLAVE %-8s CLASS %-8s PRIO %3d %-8s DONE %llu ABENDS %llu P90 %.2fms",
+    outf(out, ctx,
+         "TRAN %-8s PROG %-8s ENCLAVE %-8s CLASS %-8s PRIO %3d %-8s DONE %llu ABENDS %llu P90 "
+         "%.2fms",
          t->tranid, t->program, t->enclave, t->tclass[0] ? t->tclass : "-", t->priority,
-         en == 1 ? "ENABLED" : en == 0 ? "DISABLED" : "UNKNOWN",
-         (unsigned long long)s.tasks_completed, (unsigned long long)s.tasks_abended,
-         s.resp_p90_ms);
+         en == 1   ? "ENABLED"
+         : en == 0 ? "DISABLED"
+                   : "UNKNOWN",
+         (unsigned long long)s.tasks_completed, (unsigned long long)s.tasks_abended, s.resp_p90_ms);
   }
 }
 
@@ -119,7 +126,9 @@ static void file_progs(const wdef_file *f, wd_out_fn out, void *ctx) {
     const wdef_program *p = &f->programs[i];
     int en = weft_program_is_enabled(wd.region, p->name);
     outf(out, ctx, "PROG %-8s %-8s %s %s", p->name,
-         en == 1 ? "ENABLED" : en == 0 ? "DISABLED" : "UNKNOWN",
+         en == 1   ? "ENABLED"
+         : en == 0 ? "DISABLED"
+                   : "UNKNOWN",
          p->builtin ? "builtin" : p->dll, p->symbol);
   }
 }
@@ -155,7 +164,7 @@ static void inq(const char *what, wd_out_fn out, void *ctx) {
 
 /* ---- SET, PURGE, INSTALL, SHUTDOWN ------------------------------------------------ */
 
-#define SET_WHAT                                                                       \
+#define SET_WHAT                                                                     \
   "SET what? CLASS <name> MAXACTIVE <n> | TRAN <id> ENABLED|DISABLED | PROG <name> " \
   "ENABLED|DISABLED"
 
@@ -226,7 +235,7 @@ static void install(const char *path, wd_out_fn out, void *ctx) {
     out(ctx, errs.v[i].text);
   if (applied)
     wd_signon_check_file(f); /* its users' weak hashes */
-  if (applied) { /* kept even after errors: what was installed stays */
+  if (applied) {             /* kept even after errors: what was installed stays */
     AcquireSRWLockExclusive(&wd.def_lock);
     wdef_file **n = realloc(wd.extra, (wd.n_extra + 1) * sizeof *n);
     if (n != NULL) {
@@ -249,7 +258,8 @@ static void help(wd_out_fn out, void *ctx) {
       "SET TRAN <tranid> ENABLED|DISABLED",
       "SET PROG <name> ENABLED|DISABLED",
       "PURGE TASK <number>",
-      "INSTALL <definition file>   (a path with blanks in quotes: INSTALL \"C:\\my defs\\new.wrd\")",
+      "INSTALL <definition file>   (a path with blanks in quotes: INSTALL \"C:\\my "
+      "defs\\new.wrd\")",
       "UNLOCK USER <name>",
       "SHUTDOWN [IMMEDIATE]",
   };
@@ -328,7 +338,8 @@ static const oper_cmd cmds[] = {
      SET_WHAT},
     {"PURGE", 2, 2, "PURGE TASK <number>",
      "PURGE what? PURGE TASK <number> (INQ TASKS lists the numbers)"},
-    {"INSTALL", 1, 1, "INSTALL <definition file> (quote a path with blanks: INSTALL \"C:\\my defs\\new.wrd\")",
+    {"INSTALL", 1, 1,
+     "INSTALL <definition file> (quote a path with blanks: INSTALL \"C:\\my defs\\new.wrd\")",
      "INSTALL needs a definition file: INSTALL <file> (quote a path with blanks: "
      "INSTALL \"C:\\my defs\\new.wrd\")"},
     {"UNLOCK", 2, 2, "UNLOCK USER <name>", "UNLOCK what? UNLOCK USER <name>"},
@@ -396,8 +407,7 @@ void wd_oper_run(const char *line, wd_out_fn out, void *ctx) {
   else if (args < c->min)
     out(ctx, c->few);
   else if (args > c->max)
-    outf(out, ctx, "%s: too many words (%d after %s); usage: %s", c->name, args, c->name,
-         c->usage);
+    outf(out, ctx, "%s: too many words (%d after %s); usage: %s", c->name, args, c->name, c->usage);
   else
     dispatch(c, args, ow.w + 1, out, ctx);
 }

@@ -259,8 +259,8 @@ void wd_session_gone(wd_session *ss, bool peer_closed) {
   g_count--;
   ReleaseSRWLockExclusive(&g_lock);
   if ((peer_closed || ss->input_ended) && ss->state == S_RUNNING)
-    wd_log('W', "terminal %s disconnected while task %llu (%s) ran: it is abended ATNI",
-           ss->termid, (unsigned long long)ss->cur_task, ss->cur_tran);
+    wd_log('W', "terminal %s disconnected while task %llu (%s) ran: it is abended ATNI", ss->termid,
+           (unsigned long long)ss->cur_task, ss->cur_tran);
   weft_terminal_release(ss->term); /* no callback runs after this */
   if (ss->signon != NULL)
     wd_signon_cancel(ss->signon);
@@ -774,9 +774,10 @@ void wd_sessions_describe(wd_out_fn out, void *ctx) {
     AcquireSRWLockShared(&ss->lock);
     snprintf(line, sizeof line, "TERMINAL %-8s USER %-8s %-7s %-8s TASK %-8llu IDLE %llus",
              ss->termid, ss->user[0] ? ss->user : "-", names[ss->state],
-             ss->state == S_NEXT ? ss->next_tran : ss->cur_tran[0] ? ss->cur_tran : "-",
-             (unsigned long long)ss->cur_task,
-             (unsigned long long)((now - ss->last_ms) / 1000u));
+             ss->state == S_NEXT ? ss->next_tran
+             : ss->cur_tran[0]   ? ss->cur_tran
+                                 : "-",
+             (unsigned long long)ss->cur_task, (unsigned long long)((now - ss->last_ms) / 1000u));
     ReleaseSRWLockShared(&ss->lock);
     out(ctx, line);
   }

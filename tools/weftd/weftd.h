@@ -34,13 +34,13 @@ typedef void (*wd_out_fn)(void *ctx, const char *line);
 
 typedef struct wd_server {
   weft_region *region;
-  wdef_file *def;      /* the start file (region settings, users) */
-  wdef_file **extra;   /* files installed at run time (under def_lock) */
+  wdef_file *def;    /* the start file (region settings, users) */
+  wdef_file **extra; /* files installed at run time (under def_lock) */
   size_t n_extra;
   SRWLOCK def_lock;
-  _Atomic int shutdown_mode; /* -1 none; WEFT_SHUTDOWN_NORMAL / _IMMEDIATE */
-  _Atomic int stopping;      /* 1: new transactions are refused */
-  HANDLE shutdown_event;     /* set when a shutdown is requested */
+  _Atomic int shutdown_mode;        /* -1 none; WEFT_SHUTDOWN_NORMAL / _IMMEDIATE */
+  _Atomic int stopping;             /* 1: new transactions are refused */
+  HANDLE shutdown_event;            /* set when a shutdown is requested */
   _Atomic(weft_region *) region_up; /* region, once the server runs (main thread sets) */
   _Atomic int log_failed;           /* 1: the region's log failed; it stopped (exit 4) */
 } wd_server;
@@ -61,10 +61,10 @@ const wdef_transaction *wd_find_transaction(const char *tranid);
 
 typedef struct wd_session wd_session;
 
-int wd_net_start(void);     /* listen and start the network thread */
-void wd_net_wake(void);     /* any thread: the network thread looks again */
+int wd_net_start(void);                 /* listen and start the network thread */
+void wd_net_wake(void);                 /* any thread: the network thread looks again */
 void wd_net_close_all(const char *why); /* after the region drained */
-void wd_net_stop(void);     /* join the network thread */
+void wd_net_stop(void);                 /* join the network thread */
 
 /* ---- Sessions (session.c) ---------------------------------------------- */
 

@@ -39,8 +39,8 @@ static struct {
   int nallow;
   int quiet;
   int seed_given; /* --seed: else the seed comes from the clock */
-} opt = {"127.0.0.1", "3270", NULL, NULL, NULL, NULL, NULL, NULL, 1, 10, 2, 0, 30,
-         THINK_EXP, 0, 1, 1000, NULL, 0, 0};
+} opt = {"127.0.0.1", "3270", NULL, NULL,      NULL, NULL, NULL, NULL, 1, 10,
+         2,           0,      30,   THINK_EXP, 0,    1,    1000, NULL, 0, 0};
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -149,7 +149,8 @@ static void *xrealloc(void *p, size_t n) {
 }
 
 static char *trim(char *s) {
-  while (*s == ' ' || *s == '\t') s++;
+  while (*s == ' ' || *s == '\t')
+    s++;
   size_t n = strlen(s);
   while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
     s[--n] = '\0';
@@ -162,7 +163,8 @@ static char *read_line(FILE *f) {
   char *s = xrealloc(NULL, cap);
   int c;
   while ((c = fgetc(f)) != EOF && c != '\n') {
-    if (n + 2 > cap) s = xrealloc(s, cap *= 2);
+    if (n + 2 > cap)
+      s = xrealloc(s, cap *= 2);
     s[n++] = (char)c;
   }
   if (c == EOF && n == 0) {
@@ -180,7 +182,9 @@ static uint64_t rnd(uint64_t *st) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
-static double rnd01(uint64_t *st) { return (double)(rnd(st) >> 11) * (1.0 / 9007199254740992.0); }
+static double rnd01(uint64_t *st) {
+  return (double)(rnd(st) >> 11) * (1.0 / 9007199254740992.0);
+}
 static long rnd_range(uint64_t *st, long lo, long hi) {
   return lo + (long)(rnd(st) % (uint64_t)(hi - lo + 1));
 }
@@ -190,9 +194,11 @@ static void add_codes(char ***list, int *n, const char *codes, const char *where
   char *copy = xstrdup(codes), *save = NULL;
   for (char *c = strtok_r(copy, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
     c = trim(c);
-    if (!*c) continue;
+    if (!*c)
+      continue;
     for (char *p = c; *p; p++)
-      if (*p == ' ' || *p == '\t') die("%s: bad !allow code list: %s", where, codes);
+      if (*p == ' ' || *p == '\t')
+        die("%s: bad !allow code list: %s", where, codes);
     *list = xrealloc(*list, (size_t)(*n + 1) * sizeof **list);
     (*list)[(*n)++] = xstrdup(c);
   }
@@ -211,7 +217,8 @@ static int ntrans;
 
 static int tran_index(const char *name) {
   for (int i = 0; i < ntrans; i++)
-    if (!strcmp(trans[i].name, name)) return i;
+    if (!strcmp(trans[i].name, name))
+      return i;
   trans = xrealloc(trans, (size_t)(ntrans + 1) * sizeof *trans);
   memset(&trans[ntrans], 0, sizeof *trans);
   snprintf(trans[ntrans].name, sizeof trans[ntrans].name, "%s", name);
@@ -257,8 +264,8 @@ static void map_enclaves(void) {
 
 typedef struct {
   long weight;
-  int tran;       /* index in trans */
-  char **inputs;  /* [0] the input at %READY, then the follow-ups */
+  int tran;      /* index in trans */
+  char **inputs; /* [0] the input at %READY, then the follow-ups */
   int ninputs;
   char **allow;
   int nallow;
@@ -269,10 +276,10 @@ static mix_entry *mix;
 static int nmix;
 static long total_weight;
 
-static const char *const names[] = {
-    "Smith",  "Jones",  "Taylor", "Brown",   "Williams", "Wilson", "Johnson", "Davies",
-    "Robinson", "Wright", "Thompson", "Evans", "Walker",  "White",  "Roberts", "Green",
-    "Hall",   "Wood",   "Jackson", "Clarke"};
+static const char *const names[] = {"Smith",    "Jones",   "Taylor", "Brown",    "Williams",
+                                    "Wilson",   "Johnson", "Davies", "Robinson", "Wright",
+                                    "Thompson", "Evans",   "Walker", "White",    "Roberts",
+                                    "Green",    "Hall",    "Wood",   "Jackson",  "Clarke"};
 
 static const char *const placeholders[] = {"{acct}", "{acct2}", "{amount}", "{name}"};
 
@@ -281,15 +288,17 @@ static void check_template(const char *t, const char *where) {
   for (const char *p = strchr(t, '{'); p; p = strchr(p + 1, '{')) {
     int ok = 0;
     for (size_t i = 0; i < sizeof placeholders / sizeof *placeholders; i++)
-      if (!strncmp(p, placeholders[i], strlen(placeholders[i]))) ok = 1;
-    if (!ok) die("%s: unknown placeholder at \"%s\" (known: {acct} {acct2} {amount} {name})",
-                 where, p);
+      if (!strncmp(p, placeholders[i], strlen(placeholders[i])))
+        ok = 1;
+    if (!ok)
+      die("%s: unknown placeholder at \"%s\" (known: {acct} {acct2} {amount} {name})", where, p);
   }
 }
 
 static void load_mix(const char *path) {
   FILE *f = fopen(path, "r");
-  if (!f) die("cannot open %s: %s", path, strerror(errno));
+  if (!f)
+    die("cannot open %s: %s", path, strerror(errno));
   char *raw;
   int lineno = 0;
   while ((raw = read_line(f)) != NULL) {
@@ -338,7 +347,8 @@ static void load_mix(const char *path) {
         e.inputs = xrealloc(e.inputs, (size_t)(e.ninputs + 1) * sizeof *e.inputs);
         e.inputs[e.ninputs++] = xstrdup(t);
         n = 0;
-        if (*p == '\0') break;
+        if (*p == '\0')
+          break;
         continue;
       }
       part[n++] = *p;
@@ -356,7 +366,8 @@ static void load_mix(const char *path) {
       die("%s: the tranid cannot be a placeholder", where);
     e.tran = tran_index(tranid);
     free(raw);
-    if (e.weight == 0) continue;
+    if (e.weight == 0)
+      continue;
     mix = xrealloc(mix, (size_t)(nmix + 1) * sizeof *mix);
     mix[nmix++] = e;
     total_weight += e.weight;
@@ -380,15 +391,18 @@ static char *expand(const char *t, const values *v) {
     const char *rep = NULL;
     size_t skip = 0;
     if (*p == '{') {
-      if (!strncmp(p, "{acct}", 6)) snprintf(num, sizeof num, "%ld", v->acct), rep = num, skip = 6;
+      if (!strncmp(p, "{acct}", 6))
+        snprintf(num, sizeof num, "%ld", v->acct), rep = num, skip = 6;
       else if (!strncmp(p, "{acct2}", 7))
         snprintf(num, sizeof num, "%ld", v->acct2), rep = num, skip = 7;
       else if (!strncmp(p, "{amount}", 8))
         snprintf(num, sizeof num, "%ld", v->amount), rep = num, skip = 8;
-      else if (!strncmp(p, "{name}", 6)) rep = v->name, skip = 6;
+      else if (!strncmp(p, "{name}", 6))
+        rep = v->name, skip = 6;
     }
     size_t add = rep ? strlen(rep) : 1;
-    if (n + add + 1 > cap) out = xrealloc(out, cap = (n + add + 1) * 2);
+    if (n + add + 1 > cap)
+      out = xrealloc(out, cap = (n + add + 1) * 2);
     if (rep) {
       memcpy(out + n, rep, add);
       p += skip;
@@ -410,8 +424,8 @@ typedef struct {
 typedef struct {
   sample *s;
   size_t n, cap;
-  long errors;  /* unexpected, in the measured window */
-  long allowed; /* %ERROR allowed by the entry, in the measured window */
+  long errors;     /* unexpected, in the measured window */
+  long allowed;    /* %ERROR allowed by the entry, in the measured window */
   long errors_all; /* unexpected, warm-up and wind-down too */
 } tstats;
 
@@ -446,31 +460,40 @@ typedef struct {
   HANDLE thread;
 } term;
 
-static int running(void) { return !stop_flag && wp_now() < t_end; }
+static int running(void) {
+  return !stop_flag && wp_now() < t_end;
+}
 
 static void log_error(term *tm, const char *input, const char *what) {
   LONG k = InterlockedIncrement(&logged_errors);
-  if (k > MAX_LOGGED_ERRORS) return;
+  if (k > MAX_LOGGED_ERRORS)
+    return;
   EnterCriticalSection(&log_lock);
   char name[32];
-  if (tm->termid[0]) snprintf(name, sizeof name, "%s", tm->termid);
-  else snprintf(name, sizeof name, "terminal %d", tm->idx + 1);
-  fprintf(stderr, "weftload: %s: %s%s%s%s\n", name,
-          input ? "\"" : "", input ? input : "", input ? "\": " : "", what);
-  if (k == MAX_LOGGED_ERRORS) fprintf(stderr, "weftload: (further errors are not shown)\n");
+  if (tm->termid[0])
+    snprintf(name, sizeof name, "%s", tm->termid);
+  else
+    snprintf(name, sizeof name, "terminal %d", tm->idx + 1);
+  fprintf(stderr, "weftload: %s: %s%s%s%s\n", name, input ? "\"" : "", input ? input : "",
+          input ? "\": " : "", what);
+  if (k == MAX_LOGGED_ERRORS)
+    fprintf(stderr, "weftload: (further errors are not shown)\n");
   LeaveCriticalSection(&log_lock);
 }
 
 /* Waits ms milliseconds, or until Ctrl-C. */
 static void pause_ms(double ms) {
-  if (ms <= 0) return;
+  if (ms <= 0)
+    return;
   WaitForSingleObject(stop_event, (DWORD)(ms + 0.5));
 }
 
 static double think_time(term *tm) {
-  if (opt.think_ms <= 0) return 0;
+  if (opt.think_ms <= 0)
+    return 0;
   double u = rnd01(&tm->rng);
-  if (opt.dist == THINK_UNIFORM) return opt.think_ms * (0.5 + u);
+  if (opt.dist == THINK_UNIFORM)
+    return opt.think_ms * (0.5 + u);
   double t = -opt.think_ms * log(1.0 - u);
   return t > 10 * opt.think_ms ? 10 * opt.think_ms : t;
 }
@@ -494,11 +517,13 @@ static int code_allowed(const char *err, char **allow, int nallow) {
     int n = pass ? opt.nallow : nallow;
     for (int i = 0; i < n; i++) {
       const char *a = list[i];
-      if (!strcmp(a, "*")) return 1;
+      if (!strcmp(a, "*"))
+        return 1;
       const char *colon = strchr(a, ':');
       if (colon) {
         size_t k = (size_t)(colon - a);
-        if (strlen(code) == k && !_strnicmp(a, code, k) && !_stricmp(colon + 1, abcode)) return 1;
+        if (strlen(code) == k && !_strnicmp(a, code, k) && !_stricmp(colon + 1, abcode))
+          return 1;
       } else if (!_stricmp(a, code))
         return 1;
     }
@@ -520,37 +545,37 @@ static void read_screen(term *tm, char **allow, int nallow, screen *sc) {
     if (rc == WP_EOF || rc == WP_ERR) {
       sc->end = rc == WP_EOF ? SC_CLOSED : SC_NETERR;
       snprintf(sc->first, sizeof sc->first, "%s",
-               rc == WP_EOF ? "the server closed the connection"
-                            : wp_strerror(WSAGetLastError()));
+               rc == WP_EOF ? "the server closed the connection" : wp_strerror(WSAGetLastError()));
       return;
     }
     const char *text;
     wp_kind k = wp_classify(tm->rd.line, &text);
     switch (k) {
-    case WP_ERROR:
-      if (code_allowed(text, allow, nallow)) sc->allowed++;
-      else if (sc->unexpected++ == 0)
+      case WP_ERROR:
+        if (code_allowed(text, allow, nallow))
+          sc->allowed++;
+        else if (sc->unexpected++ == 0)
+          snprintf(sc->first, sizeof sc->first, "%s", tm->rd.line);
+        break;
+      case WP_GREETING: {
+        char reg[64], word[64], tid[64];
+        if (sscanf(text, "%63s %63s %63s", reg, word, tid) == 3)
+          snprintf(tm->termid, sizeof tm->termid, "%s", tid);
+        break;
+      }
+      case WP_READY:
+      case WP_NEXT:
+      case WP_INPUT:
+        sc->end = SC_PROMPT;
+        sc->prompt = k;
+        return;
+      case WP_BYE:
+      case WP_BUSY:
+        sc->end = k == WP_BYE ? SC_BYE : SC_BUSY;
         snprintf(sc->first, sizeof sc->first, "%s", tm->rd.line);
-      break;
-    case WP_GREETING: {
-      char reg[64], word[64], tid[64];
-      if (sscanf(text, "%63s %63s %63s", reg, word, tid) == 3)
-        snprintf(tm->termid, sizeof tm->termid, "%s", tid);
-      break;
-    }
-    case WP_READY:
-    case WP_NEXT:
-    case WP_INPUT:
-      sc->end = SC_PROMPT;
-      sc->prompt = k;
-      return;
-    case WP_BYE:
-    case WP_BUSY:
-      sc->end = k == WP_BYE ? SC_BYE : SC_BUSY;
-      snprintf(sc->first, sizeof sc->first, "%s", tm->rd.line);
-      return;
-    default:
-      break;
+        return;
+      default:
+        break;
     }
   }
 }
@@ -566,7 +591,8 @@ static void disconnect(term *tm) {
 /* Counts an unexpected error of tranid tran outside a timed response. */
 static void count_error(term *tm, int tran) {
   double now = wp_now();
-  if (now >= t_warm && now <= t_end) tm->st[tran].errors++;
+  if (now >= t_warm && now <= t_end)
+    tm->st[tran].errors++;
   tm->st[tran].errors_all++;
 }
 
@@ -580,8 +606,7 @@ static void connect_failed(term *tm, const char *what) {
 
 /* One input -> prompt round; records it. Returns 0 if the session goes
  * on (sc says at which prompt), -1 if it is lost. */
-static int round_trip(term *tm, int tran, const char *input, char **allow, int nallow,
-                      screen *sc) {
+static int round_trip(term *tm, int tran, const char *input, char **allow, int nallow, screen *sc) {
   double t0 = wp_now();
   if (wp_send_line(tm->s, input) != 0) {
     memset(sc, 0, sizeof *sc);
@@ -597,17 +622,20 @@ static int round_trip(term *tm, int tran, const char *input, char **allow, int n
    * response time: it is only counted as an error. */
   if (!lost && t1 >= t_warm && t1 <= t_end) {
     stats_add(st, t1 - t_start, (t1 - t0) * 1000.0);
-    if (sc->allowed) st->allowed++;
+    if (sc->allowed)
+      st->allowed++;
   }
   InterlockedIncrement(&live_responses);
   /* Unexpected errors count wherever they happen. */
   if (unexpected) {
-    if (t1 >= t_warm && t1 <= t_end) st->errors++;
+    if (t1 >= t_warm && t1 <= t_end)
+      st->errors++;
     st->errors_all++;
     InterlockedIncrement(&live_errors);
     log_error(tm, input, sc->first);
   }
-  if (lost) disconnect(tm);
+  if (lost)
+    disconnect(tm);
   return lost ? -1 : 0;
 }
 
@@ -633,9 +661,11 @@ static int start_session(term *tm) {
   if (opt.user) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "SIGNON %s %s", opt.user, opt.password ? opt.password : "");
-    if (round_trip(tm, tran_signon, cmd, NULL, 0, &sc) != 0) return -1;
+    if (round_trip(tm, tran_signon, cmd, NULL, 0, &sc) != 0)
+      return -1;
     if (sc.unexpected || sc.prompt != WP_READY) {
-      if (!sc.unexpected) log_error(tm, "SIGNON", "did not end at %READY");
+      if (!sc.unexpected)
+        log_error(tm, "SIGNON", "did not end at %READY");
       disconnect(tm);
       return -1;
     }
@@ -650,16 +680,18 @@ static int run_entry(term *tm, const mix_entry *e) {
   v.acct = rnd_range(&tm->rng, opt.acct_lo, opt.acct_hi);
   v.acct2 = v.acct;
   if (opt.acct_hi > opt.acct_lo)
-    while (v.acct2 == v.acct) v.acct2 = rnd_range(&tm->rng, opt.acct_lo, opt.acct_hi);
+    while (v.acct2 == v.acct)
+      v.acct2 = rnd_range(&tm->rng, opt.acct_lo, opt.acct_hi);
   v.amount = rnd_range(&tm->rng, 1, 500);
   v.name = names[rnd(&tm->rng) % (sizeof names / sizeof *names)];
-  int next = 0;           /* the next input of the entry */
-  int cancelled = 0;      /* CANCEL was sent at %NEXT */
-  int extra_inputs = 0;   /* empty lines sent at %INPUT past the follow-ups */
-  wp_kind at = WP_READY;  /* the prompt we answer */
+  int next = 0;          /* the next input of the entry */
+  int cancelled = 0;     /* CANCEL was sent at %NEXT */
+  int extra_inputs = 0;  /* empty lines sent at %INPUT past the follow-ups */
+  wp_kind at = WP_READY; /* the prompt we answer */
   for (;;) {
     char *input;
-    if (next < e->ninputs) input = expand(e->inputs[next++], &v);
+    if (next < e->ninputs)
+      input = expand(e->inputs[next++], &v);
     else if (at == WP_NEXT) {
       if (cancelled) {
         log_error(tm, "CANCEL", "the pseudo-conversation went on after CANCEL");
@@ -698,8 +730,10 @@ static int run_entry(term *tm, const mix_entry *e) {
     screen sc;
     int rc = round_trip(tm, e->tran, input, e->allow, e->nallow, &sc);
     free(input);
-    if (rc != 0) return -1;
-    if (sc.prompt == WP_READY) return 0;
+    if (rc != 0)
+      return -1;
+    if (sc.prompt == WP_READY)
+      return 0;
     at = sc.prompt;
   }
 }
@@ -708,7 +742,8 @@ static unsigned __stdcall terminal_main(void *arg) {
   term *tm = arg;
   /* Stagger the connections over at most a second. */
   double stagger = opt.terminals > 1 ? (tm->idx * (1000.0 / opt.terminals)) : 0;
-  if (stagger > 20.0 * tm->idx) stagger = 20.0 * tm->idx;
+  if (stagger > 20.0 * tm->idx)
+    stagger = 20.0 * tm->idx;
   pause_ms(stagger);
   while (running()) {
     if (start_session(tm) != 0) {
@@ -720,18 +755,22 @@ static unsigned __stdcall terminal_main(void *arg) {
     while (running()) {
       long r = (long)(rnd(&tm->rng) % (uint64_t)total_weight);
       int i = 0;
-      while (r >= mix[i].weight) r -= mix[i++].weight;
-      if (run_entry(tm, &mix[i]) != 0) break;
+      while (r >= mix[i].weight)
+        r -= mix[i++].weight;
+      if (run_entry(tm, &mix[i]) != 0)
+        break;
     }
     if (tm->connected) {
       /* The end: QUIT and wait for %BYE. */
       if (wp_send_line(tm->s, "QUIT") == 0) {
         for (;;) {
           int rc = wp_read_line(&tm->rd, 5000);
-          if (rc != WP_LINE) break;
+          if (rc != WP_LINE)
+            break;
           const char *text;
           wp_kind k = wp_classify(tm->rd.line, &text);
-          if (k == WP_BYE || k == WP_BUSY) break;
+          if (k == WP_BYE || k == WP_BUSY)
+            break;
           if (wp_is_prompt(k)) {
             log_error(tm, "QUIT", "answered by a prompt, not %BYE");
             break;
@@ -768,10 +807,13 @@ typedef struct {
 } row;
 
 static double pct(const float *a, size_t n, double p) {
-  if (n == 0) return 0;
+  if (n == 0)
+    return 0;
   size_t k = (size_t)ceil(p / 100.0 * (double)n);
-  if (k < 1) k = 1;
-  if (k > n) k = n;
+  if (k < 1)
+    k = 1;
+  if (k > n)
+    k = n;
   return a[k - 1];
 }
 
@@ -787,13 +829,15 @@ static void finish_row(row *r) {
   r->p99 = pct(r->ms, r->n, 99);
   r->max = r->n ? r->ms[r->n - 1] : 0;
   double sum = 0;
-  for (size_t i = 0; i < r->n; i++) sum += r->ms[i];
+  for (size_t i = 0; i < r->n; i++)
+    sum += r->ms[i];
   r->mean = r->n ? sum / (double)r->n : 0;
 }
 
 static void row_add(row *r, const tstats *st) {
   r->ms = xrealloc(r->ms, (r->n + st->n) * sizeof *r->ms);
-  for (size_t i = 0; i < st->n; i++) r->ms[r->n + i] = st->s[i].ms;
+  for (size_t i = 0; i < st->n; i++)
+    r->ms[r->n + i] = st->s[i].ms;
   r->n += st->n;
   r->errors += st->errors;
   r->errors_all += st->errors_all;
@@ -815,7 +859,8 @@ static const char *json_name(const char *s) {
   static char buf[64];
   size_t n = 0;
   for (; *s && n + 3 < sizeof buf; s++) {
-    if (*s == '"' || *s == '\\') buf[n++] = '\\';
+    if (*s == '"' || *s == '\\')
+      buf[n++] = '\\';
     buf[n++] = *s;
   }
   buf[n] = '\0';
@@ -827,18 +872,21 @@ static void json_row(FILE *f, const row *r, double dur, int last) {
           "    \"%s\": {\"count\": %zu, \"tps\": %.3f, \"mean_ms\": %.3f, \"p50_ms\": %.3f, "
           "\"p90_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, \"errors\": %ld, "
           "\"allowed_errors\": %ld}%s\n",
-          json_name(r->name), r->n, dur > 0 ? (double)r->n / dur : 0, r->mean, r->p50, r->p90, r->p99,
-          r->max, r->errors, r->allowed, last ? "" : ",");
+          json_name(r->name), r->n, dur > 0 ? (double)r->n / dur : 0, r->mean, r->p50, r->p90,
+          r->p99, r->max, r->errors, r->allowed, last ? "" : ",");
 }
 
-static const char *think_name(void) { return opt.dist == THINK_EXP ? "exp" : "uniform"; }
+static const char *think_name(void) {
+  return opt.dist == THINK_EXP ? "exp" : "uniform";
+}
 
 /* gnuplot data and script: latencies over time, and their distribution. */
 static void write_plot(term *terms, const row *tr, int ntr) {
   char base[1024], dat[1100], gp[1100], png[1100];
   snprintf(base, sizeof base, "%s", opt.plot);
   size_t n = strlen(base);
-  if (n > 4 && !_stricmp(base + n - 4, ".png")) base[n - 4] = '\0';
+  if (n > 4 && !_stricmp(base + n - 4, ".png"))
+    base[n - 4] = '\0';
   snprintf(dat, sizeof dat, "%s.dat", base);
   snprintf(gp, sizeof gp, "%s.gp", base);
   snprintf(png, sizeof png, "%s.png", base);
@@ -855,9 +903,11 @@ static void write_plot(term *terms, const row *tr, int ntr) {
     for (int t = 0; t < opt.terminals; t++) {
       const tstats *st = &terms[t].st[i];
       for (size_t j = 0; j < st->n; j++, k++)
-        if (k % stride == 0) fprintf(f, "%.4f %.4f\n", st->s[j].t, st->s[j].ms);
+        if (k % stride == 0)
+          fprintf(f, "%.4f %.4f\n", st->s[j].t, st->s[j].ms);
     }
-    if (total == 0) fprintf(f, "NaN NaN\n");
+    if (total == 0)
+      fprintf(f, "NaN NaN\n");
     fprintf(f, "\n\n");
   }
   for (int i = 0; i < ntr; i++) {
@@ -865,8 +915,10 @@ static void write_plot(term *terms, const row *tr, int ntr) {
     size_t total = tr[i].n, stride = total > 2000 ? total / 2000 : 1;
     for (size_t j = 0; j < total; j += stride)
       fprintf(f, "%.4f %.4f\n", tr[i].ms[j], 100.0 * (double)(j + 1) / (double)total);
-    if (total) fprintf(f, "%.4f 100\n", tr[i].ms[total - 1]);
-    else fprintf(f, "NaN NaN\n");
+    if (total)
+      fprintf(f, "%.4f 100\n", tr[i].ms[total - 1]);
+    else
+      fprintf(f, "NaN NaN\n");
     fprintf(f, "\n\n");
   }
   fclose(f);
@@ -882,9 +934,11 @@ static void write_plot(term *terms, const row *tr, int ntr) {
   const char *pslash = strrchr(png, '/'), *pback = strrchr(png, '\\');
   const char *pname = pback > pslash ? pback + 1 : pslash ? pslash + 1 : png;
   fprintf(f, "# Written by weftload: draws %s into %s.\n", dname, pname);
-  fprintf(f, "# Run it in its directory: gnuplot %s\n", strrchr(gp, '/') ? strrchr(gp, '/') + 1 : gp);
+  fprintf(f, "# Run it in its directory: gnuplot %s\n",
+          strrchr(gp, '/') ? strrchr(gp, '/') + 1 : gp);
   fprintf(f, "N = %d\nnames = \"", ntr);
-  for (int i = 0; i < ntr; i++) fprintf(f, "%s%s", i ? " " : "", tr[i].name);
+  for (int i = 0; i < ntr; i++)
+    fprintf(f, "%s%s", i ? " " : "", tr[i].name);
   fprintf(f, "\"\nW0 = %.3f; W1 = %.3f   # the measured window, s\n", t_warm - t_start,
           t_end - t_start);
   fprintf(f,
@@ -921,7 +975,8 @@ static double num_arg(const char *name, const char *v, double lo, double hi) {
   char *end;
   errno = 0;
   double x = strtod(v, &end);
-  if (errno || end == v || *end || x < lo || x > hi) die("bad %s %s", name, v);
+  if (errno || end == v || *end || x < lo || x > hi)
+    die("bad %s %s", name, v);
   return x;
 }
 
@@ -1019,8 +1074,10 @@ static int parse_options(int argc, char **argv) {
  * picks the seed when none was given. */
 static void prepare(void) {
   load_mix(opt.mix);
-  if (opt.user) tran_signon = tran_index("SIGNON");
-  if (opt.def) load_def(opt.def);
+  if (opt.user)
+    tran_signon = tran_index("SIGNON");
+  if (opt.def)
+    load_def(opt.def);
   map_enclaves();
   if (!opt.seed_given) {
     LARGE_INTEGER c;
@@ -1081,7 +1138,8 @@ static void show_progress(void) {
   while (!stop_flag && wp_now() < t_end) {
     double now = wp_now();
     double wait = (next_report < t_end ? next_report : t_end) - now;
-    if (wait > 0) WaitForSingleObject(stop_event, (DWORD)(wait * 1000 + 1));
+    if (wait > 0)
+      WaitForSingleObject(stop_event, (DWORD)(wait * 1000 + 1));
     now = wp_now();
     if (now >= next_report && now < t_end) {
       LONG r = live_responses;
@@ -1110,15 +1168,18 @@ static double run(term *terms) {
   int started = start_terminals(terms);
   show_progress();
   double t_stop = wp_now();
-  if (t_stop > t_end) t_stop = t_end;
+  if (t_stop > t_end)
+    t_stop = t_end;
   for (int i = 0; i < started; i++) {
     WaitForSingleObject(terms[i].thread, INFINITE);
     CloseHandle(terms[i].thread);
   }
   timeEndPeriod(1);
   double dur = t_stop - t_warm;
-  if (dur < 0) dur = 0;
-  if (stop_flag && !opt.quiet) fprintf(stderr, "weftload: interrupted: %.1f s measured\n", dur);
+  if (dur < 0)
+    dur = 0;
+  if (stop_flag && !opt.quiet)
+    fprintf(stderr, "weftload: interrupted: %.1f s measured\n", dur);
   return dur;
 }
 
@@ -1155,8 +1216,10 @@ static int *group_enclaves(results *res) {
     }
     int e;
     for (e = 0; e < nencl; e++)
-      if (!strcmp(encl[e], trans[i].enclave)) break;
-    if (e == nencl) snprintf(encl[nencl++], sizeof encl[0], "%s", trans[i].enclave);
+      if (!strcmp(encl[e], trans[i].enclave))
+        break;
+    if (e == nencl)
+      snprintf(encl[nencl++], sizeof encl[0], "%s", trans[i].enclave);
     tr_encl[i] = e;
   }
   res->er = calloc((size_t)(nencl ? nencl : 1), sizeof *res->er);
@@ -1207,8 +1270,7 @@ static void print_report(const results *res) {
   double dur = res->dur;
   printf("weftload: %d terminals, %.1f s measured after %.1f s warm-up, think %g ms (%s), "
          "seed %llu\n",
-         opt.terminals, dur, opt.warmup, opt.think_ms, think_name(),
-         (unsigned long long)opt.seed);
+         opt.terminals, dur, opt.warmup, opt.think_ms, think_name(), (unsigned long long)opt.seed);
   print_header("TRANID");
   for (int i = 0; i < ntrans; i++)
     if (shown_tran(res, i))

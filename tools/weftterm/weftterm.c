@@ -38,38 +38,37 @@ static char last_prompt_arg[64];
 static int at_prompt; /* a prompt was printed without its line end */
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: weftterm [--host H] [--port P] [--script FILE|-] [--quiet] [--raw]\n"
-          "                [--fail-on-error] [--timeout S]\n"
-          "\n"
-          "Connects to a weftd region (default 127.0.0.1:3270).\n"
-          "\n"
-          "Interactive (stdin is a console): type transactions at the prompt. The\n"
-          "console's line editing and up-arrow history work; besides:\n"
-          "  history   list the lines entered      !!   enter the last line again\n"
-          "  !n        enter line n again           !-n  the n-th last line\n"
-          "  QUIT      end the session\n"
-          "\n"
-          "Script mode (--script FILE, --script - or stdin not a console): each line\n"
-          "of the script is sent at the next prompt and the screen it gets is printed.\n"
-          "Lines starting with # are comments; \"!wait MS\" pauses MS milliseconds\n"
-          "(printing anything the server sends meanwhile); an empty line is sent as an\n"
-          "empty input (Enter at a %%NEXT prompt).\n"
-          "\n"
-          "  --quiet          print only program output and errors (no banner,\n"
-          "                   prompts or echo)\n"
-          "  --raw            print the protocol lines exactly as received, inputs\n"
-          "                   as \"> line\" (script mode)\n"
-          "  --fail-on-error  exit 2 if the server sent any %%ERROR\n"
-          "  --timeout S      script mode: give up when a screen takes longer than\n"
-          "                   S seconds (default 60, 0: wait forever)\n"
-          "\n"
-          "At the end of the input weftterm sends CANCEL (at a %%NEXT prompt) and QUIT;\n"
-          "at an %%INPUT prompt it can only close the connection (exit status 1).\n"
-          "\n"
-          "Exit status: 0 the session ended normally (%%BYE), 1 connection failure\n"
-          "(refused, %%BUSY, closed without %%BYE, timeout), 2 %%ERROR seen with\n"
-          "--fail-on-error, 3 usage or script file error.\n");
+  fprintf(f, "usage: weftterm [--host H] [--port P] [--script FILE|-] [--quiet] [--raw]\n"
+             "                [--fail-on-error] [--timeout S]\n"
+             "\n"
+             "Connects to a weftd region (default 127.0.0.1:3270).\n"
+             "\n"
+             "Interactive (stdin is a console): type transactions at the prompt. The\n"
+             "console's line editing and up-arrow history work; besides:\n"
+             "  history   list the lines entered      !!   enter the last line again\n"
+             "  !n        enter line n again           !-n  the n-th last line\n"
+             "  QUIT      end the session\n"
+             "\n"
+             "Script mode (--script FILE, --script - or stdin not a console): each line\n"
+             "of the script is sent at the next prompt and the screen it gets is printed.\n"
+             "Lines starting with # are comments; \"!wait MS\" pauses MS milliseconds\n"
+             "(printing anything the server sends meanwhile); an empty line is sent as an\n"
+             "empty input (Enter at a %%NEXT prompt).\n"
+             "\n"
+             "  --quiet          print only program output and errors (no banner,\n"
+             "                   prompts or echo)\n"
+             "  --raw            print the protocol lines exactly as received, inputs\n"
+             "                   as \"> line\" (script mode)\n"
+             "  --fail-on-error  exit 2 if the server sent any %%ERROR\n"
+             "  --timeout S      script mode: give up when a screen takes longer than\n"
+             "                   S seconds (default 60, 0: wait forever)\n"
+             "\n"
+             "At the end of the input weftterm sends CANCEL (at a %%NEXT prompt) and QUIT;\n"
+             "at an %%INPUT prompt it can only close the connection (exit status 1).\n"
+             "\n"
+             "Exit status: 0 the session ended normally (%%BYE), 1 connection failure\n"
+             "(refused, %%BUSY, closed without %%BYE, timeout), 2 %%ERROR seen with\n"
+             "--fail-on-error, 3 usage or script file error.\n");
 }
 
 /* ---- rendering ------------------------------------------------------ */
@@ -82,11 +81,13 @@ static void end_prompt_line(void) {
 }
 
 static void print_prompt(void) {
-  const char *name = last_prompt == WP_NEXT ? last_prompt_arg
+  const char *name = last_prompt == WP_NEXT    ? last_prompt_arg
                      : last_prompt == WP_INPUT ? "INPUT"
                                                : "READY";
-  if (termid[0]) printf("%s %s> ", termid, name);
-  else printf("%s> ", name);
+  if (termid[0])
+    printf("%s %s> ", termid, name);
+  else
+    printf("%s> ", name);
   at_prompt = 1;
   fflush(stdout);
 }
@@ -95,7 +96,8 @@ static void print_prompt(void) {
 static wp_kind show(const char *line) {
   const char *text;
   wp_kind k = wp_classify(line, &text);
-  if (k == WP_ERROR) InterlockedIncrement(&errors_seen);
+  if (k == WP_ERROR)
+    InterlockedIncrement(&errors_seen);
   if (k == WP_GREETING) {
     /* <region> TERMINAL <termid> */
     char reg[64] = "", word[64] = "", tid[64] = "";
@@ -114,50 +116,56 @@ static wp_kind show(const char *line) {
     return k;
   }
   switch (k) {
-  case WP_TEXT:
-    end_prompt_line();
-    printf("%s\n", text);
-    break;
-  case WP_ERROR:
-    end_prompt_line();
-    printf("** ERROR %s\n", text);
-    break;
-  case WP_BUSY:
-    end_prompt_line();
-    printf("** BUSY %s\n", text);
-    break;
-  case WP_GREETING:
-    if (!opt.quiet) {
+    case WP_TEXT:
       end_prompt_line();
-      if (termid[0]) printf("-- connected to region %s as terminal %s\n", region, termid);
-      else printf("-- %s\n", line + 1);
-    }
-    break;
-  case WP_READY:
-  case WP_NEXT:
-  case WP_INPUT:
-    if (!opt.quiet || !opt.script) {
+      printf("%s\n", text);
+      break;
+    case WP_ERROR:
       end_prompt_line();
-      print_prompt();
-    }
-    break;
-  case WP_SIGNED:
-  case WP_BYE:
-  case WP_CONTROL:
-    if (!opt.quiet) {
+      printf("** ERROR %s\n", text);
+      break;
+    case WP_BUSY:
       end_prompt_line();
-      printf("-- %s\n", line + 1);
-    }
-    break;
+      printf("** BUSY %s\n", text);
+      break;
+    case WP_GREETING:
+      if (!opt.quiet) {
+        end_prompt_line();
+        if (termid[0])
+          printf("-- connected to region %s as terminal %s\n", region, termid);
+        else
+          printf("-- %s\n", line + 1);
+      }
+      break;
+    case WP_READY:
+    case WP_NEXT:
+    case WP_INPUT:
+      if (!opt.quiet || !opt.script) {
+        end_prompt_line();
+        print_prompt();
+      }
+      break;
+    case WP_SIGNED:
+    case WP_BYE:
+    case WP_CONTROL:
+      if (!opt.quiet) {
+        end_prompt_line();
+        printf("-- %s\n", line + 1);
+      }
+      break;
   }
   return k;
 }
 
 static void echo_input(const char *in) {
-  if (opt.quiet) return;
-  if (opt.raw) printf("> %s\n", in);
-  else if (at_prompt) printf("%s\n", in);
-  else printf("> %s\n", in);
+  if (opt.quiet)
+    return;
+  if (opt.raw)
+    printf("> %s\n", in);
+  else if (at_prompt)
+    printf("%s\n", in);
+  else
+    printf("> %s\n", in);
   at_prompt = 0;
 }
 
@@ -177,13 +185,19 @@ enum {
 static int read_screen(wp_reader *r, int timeout_ms) {
   for (;;) {
     int rc = wp_read_line(r, timeout_ms);
-    if (rc == WP_TIMEOUT) return SCREEN_TIMEOUT;
-    if (rc == WP_EOF) return SCREEN_CLOSED;
-    if (rc == WP_ERR) return SCREEN_FAIL;
+    if (rc == WP_TIMEOUT)
+      return SCREEN_TIMEOUT;
+    if (rc == WP_EOF)
+      return SCREEN_CLOSED;
+    if (rc == WP_ERR)
+      return SCREEN_FAIL;
     wp_kind k = show(r->line);
-    if (wp_is_prompt(k)) return SCREEN_PROMPT;
-    if (k == WP_BYE) return SCREEN_END;
-    if (k == WP_BUSY) return SCREEN_CLOSED;
+    if (wp_is_prompt(k))
+      return SCREEN_PROMPT;
+    if (k == WP_BYE)
+      return SCREEN_END;
+    if (k == WP_BUSY)
+      return SCREEN_CLOSED;
   }
 }
 
@@ -207,9 +221,11 @@ static char *read_file_line(FILE *f) {
   size_t cap = 256, n = 0;
   char *s = malloc(cap);
   int c;
-  if (!s) return NULL;
+  if (!s)
+    return NULL;
   while ((c = fgetc(f)) != EOF) {
-    if (c == '\n') break;
+    if (c == '\n')
+      break;
     if (grow_line(&s, &cap, n + 2) != 0)
       return NULL;
     s[n++] = (char)c;
@@ -218,7 +234,8 @@ static char *read_file_line(FILE *f) {
     free(s);
     return NULL;
   }
-  if (n > 0 && s[n - 1] == '\r') n--;
+  if (n > 0 && s[n - 1] == '\r')
+    n--;
   s[n] = '\0';
   return s;
 }
@@ -228,7 +245,8 @@ static int outcome(int screen) {
   end_prompt_line();
   fflush(stdout);
   if (screen == SCREEN_END) {
-    if (opt.fail_on_error && errors_seen > 0) return EXIT_ERRORS;
+    if (opt.fail_on_error && errors_seen > 0)
+      return EXIT_ERRORS;
     return EXIT_OK;
   }
   if (screen == SCREEN_TIMEOUT)
@@ -328,7 +346,8 @@ static int run_script(SOCKET s, FILE *f) {
   char *line;
   while (st == SCREEN_PROMPT && (line = read_file_line(f)) != NULL) {
     const char *p = line;
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+      p++;
     long ms;
     int wait = *p == '#' ? 0 : parse_wait(p, &ms);
     if (wait < 0) {
@@ -352,7 +371,8 @@ static int run_script(SOCKET s, FILE *f) {
   }
   if (st != SCREEN_PROMPT && !feof(f) && !ferror(f))
     report_unsent(f);
-  if (f != stdin) fclose(f);
+  if (f != stdin)
+    fclose(f);
   int rc = outcome(end_session(s, &r, st));
   fflush(stdout);
   wp_reader_free(&r);
@@ -379,7 +399,8 @@ static unsigned __stdcall reader_main(void *arg) {
       break;
     }
     wp_kind k = show(r.line);
-    if (wp_is_prompt(k)) SetEvent(prompt_event);
+    if (wp_is_prompt(k))
+      SetEvent(prompt_event);
     if (k == WP_BYE) {
       st = SCREEN_END;
       break;
@@ -405,21 +426,25 @@ static void hist_add(const char *s) {
   if (nhist == caphist) {
     int cap = caphist ? caphist * 2 : 64;
     char **h = realloc(hist, (size_t)cap * sizeof *h);
-    if (!h) return;
+    if (!h)
+      return;
     hist = h;
     caphist = cap;
   }
   hist[nhist] = _strdup(s);
-  if (hist[nhist]) nhist++;
+  if (hist[nhist])
+    nhist++;
 }
 
 /* Reads one console line (cooked mode: the console edits it). NULL at the
  * end of input. */
 static char *read_console_line(HANDLE in, int is_console) {
-  if (!is_console) return read_file_line(stdin);
+  if (!is_console)
+    return read_file_line(stdin);
   size_t cap = 1024, n = 0;
   char *s = malloc(cap);
-  if (!s) return NULL;
+  if (!s)
+    return NULL;
   for (;;) {
     if (grow_line(&s, &cap, n + 512) != 0)
       return NULL;
@@ -432,14 +457,16 @@ static char *read_console_line(HANDLE in, int is_console) {
       break;
     }
     n += got;
-    if (s[n - 1] == '\n') break;
+    if (s[n - 1] == '\n')
+      break;
     /* Ctrl-Z at the start of a line: end of input. */
     if (n == 1 && s[0] == 0x1a) {
       free(s);
       return NULL;
     }
   }
-  while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+  while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+    n--;
   s[n] = '\0';
   if (n >= 1 && s[0] == 0x1a) {
     free(s);
@@ -553,7 +580,8 @@ static int run_interactive(SOCKET s) {
       line = console_command(line);
       if (!line)
         continue;
-      if (line[0]) hist_add(line);
+      if (line[0])
+        hist_add(line);
       int rc = wp_send_line(s, line);
       free(line);
       if (rc != 0) {
@@ -573,9 +601,12 @@ static int parse_options(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--host") && v) opt.host = v, i++;
-    else if (!strcmp(a, "--port") && v) opt.port = v, i++;
-    else if (!strcmp(a, "--script") && v) opt.script = v, i++;
+    if (!strcmp(a, "--host") && v)
+      opt.host = v, i++;
+    else if (!strcmp(a, "--port") && v)
+      opt.port = v, i++;
+    else if (!strcmp(a, "--script") && v)
+      opt.script = v, i++;
     else if (!strcmp(a, "--timeout") && v) {
       char *end;
       double t = strtod(v, &end);
@@ -585,9 +616,12 @@ static int parse_options(int argc, char **argv) {
       }
       opt.timeout_ms = t == 0 ? -1 : (int)(t * 1000);
       i++;
-    } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) opt.quiet = 1;
-    else if (!strcmp(a, "--raw")) opt.raw = 1;
-    else if (!strcmp(a, "--fail-on-error")) opt.fail_on_error = 1;
+    } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
+      opt.quiet = 1;
+    else if (!strcmp(a, "--raw"))
+      opt.raw = 1;
+    else if (!strcmp(a, "--fail-on-error"))
+      opt.fail_on_error = 1;
     else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
       return EXIT_OK;
@@ -606,7 +640,8 @@ static FILE *open_script(int *failed) {
   HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
   DWORD mode;
   *failed = 0;
-  if (!opt.script && !GetConsoleMode(in, &mode)) opt.script = "-";
+  if (!opt.script && !GetConsoleMode(in, &mode))
+    opt.script = "-";
   if (!opt.script)
     return NULL;
   if (!strcmp(opt.script, "-"))
