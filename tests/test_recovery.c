@@ -142,6 +142,20 @@ static void dir_names(const dir_list *d, char *buf, size_t cap) {
                            (unsigned long long)d->e[i].size);
 }
 
+/* A refused open left the directory as it was: the same files, each of the
+ * same size and bytes (both listed with data). */
+static void assert_dir_unchanged(const dir_list *before, const dir_list *after) {
+  char names[2048];
+  dir_names(after, names, sizeof names);
+  cr_assert_eq(after->n, before->n, "files added or removed by the refused open: %s", names);
+  for (int i = 0; i < before->n; i++) {
+    cr_assert_str_eq(after->e[i].name, before->e[i].name);
+    cr_assert_eq(after->e[i].size, before->e[i].size, "%s changed size", before->e[i].name);
+    cr_assert(!memcmp(after->e[i].data, before->e[i].data, (size_t)before->e[i].size),
+              "%s changed", before->e[i].name);
+  }
+}
+
 /* "weft.<kind>.<16 hex>" (kind "log" or "ckpt"): 1 and its generation. */
 static int weft_file_gen(const char *name, const char *kind, uint64_t *gen) {
   char prefix[16];
@@ -1007,13 +1021,7 @@ Test(recovery, corruption_before_tail_is_refused) {
     cr_log_info("ECORRUPT: %s", g_log);
 
     list_dir(g_data, &after, 1);
-    cr_assert_eq(after.n, before.n, "files added or removed by the refused open");
-    for (int i = 0; i < before.n; i++) {
-      cr_assert_str_eq(after.e[i].name, before.e[i].name);
-      cr_assert_eq(after.e[i].size, before.e[i].size, "%s changed size", before.e[i].name);
-      cr_assert(!memcmp(after.e[i].data, before.e[i].data, (size_t)before.e[i].size),
-                "%s changed", before.e[i].name);
-    }
+    assert_dir_unchanged(&before, &after);
     free_dir(&after);
   }
   free_dir(&before);
@@ -1312,13 +1320,7 @@ Test(recovery, corrupt_checkpoint_is_refused) {
   cr_assert(strstr(g_log, strrchr(ck, '\\') + 1) != NULL, "the region log does not name %s:\n%s",
             ck, g_log);
   list_dir(g_data, &after, 1);
-  cr_assert_eq(after.n, before.n, "files added or removed by the refused open");
-  for (int i = 0; i < before.n; i++) {
-    cr_assert_str_eq(after.e[i].name, before.e[i].name);
-    cr_assert_eq(after.e[i].size, before.e[i].size, "%s changed size", before.e[i].name);
-    cr_assert(!memcmp(after.e[i].data, before.e[i].data, (size_t)before.e[i].size), "%s changed",
-              before.e[i].name);
-  }
+  assert_dir_unchanged(&before, &after);
   free_dir(&before);
   free_dir(&after);
   write_byte(ck, flip, orig);
@@ -1481,13 +1483,7 @@ Test(recovery, missing_log_is_refused) {
                    s.newest_log, g_acks.n, info.message, names);
   }
   cr_assert_eq(rc, WEFT_ECORRUPT, "weft_region_create: %s; log:\n%s", weft_err_name(rc), g_log);
-  cr_assert_eq(after.n, before.n, "files added or removed by the refused open: %s", names);
-  for (int i = 0; i < before.n; i++) {
-    cr_assert_str_eq(after.e[i].name, before.e[i].name);
-    cr_assert(after.e[i].size == before.e[i].size &&
-              !memcmp(after.e[i].data, before.e[i].data, (size_t)before.e[i].size),
-              "%s changed", before.e[i].name);
-  }
+  assert_dir_unchanged(&before, &after);
   free_dir(&before);
   free_dir(&after);
   cr_assert(MoveFileA(aside, log), "MoveFile back: %lu", GetLastError());
@@ -1515,15 +1511,7 @@ Test(recovery, data_dir_in_use_is_refused) {
   cr_assert_eq(rc, WEFT_EINUSE, "the second weft_region_create: %s; log:\n%s", weft_err_name(rc),
                g_log);
   cr_expect(strstr(g_log, "another region has it open") != NULL, "region log:\n%s", g_log);
-  char names[2048];
-  dir_names(&after, names, sizeof names);
-  cr_assert_eq(after.n, before.n, "files added or removed by the refused open: %s", names);
-  for (int i = 0; i < before.n; i++) {
-    cr_assert_str_eq(after.e[i].name, before.e[i].name);
-    cr_assert(after.e[i].size == before.e[i].size &&
-                  !memcmp(after.e[i].data, before.e[i].data, (size_t)before.e[i].size),
-              "%s changed", before.e[i].name);
-  }
+  assert_dir_unchanged(&before, &after);
   free_dir(&before);
   free_dir(&after);
   close_region(first);
