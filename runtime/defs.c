@@ -140,6 +140,18 @@ static void tran_free(void *p) {
   free(tr);
 }
 
+/* Where p's code lives, unless that is where the runtime's own code lives
+ * too: the monitor never interrupts the runtime (monitor.c). */
+static void program_module(weft__prog *p) {
+  uintptr_t lo, hi, self_lo, self_hi;
+  if (weft__code_module((const void *)p->pg_fn, &lo, &hi) != 0 ||
+      weft__code_module((const void *)weft_program_define, &self_lo, &self_hi) != 0 ||
+      lo == self_lo)
+    return;
+  p->pg_code_lo = lo;
+  p->pg_code_hi = hi;
+}
+
 int weft_program_define(weft_region *r, const char *name, weft_program_fn fn) {
   if (r == NULL || name == NULL || fn == NULL)
     return WEFT_EINVAL;
@@ -152,6 +164,7 @@ int weft_program_define(weft_region *r, const char *name, weft_program_fn fn) {
   p->pg_key = key;
   memcpy(p->pg_name, &key, WEFT_NAME_MAX);
   p->pg_fn = fn;
+  program_module(p);
   int rc = def_install(r, &r->r_defs.df_progs, key, p);
   if (rc != 0)
     free(p);

@@ -11,6 +11,11 @@ typedef struct weft__prog {
   uint64_t pg_key; /* packed name */
   char pg_name[WEFT_NAME_MAX + 1];
   weft_program_fn pg_fn; /* entry point; immutable */
+  /* The code module that holds pg_fn (its DLL, or the host executable),
+   * [lo, hi): where the monitor may interrupt a runaway task running this
+   * program. 0, 0 when it is the module of the runtime itself (a host that
+   * links the static library). Immutable. */
+  uintptr_t pg_code_lo, pg_code_hi;
   _Atomic int pg_disabled; /* weft_program_set_enabled */
 } weft__prog;
 

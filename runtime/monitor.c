@@ -6,7 +6,20 @@
  *
  * The age is measured from the first sample that saw a dispatch, so it only
  * ever underestimates: a task is never abended before its limit, and at most
- * one sampling period after it. */
+ * one sampling period after it.
+ *
+ * Preemption. A task past its limit that does not suspend is interrupted:
+ * the monitor holds its worker thread suspended (weft__thread_preempt) and
+ * redirects it to the abend path a program check takes, so the task abends
+ * AICA on its own fiber (handlers, backout, ENQs and storage released) and
+ * the worker goes on. It does so only when the thread is running the code
+ * of the task's running program: its instruction pointer is inside the
+ * module (DLL or executable) that holds that program's entry point, which
+ * is never the runtime's own module, on the task's own fiber, and the task
+ * is not already releasing what it holds. Anywhere else (the runtime, a
+ * Win32 call, the C runtime - any of which may hold a lock), it is resumed
+ * untouched and tried again at the next sample. preempt_check decides; it
+ * runs while the worker is suspended, so it only reads memory. */
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -19,6 +32,48 @@ typedef struct mon_seen {
   uint64_t ms_since; /* when it was first seen (ms) */
   bool ms_reported;  /* runaway message written for it */
 } mon_seen;
+
+/* The dispatch the monitor means to interrupt, and how long it has run. */
+typedef struct mon_target {
+  weft__worker *mt_w;
+  uint64_t mt_disp;
+  uint64_t mt_age;
+} mon_target;
+
+/* With the worker suspended: the task to abend, or NULL to leave it. Reads
+ * memory only (weft__preempt_check). Every field read here is stable while
+ * the worker is suspended: the worker itself is their only writer. */
+static weft_task *preempt_check(void *ctx, const weft__preempt_view *v) {
+  const mon_target *mt = ctx;
+  weft__worker *w = mt->mt_w;
+  if (WEFT__LOAD(w->wk_dispatches) != mt->mt_disp)
+    return NULL; /* that dispatch ended meanwhile */
+  weft_task *t = *(weft_task *volatile *)&w->wk_current;
+  if (t == NULL || t->tk_fiber == NULL || t->tk_fiber != v->pv_fiber)
+    return NULL; /* the thread is not on the task's fiber (a switch, the dispatcher) */
+  if (t->tk_runaway_ms == 0 || mt->mt_age < t->tk_runaway_ms ||
+      (t->tk_flags & WEFT__TF_RELEASING))
+    return NULL;
+  if (v->pv_sp >= v->pv_stack_base || v->pv_sp < v->pv_stack_limit ||
+      v->pv_stack_base - v->pv_sp < WEFT__FAULT_PAD)
+    return NULL; /* not below the fault pad of that fiber's stack */
+  const weft__prog *p = t->tk_prog;
+  if (p == NULL || v->pv_pc < p->pg_code_lo || v->pv_pc >= p->pg_code_hi)
+    return NULL; /* not in its program's own code */
+  return t;
+}
+
+/* The same dispatch has lasted age ms, past the smallest limit in use:
+ * interrupt it if it is in its own code now. */
+static void try_preempt(weft_region *r, weft__worker *w, uint64_t disp, uint64_t age) {
+  mon_target mt = {w, disp, age};
+  if (w->wk_thread == NULL)
+    return;
+  int rc = weft__thread_preempt(w->wk_thread, preempt_check, &mt);
+  if (rc < 0)
+    weft__log(r, 'E', "worker %u: cannot interrupt its runaway task: %s", w->wk_id,
+              weft_err_name(rc));
+}
 
 static void sample_worker(weft_region *r, weft__worker *w, mon_seen *s, uint64_t now) {
   uint64_t disp = WEFT__LOAD(w->wk_dispatches);
@@ -38,10 +93,13 @@ static void sample_worker(weft_region *r, weft__worker *w, mon_seen *s, uint64_t
     s->ms_reported = true;
     weft__log(r, 'W',
               "task %llu has run %llu ms on worker %u without suspending (runaway limit "
-              "%u ms): it abends AICA at its next suspension point",
+              "%u ms): it abends AICA when it next runs its own program's code or "
+              "suspends",
               (unsigned long long)WEFT__LOAD(w->wk_run_no), (unsigned long long)age, w->wk_id,
               limit);
   }
+  if (age >= atomic_load_explicit(&r->r_mon.mn_limit_ms, memory_order_relaxed))
+    try_preempt(r, w, disp, age);
 }
 
 /* The next deadline of a period after now_ms, on the period's own grid
@@ -99,6 +157,10 @@ static void monitor_main(void *arg) {
 void weft__monitor_limit(weft_region *r, unsigned runaway_ms) {
   if (runaway_ms == 0)
     return;
+  unsigned least = atomic_load(&r->r_mon.mn_limit_ms);
+  while (runaway_ms < least &&
+         !atomic_compare_exchange_weak(&r->r_mon.mn_limit_ms, &least, runaway_ms))
+    ;
   unsigned want = runaway_ms / 4;
   want = want < PERIOD_MIN_MS ? PERIOD_MIN_MS : want;
   unsigned cur = atomic_load(&r->r_mon.mn_period_ms);
@@ -111,6 +173,7 @@ int weft__monitor_start(weft_region *r) {
   weft__lock_init(&r->r_mon.mn_lock);
   weft__cond_init(&r->r_mon.mn_cond);
   atomic_store(&r->r_mon.mn_period_ms, PERIOD_MAX_MS);
+  atomic_store(&r->r_mon.mn_limit_ms, UINT32_MAX); /* none yet */
   weft__monitor_limit(r, r->r_cfg.runaway_ms); /* policy and aging: see periodic() */
   return weft__thread_create(monitor_main, r, &r->r_mon.mn_thread);
 }

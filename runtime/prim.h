@@ -208,13 +208,44 @@ int weft__fault_install(void);
 /* Drop one reference; the last removes the handler. Host thread. */
 void weft__fault_remove(void);
 
+/* ---- Preempting a runaway task ------------------------------------------------ */
+
+/* The code module (DLL or executable image) that holds addr: its address
+ * range [*lo, *hi). WEFT_ENOTFOUND when addr is in no module. Any thread;
+ * it may take the loader lock, so never while another thread is held
+ * suspended. */
+int weft__code_module(const void *addr, uintptr_t *lo, uintptr_t *hi);
+
+/* What a suspended thread was doing: its instruction and stack pointers and
+ * the fiber it was running (the thread's own record of it), with that
+ * fiber's stack bounds [pv_stack_limit, pv_stack_base). */
+typedef struct weft__preempt_view {
+  uintptr_t pv_pc, pv_sp;
+  weft__fiber pv_fiber;
+  uintptr_t pv_stack_base, pv_stack_limit;
+} weft__preempt_view;
+
+struct weft_task;
+/* Called while the target thread is held suspended: returns the task to
+ * abend by redirecting the thread, or NULL to leave it alone. It may only
+ * read memory: no lock, allocation or log (the suspended thread may hold
+ * the heap's or any other lock). */
+typedef struct weft_task *(*weft__preempt_check)(void *ctx, const weft__preempt_view *v);
+
+/* Suspend thread th, read where it is and ask check. When check names a
+ * task, redirect the thread, on a fresh frame near the top of the stack it
+ * was running on (inside WEFT__FAULT_PAD, as a program check does), to
+ * weft__task_fault_entry(task, WEFT__FAULT_RUNAWAY); then resume it.
+ * 1: redirected; 0: left alone; a negative WEFT_E* code when the thread
+ * could not be suspended or read (it is resumed). The monitor thread. */
+int weft__thread_preempt(weft__thread th, weft__preempt_check check, void *ctx);
+
 /* ---- Upcalls: what runtime/win/ calls in the runtime ------------------------ */
 
 /* Report a failed assertion and abort; never allocates (errors.c). Any
  * thread, any stack. */
 _Noreturn void weft__assert_fail(const char *expr, const char *file, int line);
 
-struct weft_task;
 /* Every task fiber reserves WEFT__FAULT_PAD bytes under its base frames
  * before running programs; a program check restarts the fiber at
  * WEFT__FAULT_FRAME below the stack base, inside that pad. */
@@ -223,9 +254,12 @@ struct weft_task;
 /* The task whose fiber the calling thread runs, or NULL (the vectored
  * handler, on the faulting thread; reads only thread-local state). */
 struct weft_task *weft__fault_task(void);
-/* Where the fault handler restarts a faulted task's fiber: abends the task
- * (kind 1: a program check, ASRA; 2: a stack overflow, ASRS); never
- * returns. The task's fiber, on the fault frame. */
+#define WEFT__FAULT_ASRA 1    /* a program check */
+#define WEFT__FAULT_ASRS 2    /* a stack overflow */
+#define WEFT__FAULT_RUNAWAY 3 /* interrupted by the monitor: AICA */
+/* Where the fault handler (and weft__thread_preempt) restarts a task's
+ * fiber: abends the task (kind: WEFT__FAULT_*); never returns. The task's
+ * fiber, on the fault frame. */
 _Noreturn void weft__task_fault_entry(struct weft_task *t, int kind);
 /* Process-wide figures the platform layer keeps (weft_runtime_counters_get). */
 extern _Atomic int64_t weft__count_fibers, weft__count_threads;

@@ -36,6 +36,7 @@ typedef struct weft__monitor_state {
   bool mn_stop;
   weft__thread mn_thread;
   _Atomic uint32_t mn_period_ms; /* sampling period */
+  _Atomic uint32_t mn_limit_ms;  /* the smallest runaway limit in use (UINT32_MAX: none) */
 } weft__monitor_state;
 
 /* A region. Each component keeps its state in its own embedded struct,

@@ -33,6 +33,7 @@ weft_task *weft__task_alloc(weft__worker *w) {
   t->tk_flags = 0;
   t->tk_abcode[0] = '\0';
   t->tk_depth = 0;
+  t->tk_prog = NULL;
   t->tk_nhandlers = 0;
   t->tk_link[0].l_ca = NULL;
   t->tk_link[0].l_len = 0;
@@ -321,6 +322,7 @@ static void task_next_start(weft_task *t) {
  * then its terminal is told), then its ENQs and its task storage. Task
  * context. */
 static void task_release(weft_task *t) {
+  t->tk_flags |= WEFT__TF_RELEASING; /* the monitor interrupts no more */
   weft__subsys_task_end(t); /* txn/: commit or back out; the terminal */
   task_next_start(t);
   weft__enq_release_all(t);
@@ -358,8 +360,10 @@ static void __attribute__((noinline)) run_level(weft_task *t, const weft__prog *
   while (l->l_next != NULL) {
     const weft__prog *run = l->l_next;
     l->l_next = NULL;
-    if (__builtin_setjmp(l->l_jmp) == 0)
+    if (__builtin_setjmp(l->l_jmp) == 0) {
+      t->tk_prog = run;
       run->pg_fn(t);
+    }
   }
   if (l->l_xca != NULL)
     weft_freemain(t, l->l_xca);
@@ -483,11 +487,27 @@ void weft__task_abend(weft_task *t, const char *code) {
   __builtin_longjmp(t->tk_fc->fc_jmp, 1);
 }
 
-/* Where a program check restarts the faulting task (fault_win.c): on a new
- * frame of the same fiber, whose old frames are abandoned. The fiber is
- * deleted afterwards. kind: 1 ASRA, 2 ASRS. */
+/* The abend code and the log's words for a WEFT__FAULT_* kind. */
+static const char *fault_code(int kind, const char **why) {
+  switch (kind) {
+    case WEFT__FAULT_ASRS:
+      *why = "stack overflow";
+      return "ASRS";
+    case WEFT__FAULT_RUNAWAY:
+      *why = "runaway: interrupted by the monitor after its runaway limit without suspending";
+      return "AICA";
+    default:
+      *why = "program check";
+      return "ASRA";
+  }
+}
+
+/* Where a program check (fault_win.c), or the monitor interrupting a
+ * runaway (weft__thread_preempt), restarts the task: on a new frame of the
+ * same fiber, whose old frames are abandoned. The fiber is deleted
+ * afterwards. kind: WEFT__FAULT_*. */
 void weft__task_fault_entry(weft_task *t, int kind) {
-  const char *code = kind == 2 ? "ASRS" : "ASRA";
+  const char *why, *code = fault_code(kind, &why);
   t->tk_flags |= WEFT__TF_FAULTED;
   t->tk_mxcsr = t->tk_worker->wk_mxcsr;
   t->tk_x87cw = t->tk_worker->wk_x87cw;
@@ -495,7 +515,7 @@ void weft__task_fault_entry(weft_task *t, int kind) {
   t->tk_worker->wk_x87cw_now = t->tk_x87cw;
   fp_restore(t, t->tk_worker);
   weft__log(t->tk_region, 'E', "task %llu (%s) abended %s: %s", (unsigned long long)t->tk_no,
-            t->tk_tran->tr_id, code, kind == 2 ? "stack overflow" : "program check");
+            t->tk_tran->tr_id, code, why);
   if (!(t->tk_flags & WEFT__TF_ABENDING))
     run_handlers(t, code);
   task_finish_faulted(t);
@@ -619,12 +639,14 @@ int weft_link(weft_task *t, const char *program, void *commarea, size_t len) {
     return rc;
   if (t->tk_depth == WEFT_MAX_LINK_DEPTH)
     return WEFT_ELIMIT;
+  const weft__prog *caller = t->tk_prog;
   int depth = ++t->tk_depth;
   t->tk_link[depth].l_ca = commarea;
   t->tk_link[depth].l_len = len;
   run_level(t, p);
   weft__handlers_drop(t, depth);
   t->tk_depth = depth - 1;
+  t->tk_prog = caller;
   return 0;
 }
 

@@ -38,6 +38,7 @@ enum {
 #define WEFT__TF_ABENDED 0x0010u  /* counts as abended */
 #define WEFT__TF_DELAYED 0x0020u  /* a delayed start, not yet admitted */
 #define WEFT__TF_CLASSED 0x0040u  /* holds a slot of its transaction class */
+#define WEFT__TF_RELEASING 0x0080u /* releasing what it holds: no preemption */
 
 /* WEFT__FAULT_PAD, WEFT__FAULT_FRAME: prim.h (the fault handler uses them). */
 
@@ -98,6 +99,9 @@ struct weft_task {
   void *tk_data;                         /* start data (tk_inline or heap) */
   size_t tk_len;
   int tk_depth; /* current LINK level, 0 = top */
+  /* The program running at the current level, or NULL: what the monitor
+   * reads (with the worker suspended) to tell its code (monitor.c). */
+  const weft__prog *tk_prog;
   int tk_nhandlers;
   weft__storage tk_storage; /* getmain list head (circular) */
   weft__enq *tk_enqs;       /* ENQs held (under the ENQ lock) */

@@ -20,3 +20,8 @@ WEFT_PROGRAM void prog_count(weft_task *t) {
 
 /* A second program of the same DLL. */
 WEFT_PROGRAM void prog_abend(weft_task *t) { weft_abend(t, "UDLL"); }
+
+/* The loops of test_runaway (runaway_progs.h), from a DLL. */
+#include "runaway_progs.h"
+WEFT_PROGRAM void prog_spin(weft_task *t) { spin_tight(t); }
+WEFT_PROGRAM void prog_spin_malloc(weft_task *t) { spin_malloc(t); }

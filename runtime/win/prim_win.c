@@ -200,6 +200,20 @@ void *weft__dll_symbol(weft__dll dll, const char *symbol) {
 
 void weft__dll_close(weft__dll dll) { FreeLibrary((HMODULE)dll); }
 
+/* The image's size comes from its own PE header (no psapi needed). */
+int weft__code_module(const void *addr, uintptr_t *lo, uintptr_t *hi) {
+  HMODULE m;
+  if (!GetModuleHandleExA(
+          GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+          (LPCSTR)addr, &m))
+    return WEFT_ENOTFOUND;
+  const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)m;
+  const IMAGE_NT_HEADERS *nt = (const IMAGE_NT_HEADERS *)((const char *)m + dos->e_lfanew);
+  *lo = (uintptr_t)m;
+  *hi = (uintptr_t)m + nt->OptionalHeader.SizeOfImage;
+  return 0;
+}
+
 /* ---- Locks ---------------------------------------------------------------- */
 
 _Static_assert(sizeof(((weft__lock *)0)->l_opaque) == sizeof(SRWLOCK),
