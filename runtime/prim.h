@@ -218,12 +218,23 @@ int weft__code_module(const void *addr, uintptr_t *lo, uintptr_t *hi);
 
 /* What a suspended thread was doing: its instruction and stack pointers and
  * the fiber it was running (the thread's own record of it), with that
- * fiber's stack bounds [pv_stack_limit, pv_stack_base). */
+ * fiber's stack bounds [pv_stack_limit, pv_stack_base); pv_regs is the
+ * platform's register record, for weft__preempt_called_from. */
 typedef struct weft__preempt_view {
   uintptr_t pv_pc, pv_sp;
   weft__fiber pv_fiber;
   uintptr_t pv_stack_base, pv_stack_limit;
+  const void *pv_regs;
 } weft__preempt_view;
+
+/* Inside a weft__preempt_check: walk the suspended thread's frames up from
+ * the interrupted one while they are in the module [lo, hi), with that
+ * module's own unwind data (memory reads only: no loader call, no lock).
+ * True when the first frame outside it is a call made inside the function
+ * that starts at `caller`, of the module at caller_base; false when it is
+ * anything else or the walk fails (a frame off the stack, too deep). */
+bool weft__preempt_called_from(const weft__preempt_view *v, uintptr_t lo, uintptr_t hi,
+                               uintptr_t caller, uintptr_t caller_base);
 
 struct weft_task;
 /* Called while the target thread is held suspended: returns the task to

@@ -37,6 +37,8 @@ typedef struct weft__monitor_state {
   weft__thread mn_thread;
   _Atomic uint32_t mn_period_ms; /* sampling period */
   _Atomic uint32_t mn_limit_ms;  /* the smallest runaway limit in use (UINT32_MAX: none) */
+  uintptr_t mn_caller;           /* weft__task_program_caller(), where programs are called */
+  uintptr_t mn_caller_base;      /* the base of the runtime's module, which holds it */
 } weft__monitor_state;
 
 /* A region. Each component keeps its state in its own embedded struct,

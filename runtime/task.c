@@ -369,6 +369,12 @@ static void __attribute__((noinline)) run_level(weft_task *t, const weft__prog *
     weft_freemain(t, l->l_xca);
 }
 
+/* run_level's address: the monitor interrupts only code whose frames lead
+ * back to run_level without leaving the program's module (monitor.c). */
+uintptr_t weft__task_program_caller(void) {
+  return (uintptr_t)run_level;
+}
+
 /* One task on this fiber: program, then end. Returns when the fiber is
  * reused. An abend lands at the setjmp with the handlers already run. */
 static void __attribute__((noinline)) run_one(weft__fctx *fc) {

@@ -168,6 +168,7 @@ void weft__task_switch_out(weft_task *t, int req);                  /* task */
 int weft__task_wait(weft_task *t, unsigned timeout_ms, int reason); /* task; tk_wait set */
 bool weft__task_claim(weft_task *t);                                /* any thread: win the wake */
 void weft__task_wake(weft_task *t, int result);                     /* the claimer */
+uintptr_t weft__task_program_caller(void); /* where programs are called */
 void weft__task_resume_checks(weft_task *t);                        /* task: purge, runaway */
 void weft__task_run(weft__fctx *fc);                                /* the fiber body */
 void weft__task_end_dispatch(weft__worker *w, weft_task *t); /* dispatcher */

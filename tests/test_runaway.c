@@ -49,12 +49,22 @@ static void after_loop(weft_task *t) {
   atomic_store(&g_after.done, 1);
 }
 
+/* Runaway reports seen (the monitor logs one when it could not interrupt
+ * the task at the sample that found it past the limit). */
+static atomic_int g_reports;
+static void count_reports(void *ctx, char level, const char *msg) {
+  if (level == 'W' && strstr(msg, "without suspending") != NULL)
+    atomic_fetch_add(&g_reports, 1);
+  fprintf(stderr, "weft %c %s\n", level, msg);
+}
+
 /* One worker, so that what runs after the loop runs on its worker. */
 static weft_region *spin_region(unsigned workers) {
   weft_region_config cfg = th_config(workers, 16);
   cfg.runaway_ms = LIMIT_MS;
   cfg.task_record_fn = th_on_record;
   cfg.record_ctx = &g_recs;
+  cfg.log_fn = count_reports;
   weft_region *r = th_region_cfg(&cfg);
   cr_assert_eq(weft_ts_define(r, "RUNQ", 1), 0);
   cr_assert_eq(weft_program_load(r, "DSPIN", PROGDLL, "prog_spin"), 0);
@@ -160,5 +170,39 @@ Test(runaway, inquire_tasks_answers_while_a_loop_runs) {
   cr_assert_eq(rc, 0, "weft_task_list_ex: %s", weft_err_name(rc));
   cr_assert_eq(missing, 0);
   cr_assert_str_eq(th_abcode_of(&g_recs, no), "AICA");
+  th_finish(r);
+}
+
+/* A loop in the program's own code that the C runtime called back (a
+ * qsort comparison) is not interrupted: qsort's frame is below it. It is
+ * reported; once back in its own program's frames it is interrupted. */
+static atomic_int g_cmp_release, g_left_qsort;
+static int spin_compare(const void *a, const void *b) {
+  while (!atomic_load(&g_cmp_release))
+    ;
+  return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+static void qsort_loop(weft_task *t) {
+  spin_spec *s = spin_setup(t);
+  int v[2] = {2, 1};
+  qsort(v, 2, sizeof v[0], spin_compare);
+  atomic_store(&g_left_qsort, 1);
+  volatile unsigned long x = 0;
+  while (x != (unsigned long)-1)
+    x++;
+  atomic_store(&s->after, 1);
+}
+
+Test(runaway, loop_called_back_by_the_c_runtime_is_only_reported) {
+  weft_region *r = spin_region(1);
+  th_define(r, "QSORT", qsort_loop, 10);
+  uint64_t no = start_loop(r, "QSORT");
+  th_wait_until(atomic_load(&g_reports) >= 1); /* a sample found it and let it be */
+  cr_assert_null(th_record_find(&g_recs, no), "interrupted inside qsort");
+  atomic_store(&g_cmp_release, 1);
+  cr_assert_str_eq(th_abcode_of(&g_recs, no), "AICA");
+  cr_assert_eq(atomic_load(&g_left_qsort), 1, "qsort did not return");
+  cr_assert_eq(atomic_load(&g_spec.after), 0);
   th_finish(r);
 }

@@ -124,6 +124,63 @@ static NT_TIB *thread_tib(HANDLE th) {
   return bi.bi_teb;
 }
 
+/* The unwind entry of the function holding pc in the image at base, from
+ * the image's own exception directory (sorted by address): no loader call,
+ * so no lock. NULL for a leaf function, which has none. */
+static const RUNTIME_FUNCTION *image_function(ULONG_PTR base, ULONG_PTR pc) {
+  const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)base;
+  const IMAGE_NT_HEADERS *nt = (const IMAGE_NT_HEADERS *)(base + (ULONG_PTR)dos->e_lfanew);
+  if (pc < base || pc - base >= nt->OptionalHeader.SizeOfImage)
+    return NULL; /* another module's */
+  const IMAGE_DATA_DIRECTORY *d =
+      &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXCEPTION];
+  const RUNTIME_FUNCTION *f = (const RUNTIME_FUNCTION *)(base + d->VirtualAddress);
+  size_t lo = 0, hi = d->VirtualAddress != 0 ? d->Size / sizeof *f : 0;
+  DWORD rva = (DWORD)(pc - base);
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (rva < f[mid].BeginAddress)
+      hi = mid;
+    else if (rva >= f[mid].EndAddress)
+      lo = mid + 1;
+    else
+      return &f[mid];
+  }
+  return NULL;
+}
+
+/* An 8-byte slot at sp inside the stack [limit, base). */
+static bool on_stack(const weft__preempt_view *v, DWORD64 sp) {
+  return sp >= v->pv_stack_limit && sp + 8 <= v->pv_stack_base && (sp & 7) == 0;
+}
+
+bool weft__preempt_called_from(const weft__preempt_view *v, uintptr_t lo, uintptr_t hi,
+                               uintptr_t caller, uintptr_t caller_base) {
+  CONTEXT c = *(const CONTEXT *)v->pv_regs;
+  for (int depth = 0; depth < 256; depth++) {
+    if (c.Rip < lo || c.Rip >= hi) {
+      /* A return address: the call is just before it. */
+      const RUNTIME_FUNCTION *f = image_function(caller_base, (ULONG_PTR)c.Rip - 1);
+      return depth > 0 && f != NULL && caller_base + f->BeginAddress == caller;
+    }
+    const RUNTIME_FUNCTION *f = image_function(lo, (ULONG_PTR)c.Rip);
+    if (f == NULL) { /* a leaf: the return address is at the stack pointer */
+      if (!on_stack(v, c.Rsp))
+        return false;
+      c.Rip = *(const DWORD64 *)(ULONG_PTR)c.Rsp;
+      c.Rsp += 8;
+    } else {
+      PVOID data;
+      DWORD64 frame;
+      RtlVirtualUnwind(UNW_FLAG_NHANDLER, lo, c.Rip, (PRUNTIME_FUNCTION)f, &c, &data, &frame,
+                       NULL);
+    }
+    if (!on_stack(v, c.Rsp))
+      return false;
+  }
+  return false;
+}
+
 /* GetThreadContext also waits until the suspension has taken effect (on
  * Windows SuspendThread only asks for it). The thread is resumed whatever
  * happens. */
@@ -140,8 +197,9 @@ int weft__thread_preempt(weft__thread th, weft__preempt_check check, void *ctx) 
   if (!GetThreadContext(th, &c)) {
     rc = weft__err_from_sys();
   } else {
-    weft__preempt_view v = {(uintptr_t)c.Rip, (uintptr_t)c.Rsp, tib->FiberData,
-                            (uintptr_t)tib->StackBase, (uintptr_t)tib->StackLimit};
+    weft__preempt_view v = {(uintptr_t)c.Rip,       (uintptr_t)c.Rsp,
+                            tib->FiberData,          (uintptr_t)tib->StackBase,
+                            (uintptr_t)tib->StackLimit, &c};
     weft_task *t = check(ctx, &v);
     if (t != NULL) {
       redirect(&c, (ULONG_PTR)v.pv_stack_base, t, WEFT__FAULT_RUNAWAY);
