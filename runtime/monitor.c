@@ -13,13 +13,16 @@
  * redirects it to the abend path a program check takes, so the task abends
  * AICA on its own fiber (handlers, backout, ENQs and storage released) and
  * the worker goes on. It does so only when the thread is running the code
- * of the task's running program: its instruction pointer is inside the
- * module (DLL or executable) that holds that program's entry point, which
- * is never the runtime's own module, on the task's own fiber, and the task
- * is not already releasing what it holds. Anywhere else (the runtime, a
- * Win32 call, the C runtime - any of which may hold a lock), it is resumed
- * untouched and tried again at the next sample. preempt_check decides; it
- * runs while the worker is suspended, so it only reads memory. */
+ * of the task's running program: on the task's own fiber, its instruction
+ * pointer inside the module (DLL or executable) that holds that program's
+ * entry point, which is never the runtime's own module, and every frame up
+ * to run_level's call of the program in that module too; and the task is
+ * not already releasing what it holds. Anywhere else (the runtime, a Win32
+ * call, the C runtime, or program code one of them called back - any of
+ * which may hold a lock), it is resumed untouched and looked at again, a
+ * few times per sample. preempt_check decides; it runs while the worker is
+ * suspended, so it only reads memory. docs/api.md ("Runaway tasks") states
+ * the rule for users. */
 #include <stdlib.h>
 
 #include "runtime/internal.h"
