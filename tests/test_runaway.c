@@ -15,9 +15,20 @@
 
 TestSuite(runaway, .timeout = TH_TEST_TIMEOUT);
 
-/* The same loops as the DLL's, defined by the host. */
+static th_abends g_abends;
+static th_handler g_handler = {&g_abends, 1};
+
+/* The same loops as the DLL's, defined by the host; the tight one with an
+ * abend handler, which must run. */
 static void host_spin(weft_task *t) {
+  weft_handle_abend(t, th_on_abend, &g_handler);
   spin_tight(t);
+}
+
+/* LINKs to the DLL's loop: the program running is the linked one. */
+static void host_link(weft_task *t) {
+  weft_handle_abend(t, th_on_abend, &g_handler);
+  weft_link(t, "DSPIN", NULL, 0);
 }
 static void host_spin_malloc(weft_task *t) {
   spin_malloc(t);
@@ -71,8 +82,9 @@ static weft_region *spin_region(unsigned workers) {
   cr_assert_eq(weft_program_load(r, "DMALLOC", PROGDLL, "prog_spin_malloc"), 0);
   th_program(r, "HSPIN", host_spin);
   th_program(r, "HMALLOC", host_spin_malloc);
-  static const char *const progs[] = {"DSPIN", "DMALLOC", "HSPIN", "HMALLOC"};
-  for (int i = 0; i < 4; i++) {
+  th_program(r, "HLINK", host_link);
+  static const char *const progs[] = {"DSPIN", "DMALLOC", "HSPIN", "HMALLOC", "HLINK"};
+  for (int i = 0; i < 5; i++) {
     weft_transaction_def d = {progs[i], progs[i], 10, 0, NULL};
     cr_assert_eq(weft_transaction_define(r, &d), 0);
   }
@@ -114,6 +126,16 @@ static void expect_interrupted(const char *tranid) {
   weft_region_stats s = th_finish(r);
   cr_assert_eq(s.tasks_abended, 1);
   cr_assert_eq(s.tasks_completed, 1);
+  weft_runtime_counters c;
+  weft_runtime_counters_get(&c);
+  cr_assert_eq(c.fibers, 0, "a fiber was left behind");
+  cr_assert_eq(c.tasks, 0, "a task struct was left behind");
+}
+
+/* The host's own loops ran their abend handler, with AICA. */
+static void expect_handler_ran(void) {
+  cr_assert_eq(atomic_load(&g_abends.n), 1);
+  cr_assert_str_eq(g_abends.code[0], "AICA");
 }
 
 Test(runaway, loop_in_a_program_dll_abends_aica) {
@@ -122,6 +144,14 @@ Test(runaway, loop_in_a_program_dll_abends_aica) {
 
 Test(runaway, loop_in_a_host_defined_program_abends_aica) {
   expect_interrupted("HSPIN");
+  expect_handler_ran();
+}
+
+/* The running program is the one at the current LINK level (a DLL's,
+ * linked from the host's program). */
+Test(runaway, loop_in_a_linked_program_abends_aica) {
+  expect_interrupted("HLINK");
+  expect_handler_ran();
 }
 
 /* The loop spends most of its time inside malloc and free, holding the
