@@ -67,9 +67,11 @@ static weft_task *preempt_check(void *ctx, const weft__preempt_view *v) {
   if (v->pv_sp >= v->pv_stack_base || v->pv_sp < v->pv_stack_limit ||
       v->pv_stack_base - v->pv_sp < WEFT__FAULT_PAD)
     return NULL; /* not below the fault pad of that fiber's stack */
-  mt->mt_elsewhere = true;
   const weft__prog *p = t->tk_prog;
-  if (p == NULL || v->pv_pc < p->pg_code_lo || v->pv_pc >= p->pg_code_hi)
+  if (p == NULL || p->pg_code_hi == 0)
+    return NULL; /* its program is in the runtime's module: never */
+  mt->mt_elsewhere = true;
+  if (v->pv_pc < p->pg_code_lo || v->pv_pc >= p->pg_code_hi)
     return NULL; /* not in its program's own code */
   /* Nor called back by code that may hold a lock (the C runtime's qsort,
    * the runtime itself): every frame up to the call of the program. */
@@ -98,6 +100,21 @@ static bool try_preempt(weft_region *r, weft__worker *w, uint64_t disp, uint64_t
   return rc == 1;
 }
 
+/* The region's runaway limit has passed for the dispatch s saw: say so,
+ * once. */
+static void report(weft_region *r, weft__worker *w, mon_seen *s, uint64_t age) {
+  unsigned limit = r->r_cfg.runaway_ms;
+  if (limit != 0 && age >= limit && !s->ms_reported) {
+    s->ms_reported = true;
+    weft__log(r, 'W',
+              "task %llu has run %llu ms on worker %u without suspending (runaway limit "
+              "%u ms): it abends AICA when it next runs its own program's code or "
+              "suspends",
+              (unsigned long long)WEFT__LOAD(w->wk_run_no), (unsigned long long)age, w->wk_id,
+              limit);
+  }
+}
+
 static void sample_worker(weft_region *r, weft__worker *w, mon_seen *s, uint64_t now) {
   uint64_t disp = WEFT__LOAD(w->wk_dispatches);
   uint64_t mask = UINT64_MAX >> WEFT__RUNWORD_MS_BITS;
@@ -109,23 +126,16 @@ static void sample_worker(weft_region *r, weft__worker *w, mon_seen *s, uint64_t
   }
   uint64_t age = now - s->ms_since;
   uint64_t ms = age > WEFT__RUNWORD_MS_MAX ? WEFT__RUNWORD_MS_MAX : age;
-  atomic_store_explicit(&w->wk_runword, (disp & mask) << WEFT__RUNWORD_MS_BITS | ms,
-                        memory_order_relaxed);
   /* Interrupted at once: the task's abend message says so. Otherwise the
-   * region's limit is reported once, and the interruption tried again. */
+   * region's limit is reported once, then the age published (so a task
+   * that abends at its next suspension was reported first), and the
+   * interruption tried again at the next sample. */
   if (age >= atomic_load_explicit(&r->r_mon.mn_limit_ms, memory_order_relaxed) &&
       try_preempt(r, w, disp, age))
     return;
-  unsigned limit = r->r_cfg.runaway_ms;
-  if (limit != 0 && age >= limit && !s->ms_reported) {
-    s->ms_reported = true;
-    weft__log(r, 'W',
-              "task %llu has run %llu ms on worker %u without suspending (runaway limit "
-              "%u ms): it abends AICA when it next runs its own program's code or "
-              "suspends",
-              (unsigned long long)WEFT__LOAD(w->wk_run_no), (unsigned long long)age, w->wk_id,
-              limit);
-  }
+  report(r, w, s, age);
+  atomic_store_explicit(&w->wk_runword, (disp & mask) << WEFT__RUNWORD_MS_BITS | ms,
+                        memory_order_relaxed);
 }
 
 /* The next deadline of a period after now_ms, on the period's own grid
