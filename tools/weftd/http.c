@@ -12,12 +12,15 @@
  * Threads: MHD's polling thread runs the handler and the completion
  * callback; weft's workers run the exchange's done callback (done_cb); the
  * watcher thread of this file collects sign-on answers, notices clients
- * that close while their task runs, and enforces request_timeout_s.
+ * that close while their task runs, and enforces request_timeout_s (it
+ * shuts down the socket of a request that takes longer to arrive; MHD's own
+ * timeout, keepalive_s, closes connections that stay idle).
  *
  * Ownership: a request (hq) is made by the handler and freed when both the
  * completion callback and any watcher that holds a reference have let go
  * (q_refs, under g_lock). g_lock guards every q_state, q_x, q_refs, the
- * list of suspended requests and the credential cache. Exactly one resume
+ * list of suspended requests, the connection list (made and freed by MHD's
+ * thread) and the credential cache. Exactly one resume
  * follows each suspend: whoever moves a suspended request out of its
  * waiting state under g_lock resumes it. Lock order: an exchange's lock,
  * then g_lock (done_cb); weft_http_exchange_release is never called with
@@ -80,6 +83,15 @@ typedef struct hq {
   bool q_listed;
 } hq;
 
+/* One TCP connection, for request_timeout_s (g_lock). */
+typedef struct hconn {
+  SOCKET c_sock;
+  uint64_t c_since_ms; /* its request began (accepted, or the last one answered) */
+  bool c_busy;         /* a whole request arrived: no deadline until answered */
+  bool c_cut;          /* shut down for taking too long */
+  struct hconn *c_prev, *c_next;
+} hconn;
+
 typedef struct cred {
   unsigned char key[WDEF_SHA256_SIZE];
   const wdef_user *user;
@@ -91,6 +103,7 @@ static const wdef_http *g_cfg;
 static SRWLOCK g_lock = SRWLOCK_INIT;
 static CONDITION_VARIABLE g_cv = CONDITION_VARIABLE_INIT;
 static hq *g_list;
+static hconn *g_conns;
 static bool g_stop;
 static HANDLE g_watcher;
 static cred g_cache[CACHE_SLOTS];
@@ -499,6 +512,8 @@ static bool body_add(hq *q, const char *data, size_t n) {
   return true;
 }
 
+static void conn_mark(struct MHD_Connection *c, bool busy);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls) {
@@ -528,6 +543,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case HQ_RUNNING:
       return MHD_YES; /* still waiting (a spurious call) */
     default:
+      conn_mark(c, true);
       return route(q);
   }
 }
@@ -537,6 +553,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
  * is abended and backed out. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
+  conn_mark(c, false); /* its next request's deadline starts now */
   hq *q = *con_cls;
   if (q == NULL)
     return;
@@ -557,9 +574,69 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     hq_free(q);
 }
 
+/* MHD thread: a connection opened or closed. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-  atomic_fetch_add(&g_connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+  hconn *hc = *socket_context;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    atomic_fetch_add(&g_connections, 1);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL || (hc = calloc(1, sizeof *hc)) == NULL)
+      return;
+    hc->c_sock = ci->connect_fd;
+    hc->c_since_ms = now_ms();
+    AcquireSRWLockExclusive(&g_lock);
+    hc->c_next = g_conns;
+    if (g_conns != NULL)
+      g_conns->c_prev = hc;
+    g_conns = hc;
+    ReleaseSRWLockExclusive(&g_lock);
+    *socket_context = hc;
+    return;
+  }
+  atomic_fetch_sub(&g_connections, 1);
+  if (hc == NULL)
+    return;
+  AcquireSRWLockExclusive(&g_lock);
+  if (hc->c_prev != NULL)
+    hc->c_prev->c_next = hc->c_next;
+  else
+    g_conns = hc->c_next;
+  if (hc->c_next != NULL)
+    hc->c_next->c_prev = hc->c_prev;
+  ReleaseSRWLockExclusive(&g_lock);
+  free(hc);
+  *socket_context = NULL;
+}
+
+/* The request of connection c has arrived whole (busy) or been answered
+ * (its next one begins). MHD thread. */
+static void conn_mark(struct MHD_Connection *c, bool busy) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  hconn *hc = ci != NULL ? ci->socket_context : NULL;
+  if (hc == NULL)
+    return;
+  AcquireSRWLockExclusive(&g_lock);
+  hc->c_busy = busy;
+  hc->c_since_ms = now_ms();
+  ReleaseSRWLockExclusive(&g_lock);
+}
+
+/* Watcher: shut down the connections whose request has taken longer than
+ * request_timeout_s to arrive (a header or body that drips); MHD then
+ * closes them. */
+static void watch_deadlines(void) {
+  uint64_t now = now_ms(), limit = (uint64_t)g_cfg->request_timeout_s * 1000u;
+  AcquireSRWLockExclusive(&g_lock);
+  for (hconn *hc = g_conns; hc != NULL; hc = hc->c_next) {
+    if (hc->c_busy || hc->c_cut || now - hc->c_since_ms <= limit)
+      continue;
+    hc->c_cut = true;
+    shutdown(hc->c_sock, SD_BOTH);
+    wd_log('W', "http: a request took more than %u s to arrive: its connection is closed",
+           g_cfg->request_timeout_s);
+  }
+  ReleaseSRWLockExclusive(&g_lock);
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap) {
@@ -670,6 +747,7 @@ static DWORD WINAPI watcher_main(void *arg) {
       break;
     watch_sockets();
     watch_signons();
+    watch_deadlines();
   }
   watch_signons(); /* the last ones are answered 401 */
   return 0;
