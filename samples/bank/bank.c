@@ -222,10 +222,10 @@ static void fail(weft_task *t, const char *what, int rc) {
   weft_rollback(t);
   if (rc == WEFT_EDEADLOCK || rc == WEFT_ETIMEDOUT)
     refuse(t, 503, "ERROR: %s: the records are busy, nothing was changed; try again (%s)", what,
-        weft_err_name(rc));
+           weft_err_name(rc));
   else
     refuse(t, 500, "ERROR: %s failed, nothing was changed (%s: %s)", what, weft_err_name(rc),
-        weft_strerror(rc));
+           weft_strerror(rc));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -331,7 +331,8 @@ static int parse_amount(weft_task *t, const char *s, int zero_ok, int64_t *out) 
       frac *= 10;
   }
   if (*p != 0 || (idigits == 0 && fdigits == 0) || fdigits > 2 || (dot && fdigits == 0)) {
-    refuse(t, 400, "ERROR: bad amount '%.20s': use digits with up to 2 decimals, e.g. 25 or 25.50", s);
+    refuse(t, 400, "ERROR: bad amount '%.20s': use digits with up to 2 decimals, e.g. 25 or 25.50",
+           s);
     return -1;
   }
   int64_t cents = units * 100 + frac;
@@ -465,10 +466,12 @@ static int acct_get(weft_task *t, uint32_t no, acct_rec *a, int update) {
 static int commit(weft_task *t) {
   int rc = weft_syncpoint(t);
   if (rc == WEFT_ESYS) /* the log failed: restart recovery decides (docs/recovery.md) */
-    refuse(t, 500, "ERROR: the region's log failed: whether the change was committed is known after "
+    refuse(t, 500,
+           "ERROR: the region's log failed: whether the change was committed is known after "
            "the region restarts");
   else if (rc != 0)
-    refuse(t, 500, "ERROR: the change could not be committed and was backed out (%s)", weft_err_name(rc));
+    refuse(t, 500, "ERROR: the change could not be committed and was backed out (%s)",
+           weft_err_name(rc));
   return rc;
 }
 
@@ -647,13 +650,13 @@ static void post_one(weft_task *t, uint32_t no, int64_t amount, int sign) {
   if (sign < 0 && a.balance < amount) {
     weft_rollback(t);
     refuse(t, 409, "REFUSED: insufficient funds in account %lu: balance %s, withdrawal %s",
-        (unsigned long)no, M(a.balance).s, M(amount).s);
+           (unsigned long)no, M(a.balance).s, M(amount).s);
     return;
   }
   if (sign > 0 && a.balance > BALANCE_MAX - amount) {
     weft_rollback(t);
     refuse(t, 409, "REFUSED: the balance of account %lu would pass %s", (unsigned long)no,
-        M(BALANCE_MAX).s);
+           M(BALANCE_MAX).s);
     return;
   }
   a.balance += sign * amount;
@@ -742,13 +745,13 @@ static void xfer_do(weft_task *t, uint32_t from, uint32_t to, int64_t amount) {
   if (af.balance < amount) {
     weft_rollback(t);
     refuse(t, 409, "REFUSED: insufficient funds in account %lu: balance %s, transfer %s",
-        (unsigned long)from, M(af.balance).s, M(amount).s);
+           (unsigned long)from, M(af.balance).s, M(amount).s);
     return;
   }
   if (at.balance > BALANCE_MAX - amount) {
     weft_rollback(t);
     refuse(t, 409, "REFUSED: the balance of account %lu would pass %s", (unsigned long)to,
-        M(BALANCE_MAX).s);
+           M(BALANCE_MAX).s);
     return;
   }
   int rc = xfer_apply(t, from, to, &af, &at, amount);
@@ -1014,10 +1017,11 @@ static void stmt_http(weft_task *t) {
   weft_http_printf(t, ",\"page\":%lu,\"entries\":[", (unsigned long)page);
   for (int i = 0; i < n; i++) {
     char what[32], amt[48], bal[48];
-    weft_http_printf(t, "%s{\"entry\":%lu,\"what\":\"%s\",\"amount\":\"%s\",\"balance\":\"%s\",\"by\":",
-                     i ? "," : "", (unsigned long)l[i].seq, hist_text(&l[i].h, what, sizeof what),
-                     fmt_money(amt, sizeof amt, l[i].h.amount, 0),
-                     fmt_money(bal, sizeof bal, l[i].h.balance, 0));
+    weft_http_printf(
+        t, "%s{\"entry\":%lu,\"what\":\"%s\",\"amount\":\"%s\",\"balance\":\"%s\",\"by\":",
+        i ? "," : "", (unsigned long)l[i].seq, hist_text(&l[i].h, what, sizeof what),
+        fmt_money(amt, sizeof amt, l[i].h.amount, 0),
+        fmt_money(bal, sizeof bal, l[i].h.balance, 0));
     json_str(t, l[i].h.user);
     weft_http_write(t, "}", 1);
   }
@@ -1311,18 +1315,17 @@ static void audit_report(weft_task *t, const audit *au) {
   fmt_money(exp, sizeof exp, expected, 0);
   if (weft_http_is_request(t)) {
     char a[5][48];
-    weft_http_printf(t,
-                     "{\"ok\":%s,\"accounts\":%lu,\"expected_accounts\":%lu,\"total\":\"%s\","
-                     "\"expected_total\":\"%s\",\"opening_total\":\"%s\",\"deposits\":\"%s\","
-                     "\"withdrawals\":\"%s\",\"transfers_in\":\"%s\",\"transfers_out\":\"%s\","
-                     "\"history_entries\":%llu,\"bad_accounts\":%lu,\"stray_records\":%lu}\n",
-                     ok ? "true" : "false", (unsigned long)au->accounts,
-                     (unsigned long)want_accounts, total, exp,
-                     fmt_money(a[0], 48, au->ctl.opening_total, 0),
-                     fmt_money(a[1], 48, au->deposits, 0), fmt_money(a[2], 48, au->withdrawals, 0),
-                     fmt_money(a[3], 48, au->xfer_in, 0), fmt_money(a[4], 48, au->xfer_out, 0),
-                     (unsigned long long)au->entries, (unsigned long)au->bad_accounts,
-                     (unsigned long)au->strays);
+    weft_http_printf(
+        t,
+        "{\"ok\":%s,\"accounts\":%lu,\"expected_accounts\":%lu,\"total\":\"%s\","
+        "\"expected_total\":\"%s\",\"opening_total\":\"%s\",\"deposits\":\"%s\","
+        "\"withdrawals\":\"%s\",\"transfers_in\":\"%s\",\"transfers_out\":\"%s\","
+        "\"history_entries\":%llu,\"bad_accounts\":%lu,\"stray_records\":%lu}\n",
+        ok ? "true" : "false", (unsigned long)au->accounts, (unsigned long)want_accounts, total,
+        exp, fmt_money(a[0], 48, au->ctl.opening_total, 0), fmt_money(a[1], 48, au->deposits, 0),
+        fmt_money(a[2], 48, au->withdrawals, 0), fmt_money(a[3], 48, au->xfer_in, 0),
+        fmt_money(a[4], 48, au->xfer_out, 0), (unsigned long long)au->entries,
+        (unsigned long)au->bad_accounts, (unsigned long)au->strays);
     return;
   }
   if (ok)

@@ -16,8 +16,10 @@ group as its own test):
   disconnect  a client that goes away while its task runs: the task is
               abended ATNI and its record backed out
   metrics     /metrics (Prometheus text) and /health
-  promtool    `promtool check metrics` on the output (skipped, exit 77,
-              when Prometheus's promtool is not installed)
+  promtool    `promtool check metrics` on the output
+  prometheus  a real Prometheus scrapes weftd; its query API shows the
+              series and that they move under load
+  (the last two exit 77, skipped, when Prometheus is not installed)
 
 weftd is stopped by SHUTDOWN on its console (its stdin), else by its pid.
 Exit status 0 when every case passed, 1 otherwise.
@@ -401,8 +403,56 @@ def t_promtool(r):
     eq((p.returncode, p.stdout + p.stderr), (0, ""), "promtool check metrics")
 
 
+def t_prometheus(r):
+    """A real Prometheus scrapes weftd; its query API shows the series and
+    that they move under load."""
+    pdir = tempfile.mkdtemp(prefix="weft-prom-")
+    port = free_port()
+    with open(os.path.join(pdir, "prometheus.yml"), "w") as f:
+        f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                "scrape_configs:\n  - job_name: weft\n    static_configs:\n"
+                "      - targets: ['127.0.0.1:%d']\n" % r.port)
+    log = open(os.path.join(pdir, "prometheus.log"), "w")
+    prom = subprocess.Popen(["prometheus", "--config.file=" + os.path.join(pdir, "prometheus.yml"),
+                             "--storage.tsdb.path=" + os.path.join(pdir, "data"),
+                             "--web.listen-address=127.0.0.1:%d" % port],
+                            stdout=log, stderr=subprocess.STDOUT)
+
+    def query(q):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            c.request("GET", "/api/v1/query?query=" + q)
+            res = json.loads(c.getresponse().read())
+        except OSError:
+            return None
+        finally:
+            c.close()
+        if res.get("status") != "success" or not res["data"]["result"]:
+            return None
+        return float(res["data"]["result"][0]["value"][1])
+
+    def inq_count():
+        return query('weft_transaction_response_seconds_count%7Btranid%3D%22INQ%22%7D')
+
+    try:
+        until(lambda: query("up%7Bjob%3D%22weft%22%7D") == 1, "Prometheus scrapes weftd (up == 1)")
+        until(lambda: inq_count() is not None, "Prometheus has INQ's histogram")
+        before = inq_count()
+        for _ in range(20):
+            r.request("GET", "/accounts/7", user="alice")
+        until(lambda: (inq_count() or 0) >= before + 20, "INQ's count moves by the 20 inquiries")
+        check(query('weft_enclave_response_seconds_bucket%7Benclave%3D%22ONLINE%22%2Cle%3D%22%2BInf%22%7D')
+              is not None, "the ONLINE enclave's histogram is stored")
+    finally:
+        prom.terminate()
+        prom.wait(timeout=30)
+        log.close()
+        shutil.rmtree(pdir, ignore_errors=True)
+
+
 GROUPS = {"api": t_api, "bank": t_bank, "errors": t_errors, "hostile": t_hostile,
-          "disconnect": t_disconnect, "metrics": t_metrics, "promtool": t_promtool}
+          "disconnect": t_disconnect, "metrics": t_metrics, "promtool": t_promtool,
+          "prometheus": t_prometheus}
 
 
 def main():
@@ -410,8 +460,9 @@ def main():
     ap.add_argument("--bin", required=True, help="the build's bin directory")
     ap.add_argument("group", choices=sorted(GROUPS))
     a = ap.parse_args()
-    if a.group == "promtool" and shutil.which("promtool") is None:
-        print("promtool is not installed (Debian package prometheus): skipped")
+    tool = {"promtool": "promtool", "prometheus": "prometheus"}.get(a.group)
+    if tool is not None and shutil.which(tool) is None:
+        print("%s is not installed (Debian package prometheus): skipped" % tool)
         return 77
     r = Region(os.path.abspath(a.bin))
     try:

@@ -141,8 +141,8 @@ static int http_attr(wdef_http *h, const attr *a, const char *file, int line, wd
       continue;
     if (uint_in(a->val, nums[i].lo, nums[i].hi, nums[i].field) == 0)
       return 0;
-    wdef__err(errs, file, line, "%s=%s is not a number in %u..%u", nums[i].key, a->val,
-              nums[i].lo, nums[i].hi);
+    wdef__err(errs, file, line, "%s=%s is not a number in %u..%u", nums[i].key, a->val, nums[i].lo,
+              nums[i].hi);
     return -1;
   }
   wdef__err(errs, file, line, "unknown attribute '%s' for HTTP", a->key);
@@ -216,8 +216,8 @@ static int route_attr(wdef_route *r, const attr *a, unsigned *given, const char 
       *given |= is_tran ? 4 : 8;
       return 0;
     }
-    wdef__err(errs, file, line, "bad %s '%s': 1-%d printable characters without spaces",
-              a->key, a->val, WEFT_NAME_MAX);
+    wdef__err(errs, file, line, "bad %s '%s': 1-%d printable characters without spaces", a->key,
+              a->val, WEFT_NAME_MAX);
   } else {
     wdef__err(errs, file, line, "unknown attribute '%s' for ROUTE", a->key);
   }
@@ -243,8 +243,8 @@ static int route_line(wdef_file *f, int line, attr *a, int n, wdef_errors *errs)
   }
   for (size_t i = 0; ok && i < h->n_routes; i++) {
     if (strcmp(h->routes[i].method, r->method) == 0 && strcmp(h->routes[i].path, r->path) == 0) {
-      wdef__err(errs, f->path, line, "duplicate ROUTE %s %s (first defined at line %d)",
-                r->method, r->path, h->routes[i].line);
+      wdef__err(errs, f->path, line, "duplicate ROUTE %s %s (first defined at line %d)", r->method,
+                r->path, h->routes[i].line);
       ok = 0;
     }
   }
@@ -299,8 +299,7 @@ void wdef__http_check(wdef_file *f, int flags, wdef_errors *errs) {
                 r->tranid);
     if (r->enclave[0] != '\0' && !(flags & WDEF_EXTERNAL_REFS) &&
         strcmp(r->enclave, "DEFAULT") != 0 && wdef_find_enclave(f, r->enclave) == NULL)
-      wdef__err(errs, f->path, r->line, "ROUTE names enclave %s, which is not defined",
-                r->enclave);
+      wdef__err(errs, f->path, r->line, "ROUTE names enclave %s, which is not defined", r->enclave);
   }
 }
 
@@ -356,8 +355,7 @@ void wdef_route_params(const wdef_route *r, const char *path,
     if (pat[0] == '{' && pn >= 3) {
       char name[WDEF_ROUTE_PATH_MAX + 1], value[WDEF_ROUTE_PATH_MAX + 1];
       snprintf(name, sizeof name, "%.*s", (int)(pn - 2), pat + 1);
-      snprintf(value, sizeof value, "%.*s", (int)(sn < sizeof value ? sn : sizeof value - 1),
-               path);
+      snprintf(value, sizeof value, "%.*s", (int)(sn < sizeof value ? sn : sizeof value - 1), path);
       fn(ctx, name, value);
     }
     pat += pn, path += sn;

@@ -13,9 +13,9 @@
 
 #include "regiondef.h"
 
-#define WDEF_ROUTE_PATH_MAX 255  /* characters of a path pattern */
+#define WDEF_ROUTE_PATH_MAX 255 /* characters of a path pattern */
 #define WDEF_ROUTE_SEGMENTS_MAX 16
-#define WDEF_METHOD_SIZE 8       /* GET, POST, PUT, PATCH, DELETE and the NUL */
+#define WDEF_METHOD_SIZE 8 /* GET, POST, PUT, PATCH, DELETE and the NUL */
 
 /* ROUTE: requests of method whose path matches path start tranid. A path
  * segment {name} matches any one non-empty segment and is handed to the

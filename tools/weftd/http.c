@@ -36,19 +36,19 @@
 #include "regiondef_http.h"
 #include "weft/http.h"
 
-#define WATCH_MS 20u         /* the watcher's tick */
-#define CACHE_SLOTS 64       /* credentials remembered after a sign-on */
-#define CACHE_TTL_MS 60000u  /* ... for this long */
-#define RETRY_AFTER_S "1"    /* Retry-After of a 503 */
+#define WATCH_MS 20u        /* the watcher's tick */
+#define CACHE_SLOTS 64      /* credentials remembered after a sign-on */
+#define CACHE_TTL_MS 60000u /* ... for this long */
+#define RETRY_AFTER_S "1"   /* Retry-After of a 503 */
 
 enum {
-  HQ_BODY,    /* the request is arriving */
-  HQ_SIGNON,  /* suspended: its credentials are being checked */
-  HQ_SIGNED,  /* resumed: the sign-on answered (q_signon_rc) */
+  HQ_BODY,     /* the request is arriving */
+  HQ_SIGNON,   /* suspended: its credentials are being checked */
+  HQ_SIGNED,   /* resumed: the sign-on answered (q_signon_rc) */
   HQ_STARTING, /* weft_http_start is being called (the handler) */
-  HQ_RUNNING, /* suspended: its task runs */
-  HQ_ANSWER,  /* resumed: q_rsp holds the response */
-  HQ_GONE,    /* resumed: the client went away; close */
+  HQ_RUNNING,  /* suspended: its task runs */
+  HQ_ANSWER,   /* resumed: q_rsp holds the response */
+  HQ_GONE,     /* resumed: the client went away; close */
 };
 
 typedef struct hq_rsp {
@@ -70,25 +70,26 @@ typedef struct hq {
   uint64_t q_task;
   /* -- Under g_lock ---------------------------------------------------------- */
   int q_state;
-  int q_refs;                /* the handler's (until completion) + watchers' */
-  bool q_watch;              /* look for the client closing while it runs */
-  weft_http_exchange *q_x;   /* until released */
-  wd_signon *q_job;          /* HQ_SIGNON */
-  int q_signon_rc;           /* WD_SIGNON_* */
-  const wdef_user *q_user;   /* signed on (NULL: none) */
+  int q_refs;                             /* the handler's (until completion) + watchers' */
+  bool q_watch;                           /* look for the client closing while it runs */
+  weft_http_exchange *q_x;                /* until released */
+  wd_signon *q_job;                       /* HQ_SIGNON */
+  int q_signon_rc;                        /* WD_SIGNON_* */
+  const wdef_user *q_user;                /* signed on (NULL: none) */
   unsigned char q_cred[WDEF_SHA256_SIZE]; /* the cache key of its credentials */
-  hq_rsp q_rsp;              /* HQ_ANSWER */
-  uint64_t q_since_ms;       /* suspended since */
-  struct hq *q_prev, *q_next; /* g_list: suspended requests */
+  hq_rsp q_rsp;                           /* HQ_ANSWER */
+  uint64_t q_since_ms;                    /* suspended since */
+  struct hq *q_prev, *q_next;             /* g_list: suspended requests */
   bool q_listed;
 } hq;
 
 /* One TCP connection, for request_timeout_s (g_lock). */
 typedef struct hconn {
   SOCKET c_sock;
-  uint64_t c_since_ms; /* its request began (accepted, or the last one answered) */
-  bool c_busy;         /* a whole request arrived: no deadline until answered */
-  bool c_cut;          /* shut down for taking too long */
+  struct sockaddr_in c_peer; /* its client, checked before a shutdown */
+  uint64_t c_since_ms;       /* its request began (accepted, or the last one answered) */
+  bool c_busy;               /* a whole request arrived: no deadline until answered */
+  bool c_cut;                /* shut down for taking too long */
   struct hconn *c_prev, *c_next;
 } hconn;
 
@@ -330,8 +331,7 @@ static int authenticate(hq *q, enum MHD_Result *mr) {
     MHD_free(user);
     MHD_free(pass);
     *mr = reply_error(q->q_conn, 401, "unauthorized",
-                      "sign on with HTTP Basic authentication (a user of the region)",
-                      challenge);
+                      "sign on with HTTP Basic authentication (a user of the region)", challenge);
     return 0;
   }
   cred_key(user, pass, q->q_cred);
@@ -340,7 +340,8 @@ static int authenticate(hq *q, enum MHD_Result *mr) {
   ReleaseSRWLockExclusive(&g_lock);
   int rc = 1;
   if (q->q_user == NULL) {
-    if (strlen(pass) > WD_PASSWORD_MAX || (q->q_job = wd_signon_submit("HTTP", user, pass, 0)) == NULL) {
+    if (strlen(pass) > WD_PASSWORD_MAX ||
+        (q->q_job = wd_signon_submit("HTTP", user, pass, 0)) == NULL) {
       *mr = reply_error(q->q_conn, 401, "unauthorized", "wrong user or password", challenge);
       rc = 0;
     } else {
@@ -466,7 +467,10 @@ static enum MHD_Result route(hq *q) {
                        challenge);
   }
   const wdef_transaction *t = wd_find_transaction(rt->tranid);
-  if (g_cfg->auth && (strcmp(rt->tranid, "WEFT") == 0 || (t != NULL && !wdef_may_run(q->q_user, t)))) {
+  if (strcmp(rt->tranid, "WEFT") == 0) /* operator commands: never over HTTP */
+    return reply_error(c, 403, "forbidden", "the operator transaction WEFT is not served over HTTP",
+                       NULL);
+  if (g_cfg->auth && t != NULL && !wdef_may_run(q->q_user, t)) {
     char text[96];
     snprintf(text, sizeof text, "user %s may not run transaction %s", q->q_user->name, rt->tranid);
     return reply_error(c, 403, "forbidden", text, NULL);
@@ -515,8 +519,8 @@ static bool body_add(hq *q, const char *data, size_t n) {
 static void conn_mark(struct MHD_Connection *c, bool busy);
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
   hq *q = *con_cls;
   if (q == NULL) {
     if ((*con_cls = q = hq_new(c, url, method)) == NULL)
@@ -580,10 +584,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   hconn *hc = *socket_context;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
     atomic_fetch_add(&g_connections, 1);
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci == NULL || (hc = calloc(1, sizeof *hc)) == NULL)
       return;
     hc->c_sock = ci->connect_fd;
+    int plen = sizeof hc->c_peer;
+    getpeername(hc->c_sock, (struct sockaddr *)&hc->c_peer, &plen);
     hc->c_since_ms = now_ms();
     AcquireSRWLockExclusive(&g_lock);
     hc->c_next = g_conns;
@@ -612,7 +619,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 /* The request of connection c has arrived whole (busy) or been answered
  * (its next one begins). MHD thread. */
 static void conn_mark(struct MHD_Connection *c, bool busy) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   hconn *hc = ci != NULL ? ci->socket_context : NULL;
   if (hc == NULL)
     return;
@@ -632,6 +640,11 @@ static void watch_deadlines(void) {
     if (hc->c_busy || hc->c_cut || now - hc->c_since_ms <= limit)
       continue;
     hc->c_cut = true;
+    struct sockaddr_in peer;
+    int plen = sizeof peer;
+    if (getpeername(hc->c_sock, (struct sockaddr *)&peer, &plen) != 0 ||
+        peer.sin_port != hc->c_peer.sin_port || peer.sin_addr.s_addr != hc->c_peer.sin_addr.s_addr)
+      continue; /* defensive: not the connection it was (MHD closes after telling us) */
     shutdown(hc->c_sock, SD_BOTH);
     wd_log('W', "http: a request took more than %u s to arrive: its connection is closed",
            g_cfg->request_timeout_s);
@@ -764,13 +777,12 @@ int wd_http_start(void) {
   sin.sin_addr.s_addr = inet_addr(g_cfg->listen_addr);
   unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   g_daemon = MHD_start_daemon(
-      flags, (uint16_t)g_cfg->listen_port, NULL, NULL, on_request, NULL,
-      MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_LIMIT, (unsigned)g_cfg->max_connections,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_cfg->keepalive_s,
+      flags, (uint16_t)g_cfg->listen_port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+      on_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)g_cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_cfg->keepalive_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)g_cfg->header_max * 2,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-      on_connection, NULL, MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+      NULL, MHD_OPTION_END);
   if (g_daemon == NULL) {
     wd_log('E', "http: cannot listen on %s:%u (in use, or not an address of this machine)",
            g_cfg->listen_addr, g_cfg->listen_port);
@@ -831,7 +843,7 @@ void wd_http_counts(int64_t *requests, int64_t responses[6]) {
     responses[i] = atomic_load(&g_responses[i]);
 }
 
-int wd_http_reply(struct MHD_Connection *c, int status, const char *ctype,
-                  const char *body, size_t len) {
+int wd_http_reply(struct MHD_Connection *c, int status, const char *ctype, const char *body,
+                  size_t len) {
   return reply(c, status, ctype, body, len, NULL);
 }

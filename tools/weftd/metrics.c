@@ -192,7 +192,8 @@ static void enclave_metrics(out *o) {
     if (ok[i])
       put(o, "weft_enclave_tasks_abended_total{enclave=\"%s\"} %llu\n", names[i],
           (unsigned long long)es[i].tasks_abended);
-  help(o, "weft_enclave_tasks_active", "gauge", "Tasks of the enclave that have run and not ended.");
+  help(o, "weft_enclave_tasks_active", "gauge",
+       "Tasks of the enclave that have run and not ended.");
   for (size_t i = 0; i < n; i++)
     if (ok[i])
       put(o, "weft_enclave_tasks_active{enclave=\"%s\"} %u\n", names[i], es[i].active);
@@ -213,7 +214,8 @@ static void enclave_metrics(out *o) {
 }
 
 static void histograms(out *o, bool by_tran) {
-  const char *metric = by_tran ? "weft_transaction_response_seconds" : "weft_enclave_response_seconds";
+  const char *metric =
+      by_tran ? "weft_transaction_response_seconds" : "weft_enclave_response_seconds";
   const char *label = by_tran ? "tranid" : "enclave";
   help(o, metric, "histogram",
        by_tran ? "Response time of ended tasks, by transaction."
@@ -309,8 +311,8 @@ int wd_http_metrics(struct MHD_Connection *c) {
 }
 
 int wd_http_health(struct MHD_Connection *c) {
-  static const char ready[] = "{\"status\":\"ready\"}\n", draining[] = "{\"status\":\"draining\"}\n",
-                    down[] = "{\"status\":\"down\"}\n";
+  static const char ready[] = "{\"status\":\"ready\"}\n",
+                    draining[] = "{\"status\":\"draining\"}\n", down[] = "{\"status\":\"down\"}\n";
   if (atomic_load(&wd.log_failed))
     return wd_http_reply(c, 503, "application/json", down, sizeof down - 1);
   if (atomic_load(&wd.stopping))
