@@ -58,9 +58,9 @@ struct weft_http_exchange {
   size_t x_body_len;
   /* -- Under x_lock ---------------------------------------------------------- */
   weft__lock x_lock;
-  bool x_released;  /* the host let go (the client is gone if unanswered) */
-  bool x_answered;  /* done was called */
-  uint64_t x_task;  /* the serving task, once started */
+  bool x_released; /* the host let go (the client is gone if unanswered) */
+  bool x_answered; /* done was called */
+  uint64_t x_task; /* the serving task, once started */
   /* -- The response: the bound task's ---------------------------------------- */
   int x_status;
   kvlist x_rsp;
@@ -175,8 +175,7 @@ int weft_http_exchange_create(weft_region *r, const char *method, const char *pa
   return 0;
 }
 
-int weft_http_exchange_add(weft_http_exchange *x, int kind, const char *name,
-                           const char *value) {
+int weft_http_exchange_add(weft_http_exchange *x, int kind, const char *name, const char *value) {
   if (x == NULL || name == NULL || value == NULL)
     return WEFT_EINVAL;
   switch (kind) {

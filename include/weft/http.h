@@ -98,8 +98,7 @@ typedef void (*weft_http_done_fn)(void *ctx, const weft_http_response *rsp);
 /* A new exchange for method and path (copied). Any thread. Errors:
  * WEFT_EINVAL, WEFT_ENOMEM. */
 WEFT_API int weft_http_exchange_create(weft_region *r, const char *method, const char *path,
-                                       weft_http_done_fn done, void *ctx,
-                                       weft_http_exchange **out);
+                                       weft_http_done_fn done, void *ctx, weft_http_exchange **out);
 /* Add a request field (name and value copied) or set the body (copied),
  * before weft_http_start. The host's thread. */
 WEFT_API int weft_http_exchange_add(weft_http_exchange *x, int kind, const char *name,
