@@ -4,11 +4,13 @@
 #   1. no file in runtime/ names a symbol declared in txn/*.h;
 #   2. txn/ includes no runtime header but runtime/types.h, runtime/taskapi.h and
 #      runtime/abi.h (struct sizes across ABI versions: weft.h only);
+#   2b. web/ (the HTTP subsystem) includes no runtime header but types.h,
+#       taskapi.h and subsys.h, nothing of txn/, lib/, tools/, samples/; txn/
+#       and runtime/ include nothing of web/, and runtime/ names none of its
+#       symbols;
 #   3. nothing outside runtime/win/ includes <windows.h> or calls the MS CRT's
 #      _aligned_malloc/_aligned_free;
 #   4. runtime/ and txn/ include nothing from lib/, tools/, samples/;
-#   2b. web/ (the HTTP subsystem) sees the runtime as txn/ does and names
-#       nothing of txn/ (and txn/ nothing of web/);
 #   5. runtime/prim.h compiles alone (when a C compiler is given as $1).
 # Prints each breach and exits 1 if there is one. Run from anywhere.
 set -uo pipefail
