@@ -423,7 +423,7 @@ def t_prometheus(r):
         try:
             c.request("GET", "/api/v1/query?query=" + q)
             res = json.loads(c.getresponse().read())
-        except OSError:
+        except (OSError, ValueError):  # not up yet, or not ready (plain text)
             return None
         finally:
             c.close()
