@@ -20,14 +20,16 @@ DEPS=$ROOT/.deps
 BUILD=${WEFT_BUILD_DIR:-$ROOT/build}
 BUILD_DEBUG=${WEFT_DEBUG_BUILD_DIR:-$ROOT/build-debug}
 CRITERION_PREFIX=$DEPS/criterion
+MHD_PREFIX=$DEPS/mhd # libmicrohttpd for MinGW: weftd's HTTP listener (docs/http.md)
 export WINEPREFIX=${WINEPREFIX:-$DEPS/wineprefix}
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 APT_PACKAGES="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 cmake ninja-build \
 meson pkgconf python3 patch ca-certificates gnuplot-nox"
-# Only the DebitCredit benchmark needs PostgreSQL (its pgbench): a machine
+# Only the DebitCredit benchmark needs PostgreSQL (its pgbench) and only the
+# HTTP test's promtool check needs Prometheus: a machine
 # where it cannot be installed still builds and tests.
-APT_OPTIONAL="postgresql"
+APT_OPTIONAL="postgresql prometheus"
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -41,6 +43,7 @@ deps_ok() {
     command -v wine >/dev/null && command -v cmake >/dev/null &&
     command -v ninja >/dev/null &&
     [ -f "$CRITERION_PREFIX/bin/libcriterion-3.dll" ] &&
+    [ -f "$MHD_PREFIX/lib/libmicrohttpd.a" ] &&
     [ -f "$WINEPREFIX/system.reg" ]
 }
 
@@ -57,6 +60,11 @@ cmd_deps() {
     log "building Criterion for MinGW from Debian sources into $CRITERION_PREFIX"
     (cd "$ROOT" && as_root env PREFIX="$CRITERION_PREFIX" WORK="$DEPS/criterion-build" \
       TARBALLS="$DEPS/src" WINEPREFIX="$WINEPREFIX" bash scripts/build-criterion-mingw.sh)
+  fi
+  if [ ! -f "$MHD_PREFIX/lib/libmicrohttpd.a" ]; then
+    log "building libmicrohttpd for MinGW from Debian sources into $MHD_PREFIX"
+    (cd "$ROOT" && as_root env PREFIX="$MHD_PREFIX" WORK="$DEPS/mhd-build" \
+      TARBALLS="$DEPS/src" bash scripts/build-mhd-mingw.sh)
   fi
   wine_prefix
   log "dependencies ready"
@@ -79,7 +87,7 @@ configure_and_build() {
     -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
     -DCMAKE_BUILD_TYPE="${WEFT_BUILD_TYPE:-RelWithDebInfo}" \
     -DWEFT_DEBUG="$2" \
-    -DCMAKE_PREFIX_PATH="$CRITERION_PREFIX" >/dev/null
+    -DCMAKE_PREFIX_PATH="$CRITERION_PREFIX" -DWEFT_MHD_PREFIX="$MHD_PREFIX" >/dev/null
   cmake --build "$1" -j"$(nproc)"
 }
 

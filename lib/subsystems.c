@@ -6,8 +6,11 @@
  * here; runtime/ never names one. */
 #include "runtime/subsys.h"
 #include "txn/txn.h"
+#include "web/web.h"
 
 const weft__subsys *const weft__library_subsys[] = {
-    &weft__txn_subsys, /* units of work, recoverable resources, the log */
+    &weft__web_gate_subsys,  /* HTTP: a gone client's task is backed out */
+    &weft__txn_subsys,       /* units of work, recoverable resources, the log */
+    &weft__web_reply_subsys, /* HTTP: the response, once the UOW is settled */
     NULL,
 };

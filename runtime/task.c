@@ -215,6 +215,10 @@ bool weft__task_abended(const weft_task *t) {
   return (t->tk_flags & WEFT__TF_ABENDED) != 0;
 }
 
+const char *weft__task_abcode(const weft_task *t) {
+  return t->tk_abcode;
+}
+
 void weft__task_mark_abended(weft_task *t, const char *code) {
   memcpy(t->tk_abcode, code, 4);
   t->tk_abcode[4] = '\0';

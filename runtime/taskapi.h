@@ -27,6 +27,8 @@ bool weft__task_abended(const weft_task *t);
  * (its end record and terminal say so); it does not unwind. Task, from an
  * ss_task_end hook. */
 void weft__task_mark_abended(weft_task *t, const char *code);
+/* Its abend code ("" while it has not abended). Task. */
+const char *weft__task_abcode(const weft_task *t);
 /* The task's slot for library subsystem ss: NULL until the subsystem sets
  * it; the subsystem clears what it keeps at its ss_task_end. Task. */
 void **weft__task_slot(weft_task *t, const weft__subsys *ss);
@@ -64,6 +66,10 @@ const weft__tran *weft__tran_find(weft_region *r, const char *tranid);
  * and delayed ones dropped, every task purged (runtime/region.c). The
  * host still shuts it down and destroys it. Any thread. */
 void weft__region_fail(weft_region *r);
+/* Abend task task_no with code (4 characters) at its next suspension
+ * point, at once if it waits (runtime/inquire.c; web/: a client gone).
+ * WEFT_ENOTFOUND when no such task lives. Any thread. */
+int weft__purge_request(weft_region *r, uint64_t task_no, const char *code);
 
 /* ---- Record locks (runtime/enq.c) ---------------------------------------------
  * ENQs with unit-of-work lifetime on len bytes at res, in their own

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # check-layers.sh - the one-way layering rules of docs/design.md, checked:
-#   tools/, samples/ -> txn/ -> runtime/ -> runtime/win/
+#   tools/, samples/ -> txn/, web/ -> runtime/ -> runtime/win/
 #   1. no file in runtime/ names a symbol declared in txn/*.h;
 #   2. txn/ includes no runtime header but runtime/types.h, runtime/taskapi.h and
 #      runtime/abi.h (struct sizes across ABI versions: weft.h only);
+#   2b. web/ (the HTTP subsystem) includes no runtime header but types.h,
+#       taskapi.h and subsys.h, nothing of txn/, lib/, tools/, samples/; txn/
+#       and runtime/ include nothing of web/, and runtime/ names none of its
+#       symbols;
 #   3. nothing outside runtime/win/ includes <windows.h> or calls the MS CRT's
 #      _aligned_malloc/_aligned_free;
 #   4. runtime/ and txn/ include nothing from lib/, tools/, samples/;
@@ -34,11 +38,26 @@ while IFS= read -r line; do
   esac
 done < <(grep -HnE '#include "runtime/' txn/*.c txn/*.h)
 
+# 2b. web/'s view of the runtime and of txn/.
+while IFS= read -r line; do
+  case "$line" in
+    *'"runtime/types.h"'* | *'"runtime/taskapi.h"'* | *'"runtime/subsys.h"'*) ;;
+    *) breach "web/ includes more than types.h, taskapi.h and subsys.h: $line" ;;
+  esac
+done < <(grep -HnE '#include "runtime/' web/*.c web/*.h)
+while IFS= read -r line; do
+  breach "web/ and txn/ name each other: $line"
+done < <(grep -HnE '#include "(txn|lib|tools|samples)/' web/*.c web/*.h; grep -HnE '#include "web/' txn/*.c txn/*.h runtime/*.c runtime/*.h)
+for s in $(grep -hoE '\bweft__web_[A-Za-z0-9_]+' web/*.h | sort -u); do
+  hits=$(grep -rlw "$s" runtime/ 2>/dev/null)
+  [ -n "$hits" ] && breach "runtime/ names web/'s $s: $hits"
+done
+
 # 3. Platform calls stay behind runtime/prim.h.
 while IFS= read -r f; do
   breach "platform code outside runtime/win/: $f"
 done < <(grep -lE '#include <(windows|malloc|io|direct)\.h>|(^|[^A-Za-z0-9_])_aligned_(malloc|free)\(' \
-  runtime/*.c runtime/*.h txn/*.c txn/*.h lib/*.c 2>/dev/null)
+  runtime/*.c runtime/*.h txn/*.c txn/*.h web/*.c web/*.h lib/*.c 2>/dev/null)
 
 # 4. Nothing below calls up.
 while IFS= read -r line; do

@@ -12,13 +12,16 @@
 #      prints its per-transaction and per-enclave report (JSON and a plot
 #      under build/demo);
 #   5. INQ ENCLAVES on the console: the region's own view (PI, percentiles);
+#      then the bank's JSON API with curl (deposit, transfer, an overdraft
+#      refused, a statement page, /health, /metrics);
 #   6. the audit (AUDT as bob) must say AUDIT OK;
 #   7. SHUTDOWN on the console: weftd must exit 0.
 #
 # Exit status 0 when every step worked, 1 otherwise. Run it after
 # ./build.sh build (./build.sh demo does both). Environment:
 #   DEMO_TERMINALS (50), DEMO_SECONDS (20), DEMO_PORT (3270 if free, else a
-#   free port), WEFT_BUILD_DIR (build), WINEPREFIX (.deps/wineprefix).
+#   free port), DEMO_HTTP_PORT (8080 if free, else a free port),
+#   WEFT_BUILD_DIR (build), WINEPREFIX (.deps/wineprefix).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,6 +63,7 @@ for port in (want, 0):
 EOF
 }
 PORT=${DEMO_PORT:-$(free_port 3270)}
+HTTP_PORT=${DEMO_HTTP_PORT:-$(free_port 8080)} # the bank's JSON API (docs/http.md)
 
 # ---- 1. The demo directory ------------------------------------------------
 say "1. a fresh demo directory: $DEMO"
@@ -114,6 +118,22 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 tail -n +"$((n0 + 1))" "$DEMO/weftd.out" | tr -d '\r'
+
+# ---- 5b. The JSON API -------------------------------------------------------------
+say "5b. the bank's JSON API with curl on http://127.0.0.1:$HTTP_PORT (docs/http.md)"
+if command -v curl >/dev/null; then
+  api() { printf '$ curl %s\n' "$*"; curl -sS "$@"; echo; }
+  api -u alice:alice123 "http://127.0.0.1:$HTTP_PORT/accounts/7"
+  api -u alice:alice123 -d '{"amount":"25.50"}' "http://127.0.0.1:$HTTP_PORT/accounts/7/deposits"
+  api -u alice:alice123 -d '{"from":7,"to":8,"amount":"5"}' "http://127.0.0.1:$HTTP_PORT/transfers"
+  api -u alice:alice123 -d '{"amount":"99999999"}' "http://127.0.0.1:$HTTP_PORT/accounts/7/withdrawals"
+  api -u alice:alice123 "http://127.0.0.1:$HTTP_PORT/accounts/7/statement?page=1"
+  api "http://127.0.0.1:$HTTP_PORT/health"
+  printf '$ curl http://127.0.0.1:%s/metrics | grep INQ\n' "$HTTP_PORT"
+  curl -sS "http://127.0.0.1:$HTTP_PORT/metrics" | grep 'tranid="INQ"' | tail -4
+else
+  echo "(curl is not installed: skipped)"
+fi
 
 # ---- 6. The audit ---------------------------------------------------------------
 say "6. the audit: AUDT as bob"

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "weft.h"
+#include "weft/http.h"
 
 /* Exports that are not programs (the programs use WEFT_PROGRAM). */
 #define BANK_API __declspec(dllexport)
@@ -131,6 +132,62 @@ static void say(weft_task *t, const char *fmt, ...) {
   weft_send(t, line, len);
 }
 
+/* A refusal: the line (it starts "ERROR: " or "REFUSED: ") for a terminal;
+ * for an HTTP request (docs/http.md) the status and a JSON error whose
+ * message is the line without its prefix (a later refusal replaces an
+ * earlier one). */
+static void refuse(weft_task *t, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void json_str(weft_task *t, const char *s);
+static void refuse(weft_task *t, int status, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  if (!weft_http_is_request(t)) {
+    say(t, "%s", line);
+    return;
+  }
+  const char *msg = line + strcspn(line, ":");
+  msg += *msg == ':' ? 1 + strspn(msg + 1, " ") : 0;
+  const char *code = status == 404   ? "not_found"
+                     : status == 409 ? "refused"
+                     : status == 503 ? "busy"
+                     : status == 500 ? "failed"
+                                     : "bad_request";
+  weft_http_reset(t);
+  weft_http_set_status(t, status);
+  if (status == 503)
+    weft_http_set_header(t, "Retry-After", "1");
+  weft_http_printf(t, "{\"error\":\"%s\",\"message\":", code);
+  json_str(t, msg);
+  weft_http_write(t, "}\n", 2);
+}
+
+/* Write s as a JSON string (HTTP). */
+static void json_str(weft_task *t, const char *s) {
+  char buf[2 * 256 + 64];
+  size_t o = 0;
+  buf[o++] = '"';
+  for (; *s && o + 8 < sizeof buf; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      buf[o++] = '\\', buf[o++] = (char)c;
+    else if (c < 0x20 || c >= 0x7f)
+      o += (size_t)snprintf(buf + o, sizeof buf - o, "\\u%04x", c);
+    else
+      buf[o++] = (char)c;
+  }
+  buf[o++] = '"';
+  weft_http_write(t, buf, o);
+}
+
 /* Format cents as "-1,234.56" (commas 1) or "-1234.56" (commas 0). */
 static const char *fmt_money(char *buf, size_t cap, int64_t cents, int commas) {
   uint64_t v = cents < 0 ? 0 - (uint64_t)cents : (uint64_t)cents;
@@ -164,11 +221,11 @@ static money M(int64_t cents) {
 static void fail(weft_task *t, const char *what, int rc) {
   weft_rollback(t);
   if (rc == WEFT_EDEADLOCK || rc == WEFT_ETIMEDOUT)
-    say(t, "ERROR: %s: the records are busy, nothing was changed; try again (%s)", what,
-        weft_err_name(rc));
+    refuse(t, 503, "ERROR: %s: the records are busy, nothing was changed; try again (%s)", what,
+           weft_err_name(rc));
   else
-    say(t, "ERROR: %s failed, nothing was changed (%s: %s)", what, weft_err_name(rc),
-        weft_strerror(rc));
+    refuse(t, 500, "ERROR: %s failed, nothing was changed (%s: %s)", what, weft_err_name(rc),
+           weft_strerror(rc));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -199,7 +256,7 @@ static int start_text(weft_task *t, char *buf, size_t cap) {
   if (weft_retrieve(t, &data, &len) != 0 || data == NULL)
     return 0;
   if (copy_text(buf, cap, data, len) != 0) {
-    say(t, "ERROR: input longer than %u characters", (unsigned)(cap - 1));
+    refuse(t, 400, "ERROR: input longer than %u characters", (unsigned)(cap - 1));
     return -1;
   }
   return 0;
@@ -261,7 +318,7 @@ static int parse_amount(weft_task *t, const char *s, int zero_ok, int64_t *out) 
   for (; *p >= '0' && *p <= '9'; p++, idigits++) {
     units = units * 10 + (*p - '0');
     if (units > AMOUNT_MAX / 100) {
-      say(t, "ERROR: amount too large (at most %s)", M(AMOUNT_MAX).s);
+      refuse(t, 400, "ERROR: amount too large (at most %s)", M(AMOUNT_MAX).s);
       return -1;
     }
   }
@@ -274,16 +331,17 @@ static int parse_amount(weft_task *t, const char *s, int zero_ok, int64_t *out) 
       frac *= 10;
   }
   if (*p != 0 || (idigits == 0 && fdigits == 0) || fdigits > 2 || (dot && fdigits == 0)) {
-    say(t, "ERROR: bad amount '%.20s': use digits with up to 2 decimals, e.g. 25 or 25.50", s);
+    refuse(t, 400, "ERROR: bad amount '%.20s': use digits with up to 2 decimals, e.g. 25 or 25.50",
+           s);
     return -1;
   }
   int64_t cents = units * 100 + frac;
   if (cents > AMOUNT_MAX) {
-    say(t, "ERROR: amount too large (at most %s)", M(AMOUNT_MAX).s);
+    refuse(t, 400, "ERROR: amount too large (at most %s)", M(AMOUNT_MAX).s);
     return -1;
   }
   if (cents == 0 && !zero_ok) {
-    say(t, "ERROR: the amount must be more than 0.00");
+    refuse(t, 400, "ERROR: the amount must be more than 0.00");
     return -1;
   }
   *out = cents;
@@ -396,7 +454,7 @@ static int acct_get(weft_task *t, uint32_t no, acct_rec *a, int update) {
   int rc = acct_read(t, no, a, update);
   if (rc == WEFT_ENOTFOUND) {
     weft_rollback(t);
-    say(t, "ERROR: account %lu not found", (unsigned long)no);
+    refuse(t, 404, "ERROR: account %lu not found", (unsigned long)no);
   } else if (rc != 0) {
     fail(t, "reading the account", rc);
   }
@@ -408,10 +466,12 @@ static int acct_get(weft_task *t, uint32_t no, acct_rec *a, int update) {
 static int commit(weft_task *t) {
   int rc = weft_syncpoint(t);
   if (rc == WEFT_ESYS) /* the log failed: restart recovery decides (docs/recovery.md) */
-    say(t, "ERROR: the region's log failed: whether the change was committed is known after "
+    refuse(t, 500,
+           "ERROR: the region's log failed: whether the change was committed is known after "
            "the region restarts");
   else if (rc != 0)
-    say(t, "ERROR: the change could not be committed and was backed out (%s)", weft_err_name(rc));
+    refuse(t, 500, "ERROR: the change could not be committed and was backed out (%s)",
+           weft_err_name(rc));
   return rc;
 }
 
@@ -437,13 +497,108 @@ WEFT_PROGRAM void bank_menu(weft_task *t) {
 /* INQ                                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* The value of key in a flat JSON object (a string without escapes other
+ * than \" and \\, a number, true, false) into out as text: 0, -1 when
+ * the key is absent, -2 when the body is not such an object or the value
+ * does not fit. A small reader for the bank's request bodies, not a
+ * general JSON parser. */
+static int json_field(const char *body, const char *key, char *out, size_t cap) {
+  const char *p = body + strspn(body, " \t\r\n");
+  if (*p != '{')
+    return *p == '\0' ? -1 : -2;
+  for (p++;;) {
+    p += strspn(p, " \t\r\n,");
+    if (*p == '}')
+      return -1;
+    if (*p != '"')
+      return -2;
+    const char *k = ++p;
+    while (*p && *p != '"')
+      p++;
+    if (*p != '"')
+      return -2;
+    size_t klen = (size_t)(p - k);
+    p++;
+    p += strspn(p, " \t\r\n");
+    if (*p++ != ':')
+      return -2;
+    p += strspn(p, " \t\r\n");
+    size_t o = 0;
+    if (*p == '"') {
+      for (p++; *p && *p != '"'; p++) {
+        if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+          p++;
+        else if (*p == '\\')
+          return -2;
+        if (o + 1 >= cap)
+          return -2;
+        out[o++] = *p;
+      }
+      if (*p++ != '"')
+        return -2;
+    } else {
+      while (*p && strchr(",} \t\r\n", *p) == NULL) {
+        if (o + 1 >= cap)
+          return -2;
+        out[o++] = *p++;
+      }
+      if (o == 0)
+        return -2;
+    }
+    out[o] = '\0';
+    if (klen == strlen(key) && memcmp(k, key, klen) == 0)
+      return 0;
+  }
+}
+
+/* An HTTP request's input as the words a terminal would type: each name
+ * of the usage after the first ("DEP acct amount": acct, amount) from the
+ * route's path parameters, the query or the JSON body, in that order. */
+static int http_words(weft_task *t, char *buf, size_t cap, char **w, int n, const char *usage) {
+  const void *body = "";
+  weft_http_body(t, &body, NULL);
+  const char *u = usage + strcspn(usage, " ");
+  size_t used = 0;
+  for (int i = 0; i < n; i++) {
+    char name[32], val[INPUT_MAX + 1];
+    u += strspn(u, " ");
+    size_t nl = strcspn(u, " ");
+    snprintf(name, sizeof name, "%.*s", (int)(nl < sizeof name ? nl : sizeof name - 1), u);
+    u += nl;
+    const char *v = weft_http_param(t, name);
+    if (v == NULL)
+      v = weft_http_query(t, name);
+    int rc = v != NULL ? 0 : json_field(body, name, val, sizeof val);
+    if (rc == -2) {
+      refuse(t, 400, "ERROR: the body is not a JSON object of %s", usage + strcspn(usage, " ") + 1);
+      return -1;
+    }
+    if (rc == -1) {
+      refuse(t, 400, "ERROR: %s is missing (give %s)", name, usage + strcspn(usage, " ") + 1);
+      return -1;
+    }
+    if (v == NULL)
+      v = val;
+    if (copy_text(buf + used, cap - used, v, strlen(v)) != 0) {
+      refuse(t, 400, "ERROR: %s is too long", name);
+      return -1;
+    }
+    w[i] = buf + used;
+    used += strlen(v) + 1;
+  }
+  return n;
+}
+
 /* Parse the start data as exactly `n` words (account numbers and amounts),
- * or say the usage. Returns the words' count or -1. */
+ * or say the usage. Returns the words' count or -1. An HTTP request's
+ * words come from its fields (http_words). */
 static int get_words(weft_task *t, char *buf, size_t cap, char **w, int n, const char *usage) {
+  if (weft_http_is_request(t))
+    return http_words(t, buf, cap, w, n, usage);
   if (start_text(t, buf, cap) != 0)
     return -1;
   if (split(buf, w, n) != n) {
-    say(t, "ERROR: usage: %s", usage);
+    refuse(t, 400, "ERROR: usage: %s", usage);
     return -1;
   }
   return n;
@@ -452,10 +607,18 @@ static int get_words(weft_task *t, char *buf, size_t cap, char **w, int n, const
 /* An account number word, or says it is bad. */
 static int get_acct(weft_task *t, const char *word, uint32_t *no) {
   if (parse_acct(word, no) != 0) {
-    say(t, "ERROR: bad account number '%.20s' (1 to 8 digits)", word);
+    refuse(t, 400, "ERROR: bad account number '%.20s' (1 to 8 digits)", word);
     return -1;
   }
   return 0;
+}
+
+/* An account as JSON (HTTP): {"account":7,"holder":"...","balance":"12.50"}. */
+static void json_account(weft_task *t, uint32_t no, const acct_rec *a) {
+  char bal[48];
+  weft_http_printf(t, "{\"account\":%lu,\"holder\":", (unsigned long)no);
+  json_str(t, a->holder);
+  weft_http_printf(t, ",\"balance\":\"%s\"}", fmt_money(bal, sizeof bal, a->balance, 0));
 }
 
 /* INQ acct: the account's holder and balance. */
@@ -467,7 +630,11 @@ WEFT_PROGRAM void bank_inq(weft_task *t) {
     return;
   if (acct_get(t, no, &a, 0) != 0)
     return;
-  say(t, "ACCOUNT %lu  %-30s  BALANCE %16s", (unsigned long)no, a.holder, M(a.balance).s);
+  if (weft_http_is_request(t)) {
+    json_account(t, no, &a);
+    weft_http_write(t, "\n", 1);
+  } else
+    say(t, "ACCOUNT %lu  %-30s  BALANCE %16s", (unsigned long)no, a.holder, M(a.balance).s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -482,14 +649,14 @@ static void post_one(weft_task *t, uint32_t no, int64_t amount, int sign) {
     return;
   if (sign < 0 && a.balance < amount) {
     weft_rollback(t);
-    say(t, "REFUSED: insufficient funds in account %lu: balance %s, withdrawal %s",
-        (unsigned long)no, M(a.balance).s, M(amount).s);
+    refuse(t, 409, "REFUSED: insufficient funds in account %lu: balance %s, withdrawal %s",
+           (unsigned long)no, M(a.balance).s, M(amount).s);
     return;
   }
   if (sign > 0 && a.balance > BALANCE_MAX - amount) {
     weft_rollback(t);
-    say(t, "REFUSED: the balance of account %lu would pass %s", (unsigned long)no,
-        M(BALANCE_MAX).s);
+    refuse(t, 409, "REFUSED: the balance of account %lu would pass %s", (unsigned long)no,
+           M(BALANCE_MAX).s);
     return;
   }
   a.balance += sign * amount;
@@ -502,6 +669,11 @@ static void post_one(weft_task *t, uint32_t no, int64_t amount, int sign) {
   }
   if (commit(t) != 0)
     return;
+  if (weft_http_is_request(t)) {
+    json_account(t, no, &a);
+    weft_http_write(t, "\n", 1);
+    return;
+  }
   say(t, "%s %s %s ACCOUNT %lu  NEW BALANCE %s", sign > 0 ? "DEPOSITED" : "WITHDRAWN", M(amount).s,
       sign > 0 ? "TO" : "FROM", (unsigned long)no, M(a.balance).s);
 }
@@ -560,32 +732,26 @@ static int xfer_apply(weft_task *t, uint32_t from, uint32_t to, acct_rec *af, ac
   return rc;
 }
 
-/* XFER from to amount: one unit of work over both accounts. */
-WEFT_PROGRAM void bank_xfer(weft_task *t) {
-  char buf[INPUT_MAX + 1], *w[3];
-  uint32_t from, to;
-  int64_t amount;
+/* Transfer amount from -> to in one unit of work and confirm it (XFER and
+ * POST /transfers). */
+static void xfer_do(weft_task *t, uint32_t from, uint32_t to, int64_t amount) {
   acct_rec af, at;
-  if (get_words(t, buf, sizeof buf, w, 3, "XFER from to amount") < 0 ||
-      get_acct(t, w[0], &from) != 0 || get_acct(t, w[1], &to) != 0 ||
-      parse_amount(t, w[2], 0, &amount) != 0)
-    return;
   if (from == to) {
-    say(t, "REFUSED: cannot transfer from account %lu to itself", (unsigned long)from);
+    refuse(t, 409, "REFUSED: cannot transfer from account %lu to itself", (unsigned long)from);
     return;
   }
   if (lock_pair(t, from, to, &af, &at) != 0)
     return;
   if (af.balance < amount) {
     weft_rollback(t);
-    say(t, "REFUSED: insufficient funds in account %lu: balance %s, transfer %s",
-        (unsigned long)from, M(af.balance).s, M(amount).s);
+    refuse(t, 409, "REFUSED: insufficient funds in account %lu: balance %s, transfer %s",
+           (unsigned long)from, M(af.balance).s, M(amount).s);
     return;
   }
   if (at.balance > BALANCE_MAX - amount) {
     weft_rollback(t);
-    say(t, "REFUSED: the balance of account %lu would pass %s", (unsigned long)to,
-        M(BALANCE_MAX).s);
+    refuse(t, 409, "REFUSED: the balance of account %lu would pass %s", (unsigned long)to,
+           M(BALANCE_MAX).s);
     return;
   }
   int rc = xfer_apply(t, from, to, &af, &at, amount);
@@ -595,10 +761,31 @@ WEFT_PROGRAM void bank_xfer(weft_task *t) {
   }
   if (commit(t) != 0)
     return;
+  if (weft_http_is_request(t)) {
+    char amt[48];
+    weft_http_printf(t, "{\"amount\":\"%s\",\"from\":", fmt_money(amt, sizeof amt, amount, 0));
+    json_account(t, from, &af);
+    weft_http_write(t, ",\"to\":", 6);
+    json_account(t, to, &at);
+    weft_http_write(t, "}\n", 2);
+    return;
+  }
   say(t, "TRANSFERRED %s FROM ACCOUNT %lu TO ACCOUNT %lu", M(amount).s, (unsigned long)from,
       (unsigned long)to);
   say(t, "ACCOUNT %lu  NEW BALANCE %s", (unsigned long)from, M(af.balance).s);
   say(t, "ACCOUNT %lu  NEW BALANCE %s", (unsigned long)to, M(at.balance).s);
+}
+
+/* XFER from to amount: one unit of work over both accounts. */
+WEFT_PROGRAM void bank_xfer(weft_task *t) {
+  char buf[INPUT_MAX + 1], *w[3];
+  uint32_t from, to;
+  int64_t amount;
+  if (get_words(t, buf, sizeof buf, w, 3, "XFER from to amount") < 0 ||
+      get_acct(t, w[0], &from) != 0 || get_acct(t, w[1], &to) != 0 ||
+      parse_amount(t, w[2], 0, &amount) != 0)
+    return;
+  xfer_do(t, from, to, amount);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -799,10 +986,56 @@ static void stmt_next(weft_task *t, stmt_ca *ca) {
 /* STMT acct: the account's history, STMT_PAGE entries a screen. The first
  * screen is started with "acct"; each later one by the terminal with the
  * next input line and the COMMAREA the previous screen returned with. */
+/* A statement page for HTTP: GET /accounts/{acct}/statement?page=N (from
+ * 1, STMT_PAGE entries a page, oldest first; entries are numbered from 1
+ * without gaps), with "more" when entries follow. */
+static void stmt_http(weft_task *t) {
+  char buf[INPUT_MAX + 1], *w[1];
+  uint32_t acct, page = 1;
+  acct_rec a;
+  stmt_line l[STMT_PAGE];
+  int n = 0, more = 0;
+  const char *pg = weft_http_query(t, "page");
+  if (get_words(t, buf, sizeof buf, w, 1, "STMT acct") < 0 || get_acct(t, w[0], &acct) != 0)
+    return;
+  if (pg != NULL && (parse_acct(pg, &page) != 0 || page > 10000000u)) {
+    refuse(t, 400, "ERROR: bad page '%.20s' (1 to 10000000)", pg);
+    return;
+  }
+  if (acct_get(t, acct, &a, 0) != 0)
+    return;
+  uint32_t first = (page - 1) * STMT_PAGE + 1;
+  int rc = hist_page(t, acct, first, 0, l, STMT_PAGE, &n);
+  if (rc == 0 && n > 0)
+    rc = stmt_more(t, acct, l[n - 1].seq, &more);
+  if (rc != 0) {
+    fail(t, "reading the history", rc);
+    return;
+  }
+  weft_http_printf(t, "{\"account\":%lu,\"holder\":", (unsigned long)acct);
+  json_str(t, a.holder);
+  weft_http_printf(t, ",\"page\":%lu,\"entries\":[", (unsigned long)page);
+  for (int i = 0; i < n; i++) {
+    char what[32], amt[48], bal[48];
+    weft_http_printf(
+        t, "%s{\"entry\":%lu,\"what\":\"%s\",\"amount\":\"%s\",\"balance\":\"%s\",\"by\":",
+        i ? "," : "", (unsigned long)l[i].seq, hist_text(&l[i].h, what, sizeof what),
+        fmt_money(amt, sizeof amt, l[i].h.amount, 0),
+        fmt_money(bal, sizeof bal, l[i].h.balance, 0));
+    json_str(t, l[i].h.user);
+    weft_http_write(t, "}", 1);
+  }
+  weft_http_printf(t, "],\"more\":%s}\n", more ? "true" : "false");
+}
+
 WEFT_PROGRAM void bank_stmt(weft_task *t) {
   void *data = NULL;
   size_t len = 0;
   stmt_ca ca;
+  if (weft_http_is_request(t)) {
+    stmt_http(t);
+    return;
+  }
   if (weft_commarea(t, &data, &len) != 0 || data == NULL || len == 0) {
     stmt_first(t);
     return;
@@ -892,7 +1125,7 @@ static void open_create(weft_task *t, const char *name, int64_t amount) {
   int rc = ctl_read(t, &c, 1);
   if (rc == WEFT_ENOTFOUND || (rc == 0 && !c.seeded)) {
     weft_rollback(t);
-    say(t, "ERROR: the bank is not set up yet (its seed, BSED, has not finished)");
+    refuse(t, 503, "ERROR: the bank is not set up yet (its seed, BSED, has not finished)");
     return;
   }
   if (rc == 0 && c.next_acct > ACCT_MAX)
@@ -911,6 +1144,15 @@ static void open_create(weft_task *t, const char *name, int64_t amount) {
   }
   if (commit(t) != 0)
     return;
+  if (weft_http_is_request(t)) {
+    weft_http_set_status(t, 201);
+    char loc[32];
+    snprintf(loc, sizeof loc, "/accounts/%lu", (unsigned long)no);
+    weft_http_set_header(t, "Location", loc);
+    json_account(t, no, &a);
+    weft_http_write(t, "\n", 1);
+    return;
+  }
   say(t, "ACCOUNT %lu OPENED FOR %s  BALANCE %s", (unsigned long)no, name, M(amount).s);
 }
 
@@ -919,6 +1161,20 @@ static void open_create(weft_task *t, const char *name, int64_t amount) {
 WEFT_PROGRAM void bank_open(weft_task *t) {
   char name[HOLDER_MAX + 1];
   int64_t amount = 0;
+  if (weft_http_is_request(t)) { /* POST /accounts {"holder": ..., "deposit": ...} */
+    char buf[INPUT_MAX + 1], *w[2];
+    if (get_words(t, buf, sizeof buf, w, 2, "OPEN holder deposit") < 0 ||
+        parse_amount(t, w[1], 1, &amount) != 0)
+      return;
+    size_t n = strlen(w[0]);
+    if (n < 1 || n > HOLDER_MAX || strchr(w[0], '?') != NULL) {
+      refuse(t, 400, "ERROR: a name is 1 to %d printable characters", HOLDER_MAX);
+      return;
+    }
+    memcpy(name, w[0], n + 1);
+    open_create(t, name, amount);
+    return;
+  }
   say(t, "OPEN AN ACCOUNT");
   if (ask_name(t, name) != 0 || ask_deposit(t, &amount) != 0)
     return;
@@ -1057,6 +1313,21 @@ static void audit_report(weft_task *t, const audit *au) {
   char total[48], exp[48];
   fmt_money(total, sizeof total, au->total, 0);
   fmt_money(exp, sizeof exp, expected, 0);
+  if (weft_http_is_request(t)) {
+    char a[5][48];
+    weft_http_printf(
+        t,
+        "{\"ok\":%s,\"accounts\":%lu,\"expected_accounts\":%lu,\"total\":\"%s\","
+        "\"expected_total\":\"%s\",\"opening_total\":\"%s\",\"deposits\":\"%s\","
+        "\"withdrawals\":\"%s\",\"transfers_in\":\"%s\",\"transfers_out\":\"%s\","
+        "\"history_entries\":%llu,\"bad_accounts\":%lu,\"stray_records\":%lu}\n",
+        ok ? "true" : "false", (unsigned long)au->accounts, (unsigned long)want_accounts, total,
+        exp, fmt_money(a[0], 48, au->ctl.opening_total, 0), fmt_money(a[1], 48, au->deposits, 0),
+        fmt_money(a[2], 48, au->withdrawals, 0), fmt_money(a[3], 48, au->xfer_in, 0),
+        fmt_money(a[4], 48, au->xfer_out, 0), (unsigned long long)au->entries,
+        (unsigned long)au->bad_accounts, (unsigned long)au->strays);
+    return;
+  }
   if (ok)
     say(t, "AUDIT OK accounts=%lu total=%s", (unsigned long)au->accounts, total);
   else
@@ -1083,7 +1354,7 @@ WEFT_PROGRAM void bank_audt(weft_task *t) {
   memset(&au, 0, sizeof au);
   int rc = ctl_read(t, &au.ctl, 1);
   if (rc == WEFT_ENOTFOUND) {
-    say(t, "AUDIT FAILED: the bank has no control record (run BSED)");
+    refuse(t, 503, "AUDIT FAILED: the bank has no control record (run BSED)");
     return;
   }
   if (rc != 0) {
@@ -1182,7 +1453,7 @@ static int seed_target(weft_task *t, uint32_t *target) {
   if (n == 0)
     return 0;
   if (n > 1 || parse_acct(w[0], target) != 0 || *target > SEED_LIMIT) {
-    say(t, "ERROR: usage: BSED [accounts] (1 to %lu accounts)", (unsigned long)SEED_LIMIT);
+    refuse(t, 400, "ERROR: usage: BSED [accounts] (1 to %lu accounts)", (unsigned long)SEED_LIMIT);
     return -1;
   }
   return 0;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "regiondef_http.h"
 #include "regiondef_int.h"
 
 #define LINE_ATTRS_MAX 32 /* attributes on one line at most */
@@ -1028,6 +1029,12 @@ static void parse_line(parser *p, const char *line, char *scratch) {
   if (lexed <= 0)
     return;
   const kind_spec *k = kind_find(t.kind);
+  int ext = k == NULL ? wdef__http_line(p->f, p->flags, p->line, line, p->errs) : 0;
+  if (ext != 0) { /* HTTP or ROUTE: regiondef_http.c */
+    p->defs++;
+    p->nomem |= ext < 0;
+    return;
+  }
   if (k == NULL) {
     perr(p,
          "unknown definition kind '%s' (expected REGION, ENCLAVE, CLASS, PROGRAM, "
@@ -1241,6 +1248,7 @@ static int parse(const char *text, size_t len, const char *name, const char *dir
   check_dups(&p);
   if (!(flags & WDEF_EXTERNAL_REFS))
     check_refs(&p);
+  wdef__http_check(p.f, flags, errs);
   sort_errors(&p);
   if (parse_failed(&p)) {
     wdef_free(p.f);
@@ -1327,6 +1335,7 @@ int wdef_parse_file(const char *path, int flags, wdef_file **out, wdef_errors *e
 void wdef_free(wdef_file *f) {
   if (f == NULL)
     return;
+  wdef__http_free(f->http);
   for (size_t i = 0; i < f->n_programs; i++) {
     free(f->programs[i].dll);
     free(f->programs[i].symbol);

@@ -256,6 +256,7 @@ typedef struct wdef_file {
   size_t n_users;
   wdef_startup *startups;
   size_t n_startups;
+  struct wdef_http *http; /* HTTP and ROUTE lines (regiondef_http.h); NULL: none */
 } wdef_file;
 
 /* ------------------------------------------------------------------------ */

@@ -227,6 +227,7 @@ static void shutdown_region(void) {
   if (weft_log_failed(wd.region) == WEFT_ESYS) /* also when the last flush failed */
     atomic_store(&wd.log_failed, 1);
   bool failed = atomic_load(&wd.log_failed);
+  wd_http_stop(); /* every HTTP task has answered (or was released) */
   wd_net_close_all(failed ? "the region has stopped: its log could not be written"
                           : "the region has shut down");
   wd_net_stop();
@@ -251,6 +252,7 @@ static int serve(const char *path) {
   weft_region_config cfg;
   wdef_region_config(wd.def, &cfg);
   cfg.log_fn = region_log;
+  cfg.task_record_fn = wd_metrics_task_record; /* /metrics' histograms */
   int rc = weft_region_create(&cfg, &wd.region);
   if (rc == WEFT_EINUSE) {
     wd_log('E',
@@ -271,7 +273,7 @@ static int serve(const char *path) {
   wd.shutdown_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   g_done = CreateEventA(NULL, TRUE, FALSE, NULL);
   atomic_store(&wd.region_up, wd.region); /* region_log may act on it now */
-  if (wd_signon_start() != 0 || wd_net_start() != 0) {
+  if (wd_signon_start() != 0 || wd_net_start() != 0 || wd_http_start() != 0) {
     weft_region_destroy(wd.region);
     return 3;
   }

@@ -66,6 +66,25 @@ void wd_net_wake(void);                 /* any thread: the network thread looks 
 void wd_net_close_all(const char *why); /* after the region drained */
 void wd_net_stop(void);                 /* join the network thread */
 
+/* ---- HTTP (http.c, metrics.c; docs/http.md) ---------------------------- */
+
+struct MHD_Connection;
+/* Listen when the file has an HTTP line (main thread, after the region is
+ * up): 0 or -1. Stop after the region drained (main thread). */
+int wd_http_start(void);
+void wd_http_stop(void);
+int64_t wd_http_connections(void);
+void wd_http_counts(int64_t *requests, int64_t responses[6]); /* [k]: kxx answers */
+/* Queue a response (MHD thread, in the handler); an MHD_Result. */
+int wd_http_reply(struct MHD_Connection *c, int status, const char *ctype, const char *body,
+                  size_t len);
+/* The region's task records: response-time histograms and abends by code
+ * for /metrics (a worker; never blocks). */
+void wd_metrics_task_record(void *ctx, const weft_task_record *rec);
+/* GET /health and GET /metrics (metrics.c; MHD thread). */
+int wd_http_health(struct MHD_Connection *c);
+int wd_http_metrics(struct MHD_Connection *c);
+
 /* ---- Sessions (session.c) ---------------------------------------------- */
 
 /* A new session on a connected socket from the IPv4 address addr (network
