@@ -10,7 +10,8 @@
 #   bench  build, then run the benchmarks; JSON lands in build/bench/
 #          (DebitCredit: DC_SCALE, DC_CLIENTS, DC_SECONDS, DC_ROUNDS set both
 #          bench_debitcredit and scripts/pgbench.sh, which runs just before it;
-#          then scripts/bench-region.sh: weftd with the bank under weftload)
+#          then scripts/bench-region.sh: weftd with the bank under weftload,
+#          and scripts/bench-netbase.sh: the baseline servers of bench/netbase.c)
 #   demo   build, then run the demo: weftd serving the sample bank to a
 #          scripted terminal and 50 simulated ones (scripts/demo.sh)
 set -euo pipefail
@@ -129,12 +130,15 @@ cmd_bench() {
       bench_debitcredit "$b" "$@"
       continue
     fi
+    [ "$(basename "$b")" = bench_netbase.exe ] && continue # a server: bench-netbase.sh runs it
     log "running $(basename "$b")"
     (cd "$BUILD/bench" && wine "$b" "$@")
   done
   plot_enclaves
   log "running scripts/bench-region.sh (weftd + the bank at 10, 50, 200 terminals)"
   bash "$ROOT/scripts/bench-region.sh" || log "the region benchmark failed"
+  log "running scripts/bench-netbase.sh (the terminal path's baseline servers, no region)"
+  bash "$ROOT/scripts/bench-netbase.sh" || log "the network baseline benchmark failed"
 }
 
 # DebitCredit against PostgreSQL: pgbench is a Linux program that a Windows

@@ -1,12 +1,21 @@
 /* net.c - the network thread: it listens, accepts sessions (refusing
  * those past max_terminals, or past max_per_address from one client
- * address), reads their sockets and writes their output, all non-blocking
- * under one WSAPoll loop: a socket with output left is polled for writing,
- * so that it moves as soon as the client reads. Workers never touch a socket:
- * a task's output is queued by its terminal callback, which wakes this
- * thread through a loopback UDP datagram.
+ * address), reads their sockets, closes them and writes the output the
+ * workers left, all non-blocking under one WSAPoll loop: a socket with
+ * output left is polled for writing, so that it moves as soon as the client
+ * reads.
  *
- * Ownership: g_sess and every socket belong to the network thread. */
+ * Few Winsock calls per transaction (under Wine each is a wineserver round
+ * trip of 100-400 us; README.md, "The network thread", says why this
+ * design): one recv per readiness report (never a second one to see
+ * WSAEWOULDBLOCK); the task's reply and prompt go out in one send, made by
+ * the worker that runs the callback (session.c); the loopback datagram that
+ * wakes this thread is sent only when it sleeps in WSAPoll (g_wake), and
+ * read with one recv.
+ *
+ * Ownership: g_sess, accepting, reading and closing sockets belong to the
+ * network thread; a session's output (and sending it) to whoever holds its
+ * lock (session.c). */
 #include <ws2tcpip.h>
 
 #include <stdio.h>
@@ -18,7 +27,11 @@
 
 static SOCKET g_listen = INVALID_SOCKET, g_wake_rx = INVALID_SOCKET, g_wake_tx = INVALID_SOCKET;
 static struct sockaddr_in g_wake_addr;
-static _Atomic int g_wake_flag, g_stop;
+/* The network thread's state for wd_net_wake: AWAKE (it looks at every
+ * session before it sleeps again), SLEEPING (in or going into WSAPoll: a
+ * datagram is needed), NOTIFIED (told since it last looked). */
+enum { NET_AWAKE, NET_SLEEPING, NET_NOTIFIED };
+static _Atomic int g_wake = NET_AWAKE, g_stop;
 static HANDLE g_thread;
 static wd_session **g_sess; /* network thread only */
 static size_t g_n, g_cap;
@@ -26,9 +39,13 @@ static size_t *g_polled; /* the session of each polled socket (after two) */
 static unsigned long long g_next_no;
 static char g_stop_why[128];
 
+wd_net_counts wd_nc;
+
 void wd_net_wake(void) {
-  if (atomic_exchange(&g_wake_flag, 1) == 0)
+  if (atomic_exchange(&g_wake, NET_NOTIFIED) == NET_SLEEPING) {
+    wd_count(&wd_nc.wake_sends);
     sendto(g_wake_tx, "w", 1, 0, (struct sockaddr *)&g_wake_addr, sizeof g_wake_addr);
+  }
 }
 
 static void nonblocking(SOCKET s) {
@@ -144,36 +161,38 @@ static void accept_all(void) {
   }
 }
 
-/* Read what session i has sent; false when it is gone. When the client
- * has closed its side, the session stays until its lines are answered. */
+/* Read what session i has sent, with one recv: what is left is reported
+ * by the next WSAPoll (a terminal sends one line and waits, so a second
+ * recv would only say WSAEWOULDBLOCK). False when the session is gone.
+ * When the client has closed its side, the session stays until its lines
+ * are answered. */
 static bool sess_read(size_t i) {
   char buf[4096];
-  for (;;) {
-    int n = recv(wd_session_socket(g_sess[i]), buf, sizeof buf, 0);
-    if (n > 0) {
-      wd_session_input(g_sess[i], buf, (size_t)n);
-      if (!wd_session_wants_input(g_sess[i]))
-        return true;
-      continue;
-    }
-    if (n == 0) {
-      wd_session_eof(g_sess[i]);
-      return true;
-    }
-    if (WSAGetLastError() == WSAEWOULDBLOCK)
-      return true;
-    sess_drop(i, true); /* reset or failed */
-    return false;
+  wd_count(&wd_nc.recvs);
+  int n = recv(wd_session_socket(g_sess[i]), buf, sizeof buf, 0);
+  if (n > 0) {
+    wd_session_input(g_sess[i], buf, (size_t)n);
+    return true;
   }
+  if (n == 0) {
+    wd_session_eof(g_sess[i]);
+    return true;
+  }
+  if (WSAGetLastError() == WSAEWOULDBLOCK)
+    return true;
+  sess_drop(i, true); /* reset or failed */
+  return false;
 }
 
 /* ---- The loop -------------------------------------------------------------------- */
 
 /* The pollfd set: listener, wake socket, then every session that waits
- * for input or has output left (g_polled says which). A session that waits
- * for neither is left out: its half-closed socket would make WSAPoll return
- * at once (POLLHUP) again and again. NULL if out of memory. */
-static WSAPOLLFD *poll_set(size_t *n) {
+ * for input or has output left to send (g_polled says which). A session
+ * that waits for neither is left out: its half-closed socket would make
+ * WSAPoll return at once (POLLHUP) again and again. *timeout: the poll's,
+ * shorter when some output is held back (WD_HOLD_MS). NULL if out of
+ * memory. */
+static WSAPOLLFD *poll_set(size_t *n, int *timeout) {
   static WSAPOLLFD *fds;
   static size_t cap;
   if (cap < g_n + 2) {
@@ -191,9 +210,10 @@ static WSAPOLLFD *poll_set(size_t *n) {
   fds[0] = (WSAPOLLFD){.fd = g_listen, .events = POLLRDNORM};
   fds[1] = (WSAPOLLFD){.fd = g_wake_rx, .events = POLLRDNORM};
   size_t k = 2;
+  uint64_t now = GetTickCount64(), wait = POLL_MS;
   for (size_t i = 0; i < g_n; i++) {
     short ev = wd_session_wants_input(g_sess[i]) ? POLLRDNORM : 0;
-    if (wd_session_has_output(g_sess[i]))
+    if (wd_session_has_output(g_sess[i], now, &wait))
       ev |= POLLWRNORM;
     if (ev == 0)
       continue;
@@ -201,6 +221,7 @@ static WSAPOLLFD *poll_set(size_t *n) {
     fds[k++] = (WSAPOLLFD){.fd = wd_session_socket(g_sess[i]), .events = ev};
   }
   *n = k;
+  *timeout = (int)wait;
   return fds;
 }
 
@@ -231,28 +252,39 @@ static void close_all(void) {
   }
 }
 
+/* One WSAPoll: it sleeps (up to timeout ms) only when nobody woke this
+ * thread since it last looked at every session; else it only takes the
+ * sockets' readiness (timeout 0), and no datagram is needed. */
+static int net_poll(WSAPOLLFD *fds, size_t n, int timeout) {
+  if (atomic_exchange(&g_wake, NET_SLEEPING) == NET_NOTIFIED)
+    timeout = 0;
+  wd_count(&wd_nc.polls);
+  int rc = WSAPoll(fds, (ULONG)n, timeout);
+  /* From here on every session is looked at again: wakes need no datagram. */
+  atomic_store(&g_wake, NET_AWAKE);
+  if (rc > 0 && (fds[1].revents & POLLRDNORM)) {
+    char b[64]; /* one datagram per sleep at most; one more is seen next time */
+    wd_count(&wd_nc.wake_recvs);
+    recv(g_wake_rx, b, sizeof b, 0);
+  }
+  return rc;
+}
+
 static DWORD WINAPI net_main(void *arg) {
   (void)arg;
   while (!atomic_load(&g_stop)) {
     size_t n;
-    WSAPOLLFD *fds = poll_set(&n);
+    int timeout;
+    WSAPOLLFD *fds = poll_set(&n, &timeout);
     if (fds == NULL) {
       wd_log('E', "no storage for the network thread's poll set");
       Sleep(POLL_MS);
       continue;
     }
-    if (WSAPoll(fds, (ULONG)n, POLL_MS) < 0) {
+    if (net_poll(fds, n, timeout) < 0) {
       wd_log('E', "WSAPoll failed (error %d)", WSAGetLastError());
       Sleep(POLL_MS);
       continue;
-    }
-    if (fds[1].revents & POLLRDNORM) {
-      char b[64];
-      while (recv(g_wake_rx, b, sizeof b, 0) > 0) {
-      }
-      /* Cleared after the drain: a wake sent meanwhile was eaten by it, but
-       * its output is already queued and served below. */
-      atomic_store(&g_wake_flag, 0);
     }
     if (fds[0].revents & POLLRDNORM)
       accept_all();
@@ -260,6 +292,20 @@ static DWORD WINAPI net_main(void *arg) {
   }
   close_all();
   return 0;
+}
+
+/* The Winsock calls per transaction, into the log (at the stop). */
+static void log_counts(void) {
+  unsigned long long t = atomic_load(&wd_nc.txns);
+  double d = t ? (double)t : 1.0;
+  wd_log('I',
+         "network: %llu transactions from terminals; Winsock calls per transaction: WSAPoll "
+         "%.2f, recv %.2f, send %.2f (network thread %.2f, workers %.2f), wake sendto %.2f, "
+         "wake recv %.2f",
+         t, (double)atomic_load(&wd_nc.polls) / d, (double)atomic_load(&wd_nc.recvs) / d,
+         (double)(atomic_load(&wd_nc.sends_net) + atomic_load(&wd_nc.sends_worker)) / d,
+         (double)atomic_load(&wd_nc.sends_net) / d, (double)atomic_load(&wd_nc.sends_worker) / d,
+         (double)atomic_load(&wd_nc.wake_sends) / d, (double)atomic_load(&wd_nc.wake_recvs) / d);
 }
 
 int wd_net_start(void) {
@@ -281,6 +327,7 @@ void wd_net_stop(void) {
     WaitForSingleObject(g_thread, INFINITE);
     CloseHandle(g_thread);
     g_thread = NULL;
+    log_counts();
   }
   closesocket(g_listen);
   closesocket(g_wake_rx);

@@ -8,6 +8,17 @@
  * lock) share with it: the output buffer and the state (S_*, receiving,
  * the pseudo-conversation). Lock order: terminal lock, then ss->lock; the
  * network thread never calls weft_terminal_* while holding ss->lock.
+ * Sending output (out_send) is done under ss->lock by the network thread
+ * or by the worker in a callback; accepting, reading and closing the
+ * socket by the network thread only (weft_terminal_release, before the
+ * socket is closed, guarantees that no callback runs any more).
+ *
+ * Output path (README.md, "The network thread"): cb_send only queues
+ * (the output is held back while the task runs, WD_HOLD_*); when the task
+ * asks for input or ends, the worker sends the output and the prompt in
+ * one send, and wakes the network thread only when it must look at the
+ * session (output left over, lines typed ahead, the end of input, a
+ * failure).
  *
  * Clients that misbehave (docs/terminal.md): a session whose unsent output
  * passes OUT_MAX reads no more input and is closed at once; one that is
@@ -52,6 +63,10 @@ struct wd_session {
   uint64_t signed_off_ms; /* since when nobody is signed on */
   qline *q_head, *q_tail;
   unsigned q_n;
+  /* Written by the network thread before it takes ss->lock to look at the
+   * state, read by the callbacks after they drop it: the network thread
+   * must look at the session when the task ends or asks for input. */
+  _Atomic bool net_look;
   wd_signon *signon;     /* a SIGNON being checked: input waits (signon.c) */
   unsigned signon_fails; /* failed SIGNONs in a row on this connection */
   /* -- Under lock ---------------------------------------------------------- */
@@ -113,6 +128,36 @@ static bool out_put(wd_session *ss, const char *p, size_t n) {
   return true;
 }
 
+/* Send what the socket takes now (by whoever holds ss->lock): 1 if some is
+ * left, 0 if none, -1 if the socket failed. One send for all of it unless
+ * the socket takes less. */
+static int out_send(wd_session *ss, _Atomic unsigned long long *counter) {
+  int rc = 0;
+  while (ss->out_len > ss->out_off) {
+    wd_count(counter);
+    int n = send(ss->sock, ss->out + ss->out_off, (int)(ss->out_len - ss->out_off), 0);
+    if (n > 0) {
+      ss->out_off += (size_t)n;
+      ss->out_moved_ms = now_ms();
+      continue;
+    }
+    rc = WSAGetLastError() == WSAEWOULDBLOCK ? 1 : -1;
+    break;
+  }
+  if (ss->out_off == ss->out_len)
+    ss->out_off = ss->out_len = 0;
+  return rc;
+}
+
+/* Is the output held back (ss->lock held)? While a task runs and does not
+ * wait for input, its output waits for the prompt, so that both go out in
+ * one send: up to WD_HOLD_BYTES or WD_HOLD_MS after it was queued. */
+static bool out_held(const wd_session *ss, uint64_t now) {
+  return ss->state == S_RUNNING && !ss->receiving && !ss->closing && !ss->out_failed &&
+         ss->out_len - ss->out_off < WD_HOLD_BYTES && now >= ss->out_moved_ms &&
+         now - ss->out_moved_ms < WD_HOLD_MS;
+}
+
 /* A control line: "%" + text + CRLF. */
 static void out_ctl(wd_session *ss, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void out_ctl(wd_session *ss, const char *fmt, ...) {
@@ -154,6 +199,13 @@ static void prompt(wd_session *ss) {
     out_ctl(ss, "INPUT");
 }
 
+/* Must the network thread look at ss when its task ends or asks for
+ * input? Yes with lines waiting or its input ended (network thread, after
+ * every change of either, before it next takes ss->lock). */
+static void look_update(wd_session *ss) {
+  atomic_store(&ss->net_look, ss->q_head != NULL || ss->input_ended);
+}
+
 static void pseudo_clear(wd_session *ss) {
   free(ss->next_ca);
   ss->next_ca = NULL;
@@ -163,12 +215,28 @@ static void pseudo_clear(wd_session *ss) {
 
 /* ---- Terminal callbacks (weft workers, under the terminal's lock) ---------- */
 
+/* The prompt is queued (ss->lock held, released here): send the output
+ * from this worker, and wake the network thread only when it has to look
+ * at the session (output left over or failed, lines waiting, input
+ * ended). */
+static void cb_flush_unlock(wd_session *ss) {
+  int f = ss->out_failed ? -1 : out_send(ss, &wd_nc.sends_worker);
+  bool closing = ss->closing;
+  ReleaseSRWLockExclusive(&ss->lock);
+  if (f != 0 || closing || atomic_load(&ss->net_look))
+    wd_net_wake();
+}
+
 static int cb_send(void *ctx, const void *data, size_t len) {
   wd_session *ss = ctx;
   AcquireSRWLockExclusive(&ss->lock);
   bool ok = out_text(ss, data, len);
-  ReleaseSRWLockExclusive(&ss->lock);
-  wd_net_wake();
+  /* Held back (out_held) until the prompt; a lot of it goes out now. */
+  if (!ok || ss->out_len - ss->out_off >= WD_HOLD_BYTES) {
+    cb_flush_unlock(ss);
+  } else {
+    ReleaseSRWLockExclusive(&ss->lock);
+  }
   return ok ? 0 : WEFT_ESTATE;
 }
 
@@ -177,8 +245,7 @@ static void cb_receiving(void *ctx) {
   AcquireSRWLockExclusive(&ss->lock);
   ss->receiving = true;
   out_ctl(ss, "INPUT");
-  ReleaseSRWLockExclusive(&ss->lock);
-  wd_net_wake();
+  cb_flush_unlock(ss);
 }
 
 static void cb_ended(void *ctx, const weft_task_end *end) {
@@ -207,8 +274,7 @@ static void cb_ended(void *ctx, const weft_task_end *end) {
     }
   }
   prompt(ss);
-  ReleaseSRWLockExclusive(&ss->lock);
-  wd_net_wake();
+  cb_flush_unlock(ss);
 }
 
 static const weft_terminal_ops term_ops = {cb_send, cb_receiving, cb_ended};
@@ -299,28 +365,19 @@ bool wd_session_closing(wd_session *ss) {
   return c;
 }
 
-bool wd_session_has_output(wd_session *ss) {
+bool wd_session_has_output(wd_session *ss, uint64_t now, uint64_t *hold_ms) {
   AcquireSRWLockShared(&ss->lock);
-  bool has = ss->out_len > ss->out_off;
+  bool has = ss->out_len > ss->out_off, held = has && out_held(ss, now);
+  uint64_t left = held ? WD_HOLD_MS - (now - ss->out_moved_ms) : 0;
   ReleaseSRWLockShared(&ss->lock);
-  return has;
+  if (held && left < *hold_ms)
+    *hold_ms = left;
+  return has && !held;
 }
 
 int wd_session_flush(wd_session *ss) {
-  int rc = 0;
   AcquireSRWLockExclusive(&ss->lock);
-  while (ss->out_len > ss->out_off) {
-    int n = send(ss->sock, ss->out + ss->out_off, (int)(ss->out_len - ss->out_off), 0);
-    if (n > 0) {
-      ss->out_off += (size_t)n;
-      ss->out_moved_ms = now_ms();
-      continue;
-    }
-    rc = WSAGetLastError() == WSAEWOULDBLOCK ? 1 : -1;
-    break;
-  }
-  if (ss->out_off == ss->out_len)
-    ss->out_off = ss->out_len = 0;
+  int rc = out_held(ss, now_ms()) ? 0 : out_send(ss, &wd_nc.sends_net);
   ReleaseSRWLockExclusive(&ss->lock);
   return rc;
 }
@@ -424,6 +481,8 @@ static void start_tran(wd_session *ss, const char *tranid, const char *data, siz
     rc = weft_start(wd.region, tranid, data, len, &o, &no);
     if (rc != 0)
       code = start_error(rc, &text);
+    else
+      wd_count(&wd_nc.txns);
   }
   AcquireSRWLockExclusive(&ss->lock);
   if (code != NULL) {
@@ -690,12 +749,14 @@ void wd_session_input(wd_session *ss, const char *data, size_t len) {
       ss->overlong = true;
     }
   }
+  look_update(ss);
 }
 
 void wd_session_eof(wd_session *ss) {
   ss->input_ended = true;
   ss->line_len = 0; /* a partial line is dropped */
   ss->overlong = false;
+  look_update(ss);
 }
 
 static qline *queue_pop(wd_session *ss) {
@@ -704,6 +765,7 @@ static qline *queue_pop(wd_session *ss) {
     if ((ss->q_head = q->next) == NULL)
       ss->q_tail = NULL;
     ss->q_n--;
+    look_update(ss);
   }
   return q;
 }

@@ -6,11 +6,14 @@
  * starting transactions, the weft_terminal callbacks), oper.c (operator
  * commands, for the console and the WEFT transaction).
  *
- * Threads: the main thread; the network thread, which alone touches
- * sockets and runs the session state machines; the console thread; weft's
- * workers, which run the terminal callbacks (under the terminal's lock)
- * and the WEFT program; weft's offload threads, which run operator
- * commands for WEFT.
+ * Threads: the main thread; the network thread, which accepts, polls and
+ * reads every socket, closes them and runs the session state machines; the
+ * console thread; weft's workers, which run the terminal callbacks (under
+ * the terminal's lock) and the WEFT program, and send a session's output
+ * themselves when its task asks for input or ends (one send of the reply
+ * and the prompt, no wake-up of the network thread: README.md, "The
+ * network thread"); weft's offload threads, which run operator commands
+ * for WEFT.
  */
 #ifndef WEFTD_H
 #define WEFTD_H
@@ -61,10 +64,31 @@ const wdef_transaction *wd_find_transaction(const char *tranid);
 
 typedef struct wd_session wd_session;
 
-int wd_net_start(void);                 /* listen and start the network thread */
-void wd_net_wake(void);                 /* any thread: the network thread looks again */
+int wd_net_start(void); /* listen and start the network thread */
+/* Any thread: the network thread looks again (a loopback datagram only
+ * when it sleeps in WSAPoll; while it is awake a flag does). */
+void wd_net_wake(void);
 void wd_net_close_all(const char *why); /* after the region drained */
 void wd_net_stop(void);                 /* join the network thread */
+
+/* The Winsock calls weftd makes, counted to report them per transaction
+ * (docs/performance.md, "The terminal path"): logged at shutdown. Relaxed
+ * atomic counters: any thread adds, wd_net_stop reads. */
+typedef struct wd_net_counts {
+  _Atomic unsigned long long polls;        /* WSAPoll */
+  _Atomic unsigned long long recvs;        /* recv of a session's socket */
+  _Atomic unsigned long long sends_net;    /* send of output by the network thread */
+  _Atomic unsigned long long sends_worker; /* send of output by a worker (callbacks) */
+  _Atomic unsigned long long wake_sends;   /* sendto of the wake datagram */
+  _Atomic unsigned long long wake_recvs;   /* recv of the wake datagram */
+  _Atomic unsigned long long txns;         /* transactions started from terminals */
+} wd_net_counts;
+
+extern wd_net_counts wd_nc;
+
+static inline void wd_count(_Atomic unsigned long long *c) {
+  atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
 
 /* ---- HTTP (http.c, metrics.c; docs/http.md) ---------------------------- */
 
@@ -104,9 +128,17 @@ void wd_session_gone(wd_session *ss, bool peer_closed);
  * sign-on and idle timeouts (network thread). */
 void wd_session_tick(wd_session *ss, uint64_t now_ms);
 /* Send what output the socket takes now (network thread): 1 if some is
- * left, 0 if none, -1 if the socket failed. */
+ * left, 0 if none (or it is held back, see below), -1 if the socket
+ * failed. */
 int wd_session_flush(wd_session *ss);
-bool wd_session_has_output(wd_session *ss);
+/* Output to poll for writing: there is some, and it is not held back.
+ * Output a running task sends is held back (sent with its prompt, in one
+ * send, by the worker) until the task asks for input or ends, has
+ * WD_HOLD_BYTES waiting, or WD_HOLD_MS passed; *hold_ms gets the time
+ * left when it is held back (network thread). */
+bool wd_session_has_output(wd_session *ss, uint64_t now_ms, uint64_t *hold_ms);
+#define WD_HOLD_MS 50u
+#define WD_HOLD_BYTES 16384u
 bool wd_session_wants_input(wd_session *ss); /* poll for reading */
 bool wd_session_closing(wd_session *ss);     /* close once output is sent */
 /* Must the session be closed now (network thread, after a flush; blocked:

@@ -30,6 +30,7 @@ typedef enum { THINK_EXP, THINK_UNIFORM } think_dist;
 
 static struct {
   const char *host, *port, *mix, *json, *def, *user, *password, *plot;
+  const char *raw; /* --raw LINE: the baseline servers' request (no protocol) */
   int terminals;
   double duration, warmup, think_ms, timeout_s;
   think_dist dist;
@@ -39,7 +40,7 @@ static struct {
   int nallow;
   int quiet;
   int seed_given; /* --seed: else the seed comes from the clock */
-} opt = {"127.0.0.1", "3270", NULL, NULL,      NULL, NULL, NULL, NULL, 1, 10,
+} opt = {"127.0.0.1", "3270", NULL, NULL,      NULL, NULL, NULL, NULL, NULL, 1, 10,
          2,           0,      30,   THINK_EXP, 0,    1,    1000, NULL, 0, 0};
 
 static void usage(FILE *f) {
@@ -49,6 +50,8 @@ static void usage(FILE *f) {
           "                [--user U --password P] [--seed X] [--accounts LO-HI]\n"
           "                [--def REGIONFILE] [--allow CODE[,CODE...]] [--timeout S]\n"
           "                [--json FILE] [--plot FILE.png] [--quiet]\n"
+          "       weftload --raw LINE [--host H] [--port P] [--terminals N] [--duration S]\n"
+          "                [--warmup S] [--think-ms T] [--timeout S] [--json FILE] [--quiet]\n"
           "\n"
           "Simulates N terminals (one thread each) running a weighted mix of\n"
           "transactions against weftd (default 127.0.0.1:3270) and reports throughput\n"
@@ -76,6 +79,9 @@ static void usage(FILE *f) {
           "                   program under Wine cannot run the Linux one): run\n"
           "                   `gnuplot FILE.gp` yourself.\n"
           "  --quiet          no progress lines\n"
+          "  --raw LINE       no terminal protocol: each terminal connects, then sends\n"
+          "                   LINE and reads one reply line, again and again (tranid\n"
+          "                   RAW); for the baseline servers of bench/netbase.c\n"
           "\n"
           "Mix file: one entry a line, '#' starts a comment line:\n"
           "  WEIGHT INPUT [| FOLLOWUP]... [!allow CODE[,CODE...]]\n"
@@ -738,6 +744,53 @@ static int run_entry(term *tm, const mix_entry *e) {
   }
 }
 
+/* --raw: one request line -> one reply line round; records it under
+ * tranid 0 (RAW). Returns 0, or -1 when the connection is lost. */
+static int raw_round(term *tm) {
+  double t0 = wp_now();
+  int rc = wp_send_line(tm->s, opt.raw) == 0 ? wp_read_line(&tm->rd, WP_SOCKTIMEO) : WP_ERR;
+  double t1 = wp_now();
+  InterlockedIncrement(&live_responses);
+  if (rc == WP_LINE) {
+    if (t1 >= t_warm && t1 <= t_end)
+      stats_add(&tm->st[0], t1 - t_start, (t1 - t0) * 1000.0);
+    return 0;
+  }
+  count_error(tm, 0);
+  InterlockedIncrement(&live_errors);
+  log_error(tm, opt.raw,
+            rc == WP_TIMEOUT ? "no reply in time"
+            : rc == WP_EOF   ? "the server closed the connection"
+                             : wp_strerror(WSAGetLastError()));
+  disconnect(tm);
+  return -1;
+}
+
+/* --raw: connect, then rounds until the end (reconnecting after a loss). */
+static void raw_main(term *tm) {
+  char err[512];
+  while (running()) {
+    tm->s = wp_connect(opt.host, opt.port, err, sizeof err);
+    if (tm->s == INVALID_SOCKET) {
+      tm->connect_errors++;
+      InterlockedIncrement(&live_errors);
+      log_error(tm, NULL, err);
+      double left = (t_end - wp_now()) * 1000.0;
+      pause_ms(left < 1000 ? left : 1000);
+      continue;
+    }
+    wp_reader_init(&tm->rd, tm->s);
+    tm->connected = 1;
+    wp_set_recv_timeout(&tm->rd, (int)(opt.timeout_s * 1000));
+    while (running()) {
+      pause_ms(think_time(tm));
+      if (raw_round(tm) != 0)
+        break;
+    }
+    disconnect(tm);
+  }
+}
+
 static unsigned __stdcall terminal_main(void *arg) {
   term *tm = arg;
   /* Stagger the connections over at most a second. */
@@ -745,6 +798,10 @@ static unsigned __stdcall terminal_main(void *arg) {
   if (stagger > 20.0 * tm->idx)
     stagger = 20.0 * tm->idx;
   pause_ms(stagger);
+  if (opt.raw) {
+    raw_main(tm);
+    return 0;
+  }
   while (running()) {
     if (start_session(tm) != 0) {
       /* Retry a second later. */
@@ -998,7 +1055,8 @@ static const struct {
   const char **field;
 } str_opts[] = {{"--host", &opt.host}, {"--port", &opt.port},        {"--mix", &opt.mix},
                 {"--json", &opt.json}, {"--def", &opt.def},          {"--user", &opt.user},
-                {"--plot", &opt.plot}, {"--password", &opt.password}};
+                {"--plot", &opt.plot}, {"--password", &opt.password},
+                {"--raw", &opt.raw}};
 static const struct {
   const char *name;
   double *field, lo, hi;
@@ -1063,8 +1121,10 @@ static int parse_options(int argc, char **argv) {
     if (!set_option(a, argv[++i]))
       return usage_error("unknown option %s", a);
   }
-  if (!opt.mix)
-    return usage_error("--mix FILE is required");
+  if (!opt.mix && !opt.raw)
+    return usage_error("--mix FILE (or --raw LINE) is required");
+  if (opt.mix && opt.raw)
+    return usage_error("--mix and --raw exclude each other");
   if (opt.password && !opt.user)
     die("--password without --user");
   return -1;
@@ -1073,7 +1133,10 @@ static int parse_options(int argc, char **argv) {
 /* Reads the mix and the region definition, maps tranids to enclaves and
  * picks the seed when none was given. */
 static void prepare(void) {
-  load_mix(opt.mix);
+  if (opt.raw)
+    tran_index("RAW");
+  else
+    load_mix(opt.mix);
   if (opt.user)
     tran_signon = tran_index("SIGNON");
   if (opt.def)
