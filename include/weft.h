@@ -1130,6 +1130,9 @@ typedef weft_td_def weft_tdq_def;
 #define weft_tsq_define weft_ts_define
 #define weft_tdq_define weft_td_define
 
+/* Screen maps for 3270 terminals: weft_send_map, weft_receive_map, AIDs. */
+#include "weft_bms.h"
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,9 +5,11 @@
  * database resource managers, the HTTP front door) adds its descriptor
  * here; runtime/ never names one. */
 #include "runtime/subsys.h"
+#include "bms/bms.h"
 #include "txn/txn.h"
 
 const weft__subsys *const weft__library_subsys[] = {
     &weft__txn_subsys, /* units of work, recoverable resources, the log */
+    &weft__bms_subsys, /* screen maps for 3270 terminals */
     NULL,
 };
