@@ -24,7 +24,7 @@ export WINEPREFIX=${WINEPREFIX:-$DEPS/wineprefix}
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 APT_PACKAGES="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 cmake ninja-build \
-meson pkgconf python3 patch ca-certificates gnuplot-nox"
+meson pkgconf python3 patch ca-certificates gnuplot-nox s3270"
 # Only the DebitCredit benchmark needs PostgreSQL (its pgbench): a machine
 # where it cannot be installed still builds and tests.
 APT_OPTIONAL="postgresql"
@@ -39,7 +39,7 @@ as_root() {
 deps_ok() {
   command -v x86_64-w64-mingw32-gcc >/dev/null &&
     command -v wine >/dev/null && command -v cmake >/dev/null &&
-    command -v ninja >/dev/null &&
+    command -v ninja >/dev/null && command -v s3270 >/dev/null &&
     [ -f "$CRITERION_PREFIX/bin/libcriterion-3.dll" ] &&
     [ -f "$WINEPREFIX/system.reg" ]
 }

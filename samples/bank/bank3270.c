@@ -45,9 +45,10 @@ static char *got(const char *data, size_t cap, char *out, size_t outcap) {
 }
 #define GOT(f, out) got((f).data, sizeof(f).data, (out), sizeof(out))
 
-/* Show a field in error: red, reversed, the cursor on it. */
+/* Show a field in error: red, reversed, the cursor on it (and sent back
+ * with the next input, FSET, as the form fields are). */
 static void in_error(weft_map_sym *h) {
-  h->attr = WEFT_ATTR_SET | WEFT_ATTR_BRT | WEFT_ATTR_NUM;
+  h->attr = WEFT_ATTR_SET | WEFT_ATTR_BRT | WEFT_ATTR_NUM | WEFT_ATTR_FSET;
   h->color = WEFT_COLOR_RED;
   h->hilight = WEFT_HILIGHT_REVERSE;
   h->len = -1;

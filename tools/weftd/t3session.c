@@ -58,6 +58,8 @@ struct t3_session {
   ds_buf out; /* framed bytes for the socket */
   size_t out_off;
   bool out_failed, closing;
+  bool kb_open;          /* the last record sent unlocked the keyboard, and no input
+                            (which locks it) came since */
   uint64_t out_moved_ms;
   int state; /* T3_* */
   bool receiving;
@@ -100,6 +102,8 @@ static bool out_record(t3_session *ss, const unsigned char *p, size_t n) {
   if (ss->out.len == ss->out_off)
     ss->out_moved_ms = now_ms();
   tn_frame(&ss->tn, p, n, &ss->out);
+  if (n >= 2 && p[0] != DS_CMD_WSF) /* command and WCC: does it unlock? */
+    ss->kb_open = (p[1] & DS_WCC_RESTORE) != 0;
   if (ss->out.failed)
     ss->out_failed = true;
   return !ss->out_failed;
@@ -195,10 +199,13 @@ static void text_add(t3_session *ss, const char *p, size_t n) {
   ss->text_dirty = true;
 }
 
-/* Unlock the keyboard of a screen the program drew (Write, WCC restore). */
+/* Unlock the keyboard of a screen the program drew (Write, WCC restore),
+ * unless its last record did: a second unlock could arrive after the
+ * operator pressed the next key and unlock the keyboard too early. */
 static void kb_restore(t3_session *ss) {
   unsigned char w[2] = {DS_CMD_W, ds_code6(DS_WCC_RESTORE)};
-  out_record(ss, w, 2);
+  if (!ss->kb_open)
+    out_record(ss, w, 2);
 }
 
 /* ---- The sign-on screen (24x80) -------------------------------------------------- */
@@ -729,11 +736,12 @@ static void next_input(t3_session *ss, const unsigned char *rec, size_t len, con
 static void record(t3_session *ss, const unsigned char *rec, size_t len) {
   char w[64];
   ss->last_ms = now_ms();
-  AcquireSRWLockShared(&ss->lock);
+  AcquireSRWLockExclusive(&ss->lock);
+  ss->kb_open = false; /* an AID locks the keyboard */
   int state = ss->state;
   bool receiving = ss->receiving;
   unsigned size = ss->rows * ss->cols;
-  ReleaseSRWLockShared(&ss->lock);
+  ReleaseSRWLockExclusive(&ss->lock);
   ds_input in;
   int rc = ds_parse_input(rec, len, size ? size : 1920, &in);
   if (rc != DS_OK) {
