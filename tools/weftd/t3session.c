@@ -53,6 +53,8 @@ struct t3_session {
   unsigned signon_fails;
   unsigned char *pending; /* a record that came while the task was not receiving */
   size_t pending_len;
+  unsigned char *held;    /* bytes read after it (or during a sign-on check), not yet fed */
+  size_t held_len;
   /* -- Under lock ----------------------------------------------------------------- */
   SRWLOCK lock;
   ds_buf out; /* framed bytes for the socket */
@@ -411,6 +413,7 @@ void t3_gone(t3_session *ss) {
   pseudo_clear(ss);
   ds_buf_free(&ss->out);
   free(ss->pending);
+  free(ss->held);
   free(ss->rec);
   free(ss);
 }
@@ -459,7 +462,8 @@ int t3_flush(t3_session *ss) {
 }
 
 bool t3_wants_input(t3_session *ss) {
-  if (ss->failed || ss->input_ended || ss->pending != NULL || ss->signon != NULL)
+  if (ss->failed || ss->input_ended || ss->pending != NULL || ss->signon != NULL ||
+      ss->held != NULL)
     return false;
   AcquireSRWLockShared(&ss->lock);
   bool closing = ss->closing || ss->out_failed;
@@ -849,6 +853,27 @@ void t3_input(t3_session *ss, const unsigned char *data, size_t len) {
       record(ss, ss->tn.data, ss->tn.data_len);
     }
   }
+  if (len > 0 && !ss->failed) { /* stopped for a kept record or a sign-on: keep the rest */
+    if ((ss->held = malloc(len)) == NULL) {
+      wd_log('E', "%s: no storage for its input: closed", who(ss, w, sizeof w));
+      ss->failed = true;
+      return;
+    }
+    memcpy(ss->held, data, len);
+    ss->held_len = len;
+  }
+}
+
+/* Feed the bytes held back, once nothing holds them (TN3270 thread). */
+static void held_run(t3_session *ss) {
+  if (ss->held == NULL || ss->pending != NULL || ss->signon != NULL)
+    return;
+  unsigned char *p = ss->held;
+  size_t n = ss->held_len;
+  ss->held = NULL;
+  ss->held_len = 0;
+  t3_input(ss, p, n);
+  free(p);
 }
 
 /* ---- Ticks (TN3270 thread) --------------------------------------------------------------- */
@@ -891,6 +916,7 @@ void t3_tick(t3_session *ss, uint64_t now) {
       free(p);
     }
   }
+  held_run(ss);
   AcquireSRWLockExclusive(&ss->lock);
   if (ss->text_dirty && !ss->closing)
     text_draw(ss);
