@@ -62,6 +62,7 @@ struct t3_session {
   bool out_failed, closing;
   bool kb_open;          /* the last record sent unlocked the keyboard, and no input
                             (which locks it) came since */
+  bool typeahead;        /* an input waits (pending): the keyboard stays locked for it */
   uint64_t out_moved_ms;
   int state; /* T3_* */
   bool receiving;
@@ -121,7 +122,7 @@ static void out_raw(t3_session *ss, const ds_buf *b) {
 
 /* May the keyboard be unlocked: nobody runs, or the task waits for input. */
 static bool kb_free(t3_session *ss) {
-  return ss->state != T3_RUNNING || ss->receiving;
+  return !ss->typeahead && (ss->state != T3_RUNNING || ss->receiving);
 }
 
 static void set_status(t3_session *ss, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -206,7 +207,7 @@ static void text_add(t3_session *ss, const char *p, size_t n) {
  * operator pressed the next key and unlock the keyboard too early. */
 static void kb_restore(t3_session *ss) {
   unsigned char w[2] = {DS_CMD_W, ds_code6(DS_WCC_RESTORE)};
-  if (!ss->kb_open)
+  if (!ss->kb_open && !ss->typeahead) /* an input waiting gets its own answer */
     out_record(ss, w, 2);
 }
 
@@ -778,6 +779,9 @@ static void record(t3_session *ss, const unsigned char *rec, size_t len) {
   } else if ((ss->pending = malloc(len)) != NULL) { /* type-ahead: kept, reading stops */
     memcpy(ss->pending, rec, len);
     ss->pending_len = len;
+    AcquireSRWLockExclusive(&ss->lock);
+    ss->typeahead = true;
+    ReleaseSRWLockExclusive(&ss->lock);
   }
 }
 
@@ -912,6 +916,9 @@ void t3_tick(t3_session *ss, uint64_t now) {
     if (take) {
       unsigned char *p = ss->pending;
       ss->pending = NULL;
+      AcquireSRWLockExclusive(&ss->lock);
+      ss->typeahead = false;
+      ReleaseSRWLockExclusive(&ss->lock);
       record(ss, p, ss->pending_len);
       free(p);
     }
