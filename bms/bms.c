@@ -17,7 +17,7 @@
 
 /* The last input of a task. */
 typedef struct bms_task {
-  int bt_aid;          /* WEFT_AID_* */
+  int bt_aid;              /* WEFT_AID_* */
   unsigned bt_row, bt_col; /* the cursor, 0-based */
 } bms_task;
 
@@ -166,8 +166,7 @@ static long cursor_of(const weft_map *map, void *sym, unsigned flags, int cursor
   return -1;
 }
 
-int weft_send_map(weft_task *t, const weft_map *map, const void *sym, unsigned flags,
-                  int cursor) {
+int weft_send_map(weft_task *t, const weft_map *map, const void *sym, unsigned flags, int cursor) {
   weft_terminal_device dev;
   unsigned rows, cols;
   if (map == NULL)
@@ -273,8 +272,7 @@ static void fill_sym(const weft_map *map, void *sym, const ds_input *in, unsigne
   }
 }
 
-int weft_receive_map(weft_task *t, const weft_map *map, void *sym, int *aid,
-                     unsigned timeout_ms) {
+int weft_receive_map(weft_task *t, const weft_map *map, void *sym, int *aid, unsigned timeout_ms) {
   weft_terminal_device dev;
   unsigned rows, cols;
   if (map == NULL || sym == NULL)

@@ -80,16 +80,16 @@
 
 /* One field of a physical map (weftmap writes these). */
 typedef struct weft_map_field {
-  const char *name;     /* NULL: a constant (a label) */
-  uint16_t row, col;    /* 1-based, within the map: where the attribute byte goes */
-  uint16_t length;      /* data bytes after the attribute byte */
-  uint16_t attr;        /* WEFT_ATTR_* */
-  uint8_t color;        /* WEFT_COLOR_* */
-  uint8_t hilight;      /* WEFT_HILIGHT_* */
-  uint8_t justify;      /* WEFT_JUST_* */
-  char fill;            /* with WEFT_JUST_RIGHT: '0' or ' ' */
-  const char *initial;  /* the initial value (INITIAL=), or NULL */
-  uint32_t sym;         /* named fields: the offset of its entry in the symbolic map */
+  const char *name;    /* NULL: a constant (a label) */
+  uint16_t row, col;   /* 1-based, within the map: where the attribute byte goes */
+  uint16_t length;     /* data bytes after the attribute byte */
+  uint16_t attr;       /* WEFT_ATTR_* */
+  uint8_t color;       /* WEFT_COLOR_* */
+  uint8_t hilight;     /* WEFT_HILIGHT_* */
+  uint8_t justify;     /* WEFT_JUST_* */
+  char fill;           /* with WEFT_JUST_RIGHT: '0' or ' ' */
+  const char *initial; /* the initial value (INITIAL=), or NULL */
+  uint32_t sym;        /* named fields: the offset of its entry in the symbolic map */
 } weft_map_field;
 
 /* A physical map. */
@@ -99,18 +99,18 @@ typedef struct weft_map {
   uint16_t line, column; /* 1-based: where the map's (1,1) goes on the screen */
   uint16_t n_fields;
   const weft_map_field *fields;
-  uint32_t sym_size;     /* the symbolic map's size */
+  uint32_t sym_size; /* the symbolic map's size */
 } weft_map;
 
 /* The head of each named field's entry in a symbolic map; its data (length
  * bytes) follows it. WEFT_MAP_FIELD(n) declares one entry. */
 typedef struct weft_map_sym {
-  int16_t len;      /* receive: the bytes the terminal sent (0: none). send: -1 puts
+  int16_t len;     /* receive: the bytes the terminal sent (0: none). send: -1 puts
                        the cursor here (symbolic cursor) */
-  uint8_t flag;     /* receive: 1 when the field was sent (modified) */
-  uint8_t attr;     /* send: WEFT_ATTR_SET | WEFT_ATTR_* overrides the map's attributes */
-  uint8_t color;    /* send: a colour override (0: the map's) */
-  uint8_t hilight;  /* send: a highlighting override (0: the map's) */
+  uint8_t flag;    /* receive: 1 when the field was sent (modified) */
+  uint8_t attr;    /* send: WEFT_ATTR_SET | WEFT_ATTR_* overrides the map's attributes */
+  uint8_t color;   /* send: a colour override (0: the map's) */
+  uint8_t hilight; /* send: a highlighting override (0: the map's) */
   uint8_t pad[2];
 } weft_map_sym;
 #define WEFT_MAP_FIELD(n) \

@@ -70,8 +70,8 @@ static void open_term(int kind, int extended) {
   memset(&g_h, 0, sizeof g_h);
   InitializeSRWLock(&g_h.lock);
   cr_assert_eq(weft_terminal_create(g_r, "TC0001", &ops_3270, &g_h, &g_t), 0);
-  weft_terminal_device dev = {.kind = kind, .model = kind ? 2 : 0, .rows = 24, .cols = 80,
-                              .extended = extended};
+  weft_terminal_device dev = {
+      .kind = kind, .model = kind ? 2 : 0, .rows = 24, .cols = 80, .extended = extended};
   cr_assert_eq(weft_terminal_set_device(g_t, &dev), 0);
 }
 
@@ -112,14 +112,14 @@ Test(bms, send_map_record) {
   run("SEND", p_send);
   cr_assert_eq(g_rc, 0);
   static const unsigned char want[] = {
-      0xF5, 0xC2,                                     /* EW, WCC reset + restore */
-      0x11, 0xC1, 0x50, 0x1D, 0xF0,                   /* SBA(1,0) = 80 = 1:16, SF(autoskip) */
-      0xC1, 0x83, 0x83, 0xA3, 0x7A,                   /* "Acct:" */
+      0xF5, 0xC2,                                           /* EW, WCC reset + restore */
+      0x11, 0xC1, 0x50, 0x1D, 0xF0,                         /* SBA(1,0) = 80 = 1:16, SF(autoskip) */
+      0xC1, 0x83, 0x83, 0xA3, 0x7A,                         /* "Acct:" */
       0x11, 0xC1, 0xD9, 0x29, 0x02, 0xC0, 0x50, 0x41, 0xF4, /* SBA(1,9) SFE(num, underline) */
-      0x11, 0xC1, 0xE2, 0x1D, 0xF0,                   /* stopper at (1,18) */
+      0x11, 0xC1, 0xE2, 0x1D, 0xF0,                         /* stopper at (1,18) */
       0x11, 0xC5, 0x40, 0x29, 0x02, 0xC0, 0xF8, 0x42, 0xF2, /* SBA(4,0) SFE(askip brt, red) */
-      0xC8, 0xC9, 0x40, 0xBA, 0xE7, 0xBB,             /* "HI [X]" in CP037 */
-      0x11, 0xC1, 0x5A, 0x13,                         /* cursor: the IC field's data (1,10) */
+      0xC8, 0xC9, 0x40, 0xBA, 0xE7, 0xBB,                   /* "HI [X]" in CP037 */
+      0x11, 0xC1, 0x5A, 0x13,                               /* cursor: the IC field's data (1,10) */
   };
   rec_is(want, sizeof want);
   close_term();
@@ -128,7 +128,7 @@ Test(bms, send_map_record) {
 static void p_cursor(weft_task *t) {
   TMAP m;
   memset(&m, 0, sizeof m);
-  m.MSG.h.len = -1; /* symbolic cursor */
+  m.MSG.h.len = -1;                              /* symbolic cursor */
   m.ACCT.h.attr = WEFT_ATTR_SET | WEFT_ATTR_BRT; /* override: bright */
   strcpy(m.ACCT.data, "12");
   g_rc = weft_send_map(t, &tmap, &m, WEFT_MAP_DATAONLY | WEFT_MAP_ALARM, 0);
@@ -141,8 +141,8 @@ Test(bms, dataonly_override_symbolic_cursor) {
   static const unsigned char want[] = {
       0xF1, 0xC4,                   /* Write, WCC alarm */
       0x11, 0xC1, 0xD9, 0x1D, 0xC8, /* ACCT: SF(unprot bright), no SFE on a plain terminal */
-      0xF1, 0xF2, 0, 0, 0, 0, 0, 0, /* "12" and nulls to its length */
-      0x11, 0xC5, 0xC1, 0x13,       /* cursor: MSG's data (4,1) */
+      0xF1, 0xF2, 0,    0,    0,    0, 0, 0, /* "12" and nulls to its length */
+      0x11, 0xC5, 0xC1, 0x13,                /* cursor: MSG's data (4,1) */
   };
   rec_is(want, sizeof want);
   close_term();

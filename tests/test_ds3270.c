@@ -72,12 +72,12 @@ Test(addr, round_trip_all_and_fourteen_bit_past_4095) {
 }
 
 Test(addr, attribute_codes) {
-  cr_assert_eq(ds_code6(0), 0x40);                          /* unprotected */
-  cr_assert_eq(ds_code6(DS_FA_MDT), 0xC1);                  /* unprotected + MDT */
-  cr_assert_eq(ds_code6(DS_FA_PROT), 0x60);                 /* protected */
-  cr_assert_eq(ds_code6(DS_FA_PROT | DS_FA_BRT), 0xE8);     /* protected, bright */
-  cr_assert_eq(ds_code6(DS_FA_PROT | DS_FA_NUM), 0xF0);     /* autoskip */
-  cr_assert_eq(ds_code6(DS_FA_DRK), 0x4C);                  /* password */
+  cr_assert_eq(ds_code6(0), 0x40);                      /* unprotected */
+  cr_assert_eq(ds_code6(DS_FA_MDT), 0xC1);              /* unprotected + MDT */
+  cr_assert_eq(ds_code6(DS_FA_PROT), 0x60);             /* protected */
+  cr_assert_eq(ds_code6(DS_FA_PROT | DS_FA_BRT), 0xE8); /* protected, bright */
+  cr_assert_eq(ds_code6(DS_FA_PROT | DS_FA_NUM), 0xF0); /* autoskip */
+  cr_assert_eq(ds_code6(DS_FA_DRK), 0x4C);              /* password */
   cr_assert_eq(ds_code6(DS_WCC_RESET | DS_WCC_RESTORE | DS_WCC_RESETMDT), 0xC3);
 }
 
@@ -250,7 +250,8 @@ static void out_is(neg *n, const void *want, size_t len) {
   n->out.len = 0;
 }
 
-#define BYTES(...) ((const unsigned char[]){__VA_ARGS__}), sizeof((const unsigned char[]){__VA_ARGS__})
+#define BYTES(...) \
+  ((const unsigned char[]){__VA_ARGS__}), sizeof((const unsigned char[]){__VA_ARGS__})
 
 Test(neg, tn3270e_as_s3270_does) {
   neg n;
@@ -303,8 +304,7 @@ Test(neg, fallback_to_tn3270) {
   cr_assert_eq(feed(&n, is, sizeof is - 1), TN_EV_NAME);
   tn_assign(&n.c, "T3270A", &n.out);
   out_is(&n, BYTES(0xFF, 0xFD, 0x19, 0xFF, 0xFB, 0x19, 0xFF, 0xFD, 0x00, 0xFF, 0xFB, 0x00));
-  cr_assert_eq(feed(&n, BYTES(0xFF, 0xFB, 0x19, 0xFF, 0xFD, 0x19, 0xFF, 0xFB, 0x00)),
-               TN_EV_NONE);
+  cr_assert_eq(feed(&n, BYTES(0xFF, 0xFB, 0x19, 0xFF, 0xFD, 0x19, 0xFF, 0xFB, 0x00)), TN_EV_NONE);
   cr_assert_eq(feed(&n, BYTES(0xFF, 0xFD, 0x00)), TN_EV_UP);
   cr_assert_not(n.c.tn3270e);
   /* FF doubled in a record, no header. */
@@ -405,8 +405,7 @@ Test(bad, other_options_refused_once) {
   neg n;
   neg_up(&n);
   n.out.len = 0;
-  cr_assert_eq(feed(&n, BYTES(0xFF, 0xFB, 0x01, 0xFF, 0xFD, 0x03, 0xFF, 0xFC, 0x05)),
-               TN_EV_NONE);
+  cr_assert_eq(feed(&n, BYTES(0xFF, 0xFB, 0x01, 0xFF, 0xFD, 0x03, 0xFF, 0xFC, 0x05)), TN_EV_NONE);
   out_is(&n, BYTES(0xFF, 0xFE, 0x01, 0xFF, 0xFC, 0x03)); /* DONT ECHO, WONT SGA; WONT: nothing */
   cr_assert_eq(feed(&n, BYTES(0xFF, 0xF1)), TN_EV_NONE); /* NOP */
   cr_assert_eq(n.out.len, 0);

@@ -41,7 +41,7 @@ Test(mapc, parses_a_map_set) {
   cr_assert_eq(m->fields[1].hilight, WEFT_HILIGHT_UNDERLINE);
   cr_assert(m->fields[2].justify_right);
   cr_assert_eq(m->fields[2].fill, '0');
-  cr_assert_eq(s.maps[1].rows, 24); /* the default size */
+  cr_assert_eq(s.maps[1].rows, 24);                        /* the default size */
   cr_assert_eq(s.maps[1].fields[0].attr, WEFT_ATTR_ASKIP); /* the default attribute */
   mapc_free(&s);
 }

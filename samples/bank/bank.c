@@ -190,7 +190,7 @@ static void fail_m(weft_task *t, bank_msg *m, const char *what, int rc) {
   weft_rollback(t);
   if (rc == WEFT_EDEADLOCK || rc == WEFT_ETIMEDOUT)
     tell(t, m, "ERROR: %s: the records are busy, nothing was changed; try again (%s)", what,
-        weft_err_name(rc));
+         weft_err_name(rc));
   else
     tell(t, m, "ERROR: %s failed, nothing was changed (%s: %s)", what, weft_err_name(rc),
          weft_strerror(rc));
@@ -536,13 +536,13 @@ int bank_post(weft_task *t, bank_msg *m, uint32_t no, int64_t amount, int sign) 
   if (sign < 0 && a.balance < amount) {
     weft_rollback(t);
     tell(t, m, "REFUSED: insufficient funds in account %lu: balance %s, withdrawal %s",
-        (unsigned long)no, M(a.balance).s, M(amount).s);
+         (unsigned long)no, M(a.balance).s, M(amount).s);
     return -1;
   }
   if (sign > 0 && a.balance > BALANCE_MAX - amount) {
     weft_rollback(t);
     tell(t, m, "REFUSED: the balance of account %lu would pass %s", (unsigned long)no,
-        M(BALANCE_MAX).s);
+         M(BALANCE_MAX).s);
     return -1;
   }
   a.balance += sign * amount;
@@ -555,8 +555,8 @@ int bank_post(weft_task *t, bank_msg *m, uint32_t no, int64_t amount, int sign) 
   }
   if (commit_m(t, m) != 0)
     return -1;
-  tell(t, m, "%s %s %s ACCOUNT %lu  NEW BALANCE %s", sign > 0 ? "DEPOSITED" : "WITHDRAWN", M(amount).s,
-      sign > 0 ? "TO" : "FROM", (unsigned long)no, M(a.balance).s);
+  tell(t, m, "%s %s %s ACCOUNT %lu  NEW BALANCE %s", sign > 0 ? "DEPOSITED" : "WITHDRAWN",
+       M(amount).s, sign > 0 ? "TO" : "FROM", (unsigned long)no, M(a.balance).s);
   return 0;
 }
 

@@ -22,7 +22,7 @@ enum { B3_MENU = 1, B3_INQ, B3_POST };
 typedef struct b3_ca {
   char magic[4]; /* "B3CA" */
   int32_t screen;
-  int32_t sign;  /* B3_POST: 1 deposit, -1 withdrawal */
+  int32_t sign; /* B3_POST: 1 deposit, -1 withdrawal */
 } b3_ca;
 
 /* Put text into a field's data (cut to its size; the rest NUL). */

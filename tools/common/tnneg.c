@@ -4,8 +4,16 @@
 #include <string.h>
 
 /* TN3270E sub-commands and DEVICE-TYPE reasons (RFC 2355). */
-enum { E_CONNECT = 1, E_DEVICE_TYPE = 2, E_FUNCTIONS = 3, E_IS = 4, E_REASON = 5, E_REJECT = 6,
-       E_REQUEST = 7, E_SEND = 8 };
+enum {
+  E_CONNECT = 1,
+  E_DEVICE_TYPE = 2,
+  E_FUNCTIONS = 3,
+  E_IS = 4,
+  E_REASON = 5,
+  E_REJECT = 6,
+  E_REQUEST = 7,
+  E_SEND = 8
+};
 enum { E_DEVICE_IN_USE = 1, E_INV_DEVICE_TYPE = 4 };
 /* The byte parser's states. */
 enum { PS_DATA, PS_IAC, PS_OPT, PS_SB, PS_SB_IAC };
@@ -97,8 +105,8 @@ static int option(tn_conn *c, unsigned char cmd, unsigned char opt, ds_buf *out)
   }
   if (c->state == TN_NEG_OPTS)
     return opts_answer(c, cmd, opt);
-  bool ours = opt == TN_OPT_BINARY || opt == TN_OPT_EOR || opt == TN_OPT_TTYPE ||
-              opt == TN_OPT_TN3270E;
+  bool ours =
+      opt == TN_OPT_BINARY || opt == TN_OPT_EOR || opt == TN_OPT_TTYPE || opt == TN_OPT_TN3270E;
   if (!ours && (cmd == TN_WILL || cmd == TN_DO)) /* refused; WONT/DONT need no answer */
     put3(out, TN_IAC, cmd == TN_WILL ? TN_DONT : TN_WONT, opt);
   return TN_EV_NONE;
@@ -313,8 +321,7 @@ int tn_feed(tn_conn *c, const unsigned char *in, size_t len, size_t *used, ds_bu
 
 void tn_frame(tn_conn *c, const unsigned char *data, size_t len, ds_buf *out) {
   if (c->tn3270e) {
-    unsigned char h[TN3270E_HDR] = {0, 0, 0, (unsigned char)(c->seq >> 8),
-                                    (unsigned char)c->seq};
+    unsigned char h[TN3270E_HDR] = {0, 0, 0, (unsigned char)(c->seq >> 8), (unsigned char)c->seq};
     c->seq++;
     for (int i = 0; i < TN3270E_HDR; i++) { /* the sequence number may hold FF */
       ds_byte(out, h[i]);

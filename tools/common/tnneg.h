@@ -25,8 +25,17 @@
 #define TN_SUB_MAX 128 /* a subnegotiation longer than this is refused */
 
 /* Telnet bytes. */
-enum { TN_IAC = 255, TN_DONT = 254, TN_DO = 253, TN_WONT = 252, TN_WILL = 251, TN_SB = 250,
-       TN_SE = 240, TN_EOR = 239, TN_NOP = 241 };
+enum {
+  TN_IAC = 255,
+  TN_DONT = 254,
+  TN_DO = 253,
+  TN_WONT = 252,
+  TN_WILL = 251,
+  TN_SB = 250,
+  TN_SE = 240,
+  TN_EOR = 239,
+  TN_NOP = 241
+};
 /* Options. */
 enum { TN_OPT_BINARY = 0, TN_OPT_TTYPE = 24, TN_OPT_EOR = 25, TN_OPT_TN3270E = 40 };
 
@@ -46,34 +55,34 @@ enum {
 
 /* What tn_feed stopped for. */
 enum {
-  TN_EV_NONE,    /* every byte used, nothing to report */
-  TN_EV_NAME,    /* a device name is needed: call tn_assign (type and requested name set) */
-  TN_EV_UP,      /* the negotiation is done: records may be sent */
-  TN_EV_RECORD,  /* an inbound record is in rec / rec_len (valid until the next feed) */
-  TN_EV_ERROR,   /* the connection is broken (error says why): close it */
+  TN_EV_NONE,   /* every byte used, nothing to report */
+  TN_EV_NAME,   /* a device name is needed: call tn_assign (type and requested name set) */
+  TN_EV_UP,     /* the negotiation is done: records may be sent */
+  TN_EV_RECORD, /* an inbound record is in rec / rec_len (valid until the next feed) */
+  TN_EV_ERROR,  /* the connection is broken (error says why): close it */
 };
 
 typedef struct tn_conn {
-  int state;                    /* TN_NEG_* */
-  bool tn3270e;                 /* TN3270E (else plain TN3270) */
-  char type[TN_TYPE_MAX + 1];   /* the terminal type, e.g. IBM-3278-2-E */
+  int state;                      /* TN_NEG_* */
+  bool tn3270e;                   /* TN3270E (else plain TN3270) */
+  char type[TN_TYPE_MAX + 1];     /* the terminal type, e.g. IBM-3278-2-E */
   char req_name[TN_NAME_MAX + 1]; /* TN3270E: the device name the client asked for ("") */
-  char name[TN_NAME_MAX + 1];   /* the device name assigned */
-  ds_model model;               /* from type */
-  unsigned opts;                /* TN3270: the option answers seen (bits) */
+  char name[TN_NAME_MAX + 1];     /* the device name assigned */
+  ds_model model;                 /* from type */
+  unsigned opts;                  /* TN3270: the option answers seen (bits) */
   /* The byte parser. */
-  int ps;                       /* where it is inside a telnet command */
-  unsigned char cmd;            /* WILL..DONT being read */
+  int ps;            /* where it is inside a telnet command */
+  unsigned char cmd; /* WILL..DONT being read */
   unsigned char sub[TN_SUB_MAX];
   size_t sub_len;
-  unsigned char *rec;           /* the record being assembled (caller's buffer) */
+  unsigned char *rec; /* the record being assembled (caller's buffer) */
   size_t rec_len, rec_max;
-  bool rec_over;                /* the record passed rec_max: it is refused */
-  const unsigned char *data;    /* TN_EV_RECORD: the 3270 data (header taken off) */
+  bool rec_over;             /* the record passed rec_max: it is refused */
+  const unsigned char *data; /* TN_EV_RECORD: the 3270 data (header taken off) */
   size_t data_len;
-  unsigned short seq;           /* TN3270E: the next outbound sequence number */
-  const char *error;            /* why TN_EV_ERROR (static text) */
-  unsigned records_ignored;     /* TN3270E records that are not 3270-DATA */
+  unsigned short seq;       /* TN3270E: the next outbound sequence number */
+  const char *error;        /* why TN_EV_ERROR (static text) */
+  unsigned records_ignored; /* TN3270E records that are not 3270-DATA */
 } tn_conn;
 
 /* Start a connection: rec (rec_max bytes, the caller's) assembles inbound

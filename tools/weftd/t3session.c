@@ -43,32 +43,32 @@ struct t3_session {
   weft_terminal *term;            /* from the device name on */
   /* -- TN3270 thread ----------------------------------------------------------- */
   tn_conn tn;
-  unsigned char *rec;   /* inbound record assembly (tn3270_max_record bytes) */
-  bool failed;          /* the protocol broke: close at once */
-  bool input_ended;     /* the client closed its side */
-  uint64_t start_ms;    /* connected */
-  uint64_t last_ms;     /* the last inbound record */
+  unsigned char *rec; /* inbound record assembly (tn3270_max_record bytes) */
+  bool failed;        /* the protocol broke: close at once */
+  bool input_ended;   /* the client closed its side */
+  uint64_t start_ms;  /* connected */
+  uint64_t last_ms;   /* the last inbound record */
   uint64_t signed_off_ms;
-  wd_signon *signon;    /* a sign-on being checked */
+  wd_signon *signon; /* a sign-on being checked */
   unsigned signon_fails;
   unsigned char *pending; /* a record that came while the task was not receiving */
   size_t pending_len;
-  unsigned char *held;    /* bytes read after it (or during a sign-on check), not yet fed */
+  unsigned char *held; /* bytes read after it (or during a sign-on check), not yet fed */
   size_t held_len;
   /* -- Under lock ----------------------------------------------------------------- */
   SRWLOCK lock;
   ds_buf out; /* framed bytes for the socket */
   size_t out_off;
   bool out_failed, closing;
-  bool kb_open;          /* the last record sent unlocked the keyboard, and no input
+  bool kb_open;   /* the last record sent unlocked the keyboard, and no input
                             (which locks it) came since */
-  bool typeahead;        /* an input waits (pending): the keyboard stays locked for it */
+  bool typeahead; /* an input waits (pending): the keyboard stays locked for it */
   uint64_t out_moved_ms;
   int state; /* T3_* */
   bool receiving;
-  int screen;            /* SCR_*: what the terminal shows */
-  unsigned rows, cols;   /* its size now (Erase/Write: 24x80; Erase/Write Alternate: the model's) */
-  bool text_dirty;       /* the text screen must be redrawn */
+  int screen;          /* SCR_*: what the terminal shows */
+  unsigned rows, cols; /* its size now (Erase/Write: 24x80; Erase/Write Alternate: the model's) */
+  bool text_dirty;     /* the text screen must be redrawn */
   char lines[TEXT_ROWS_MAX][TEXT_COLS_MAX + 1];
   unsigned n_lines;
   char status[TEXT_COLS_MAX + 1];
@@ -386,8 +386,8 @@ static const char *who(t3_session *ss, char *buf, size_t n) {
   if (ss->termid[0] != '\0')
     snprintf(buf, n, "3270 terminal %s", ss->termid);
   else
-    snprintf(buf, n, "TN3270 connection from %u.%u.%u.%u", ss->addr & 255u,
-             (ss->addr >> 8) & 255u, (ss->addr >> 16) & 255u, ss->addr >> 24);
+    snprintf(buf, n, "TN3270 connection from %u.%u.%u.%u", ss->addr & 255u, (ss->addr >> 8) & 255u,
+             (ss->addr >> 16) & 255u, ss->addr >> 24);
   return buf;
 }
 
@@ -446,8 +446,8 @@ int t3_flush(t3_session *ss) {
   int rc = 0;
   AcquireSRWLockExclusive(&ss->lock);
   while (ss->out.len > ss->out_off) {
-    int n = send(ss->sock, (const char *)ss->out.b + ss->out_off,
-                 (int)(ss->out.len - ss->out_off), 0);
+    int n =
+        send(ss->sock, (const char *)ss->out.b + ss->out_off, (int)(ss->out.len - ss->out_off), 0);
     if (n > 0) {
       ss->out_off += (size_t)n;
       ss->out_moved_ms = now_ms();
@@ -523,8 +523,8 @@ static const char *authorize(t3_session *ss, const char *tranid) {
     return "SIGNON_REQUIRED sign on first";
   const wdef_transaction *t = wd_find_transaction(tranid);
   return t == NULL || wdef_may_run(ss->userdef, t) ? NULL
-                                                    : "NOT_AUTHORIZED you may not run this "
-                                                      "transaction";
+                                                   : "NOT_AUTHORIZED you may not run this "
+                                                     "transaction";
 }
 
 static const char *start_error(int rc) {
@@ -796,8 +796,10 @@ static void assign_name(t3_session *ss, ds_buf *reply) {
     tn_assign(&ss->tn, NULL, reply);
     return;
   }
-  weft_terminal_device dev = {.kind = WEFT_DEVICE_3270, .model = ss->tn.model.model,
-                              .rows = ss->tn.model.rows, .cols = ss->tn.model.cols,
+  weft_terminal_device dev = {.kind = WEFT_DEVICE_3270,
+                              .model = ss->tn.model.model,
+                              .rows = ss->tn.model.rows,
+                              .cols = ss->tn.model.cols,
                               .extended = ss->tn.model.extended};
   snprintf(dev.type, sizeof dev.type, "%s", ss->tn.type);
   if (weft_terminal_create(wd.region, name, &term_ops, ss, &ss->term) != 0 ||

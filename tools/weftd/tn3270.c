@@ -35,10 +35,10 @@ static char g_stop_why[128];
 /* The pool: a pattern (prefix + #s) or a list. Set once at start. */
 static SRWLOCK g_names_lock = SRWLOCK_INIT;
 static char g_prefix[WEFT_NAME_MAX + 1];
-static unsigned g_digits;      /* pattern: the #s (0: a list) */
+static unsigned g_digits; /* pattern: the #s (0: a list) */
 static char (*g_list)[WEFT_NAME_MAX + 1];
 static size_t g_list_n;
-static unsigned char *g_used;  /* one byte per name: in use */
+static unsigned char *g_used; /* one byte per name: in use */
 static size_t g_names_n;
 
 static bool name_chars_ok(const char *s, size_t n) {
@@ -197,8 +197,8 @@ static int listen_open(void) {
           0 ||
       bind(g_listen, (struct sockaddr *)&a, sizeof a) != 0 || listen(g_listen, SOMAXCONN) != 0) {
     int err = WSAGetLastError();
-    wd_log('E', "cannot listen for TN3270 on %s:%u (error %d)", reg->tn3270_addr,
-           reg->tn3270_port, err);
+    wd_log('E', "cannot listen for TN3270 on %s:%u (error %d)", reg->tn3270_addr, reg->tn3270_port,
+           err);
     if (g_listen != INVALID_SOCKET)
       closesocket(g_listen);
     g_listen = INVALID_SOCKET;
@@ -343,8 +343,7 @@ static WSAPOLLFD *poll_set(size_t *n) {
 static void sessions_serve(WSAPOLLFD *fds, size_t nfds) {
   for (size_t k = nfds; k-- > 2;) {
     size_t i = g_polled[k - 2];
-    if (i < g_n && (fds[k].revents & (POLLRDNORM | POLLHUP | POLLERR)) &&
-        t3_wants_input(g_sess[i]))
+    if (i < g_n && (fds[k].revents & (POLLRDNORM | POLLHUP | POLLERR)) && t3_wants_input(g_sess[i]))
       sess_read(i);
   }
   uint64_t now = GetTickCount64();
@@ -401,8 +400,8 @@ int wd_t3_start(void) {
     return 0;
   const char *bad = wd_t3_devices_check(reg->tn3270_devices);
   if (bad != NULL) {
-    wd_log('E', "%s:%d: bad tn3270_devices '%s': %s", wd.def->path, reg->line,
-           reg->tn3270_devices, bad);
+    wd_log('E', "%s:%d: bad tn3270_devices '%s': %s", wd.def->path, reg->line, reg->tn3270_devices,
+           bad);
     return -1;
   }
   WSADATA d;

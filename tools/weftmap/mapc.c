@@ -118,19 +118,26 @@ typedef struct word {
   unsigned v;
 } word;
 
-static const word colors[] = {{"default", 0}, {"blue", WEFT_COLOR_BLUE}, {"red", WEFT_COLOR_RED},
-                              {"pink", WEFT_COLOR_PINK}, {"green", WEFT_COLOR_GREEN},
+static const word colors[] = {{"default", 0},
+                              {"blue", WEFT_COLOR_BLUE},
+                              {"red", WEFT_COLOR_RED},
+                              {"pink", WEFT_COLOR_PINK},
+                              {"green", WEFT_COLOR_GREEN},
                               {"turquoise", WEFT_COLOR_TURQUOISE},
-                              {"yellow", WEFT_COLOR_YELLOW}, {"neutral", WEFT_COLOR_NEUTRAL},
-                              {"white", WEFT_COLOR_NEUTRAL}, {NULL, 0}};
-static const word hilights[] = {{"off", 0}, {"blink", WEFT_HILIGHT_BLINK},
+                              {"yellow", WEFT_COLOR_YELLOW},
+                              {"neutral", WEFT_COLOR_NEUTRAL},
+                              {"white", WEFT_COLOR_NEUTRAL},
+                              {NULL, 0}};
+static const word hilights[] = {{"off", 0},
+                                {"blink", WEFT_HILIGHT_BLINK},
                                 {"reverse", WEFT_HILIGHT_REVERSE},
-                                {"underline", WEFT_HILIGHT_UNDERLINE}, {NULL, 0}};
+                                {"underline", WEFT_HILIGHT_UNDERLINE},
+                                {NULL, 0}};
 static const word attrs[] = {{"unprot", WEFT_ATTR_UNPROT}, {"askip", WEFT_ATTR_ASKIP},
-                             {"prot", WEFT_ATTR_PROT}, {"num", WEFT_ATTR_NUM},
-                             {"brt", WEFT_ATTR_BRT}, {"norm", WEFT_ATTR_NORM},
-                             {"drk", WEFT_ATTR_DRK}, {"ic", WEFT_ATTR_IC},
-                             {"fset", WEFT_ATTR_FSET}, {NULL, 0}};
+                             {"prot", WEFT_ATTR_PROT},     {"num", WEFT_ATTR_NUM},
+                             {"brt", WEFT_ATTR_BRT},       {"norm", WEFT_ATTR_NORM},
+                             {"drk", WEFT_ATTR_DRK},       {"ic", WEFT_ATTR_IC},
+                             {"fset", WEFT_ATTR_FSET},     {NULL, 0}};
 
 static int lookup(const word *ws, const char *v, unsigned *out) {
   for (size_t i = 0; ws[i].w != NULL; i++)
@@ -254,14 +261,14 @@ static void field_attr(parser *p, mapc_field *f, const char *k, const char *v) {
     else
       strcpy(f->initial, v);
   } else
-    perr(p, "FIELD has no attribute %s (name, pos, length, attr, color, hilight, justify, fill, "
-            "initial)",
+    perr(p,
+         "FIELD has no attribute %s (name, pos, length, attr, color, hilight, justify, fill, "
+         "initial)",
          k);
 }
 
 /* A field's rules against its map and the fields before it. */
-static void field_check(parser *p, const mapc_map *m, mapc_field *f, bool has_pos,
-                        bool has_len) {
+static void field_check(parser *p, const mapc_map *m, mapc_field *f, bool has_pos, bool has_len) {
   if (!has_len && f->initial != NULL) /* a label: as long as its text */
     f->length = (unsigned)strlen(f->initial), has_len = true;
   if (!has_pos || !has_len) {
@@ -269,11 +276,11 @@ static void field_check(parser *p, const mapc_map *m, mapc_field *f, bool has_po
     return;
   }
   if (f->row > m->rows || f->col + f->length > m->cols)
-    perr(p, "field at %u,%u with length %u does not fit map %s (%ux%u)", f->row, f->col,
-         f->length, m->name, m->rows, m->cols);
+    perr(p, "field at %u,%u with length %u does not fit map %s (%ux%u)", f->row, f->col, f->length,
+         m->name, m->rows, m->cols);
   if (f->initial != NULL && strlen(f->initial) > f->length)
-    perr(p, "the initial value is longer than the field (%u > %u)",
-         (unsigned)strlen(f->initial), f->length);
+    perr(p, "the initial value is longer than the field (%u > %u)", (unsigned)strlen(f->initial),
+         f->length);
   for (const char *c = f->initial; c != NULL && *c; c++)
     if ((unsigned char)*c < 0x20 || *c == 0x7F)
       perr(p, "the initial value has a control character");

@@ -14,14 +14,14 @@
 #define MAPC_ERRORS_MAX 50 /* errors kept (each names file:line) */
 
 typedef struct mapc_field {
-  int line;                         /* in the source */
-  char name[MAPC_NAME_MAX + 1];     /* "" for a constant */
-  unsigned row, col, length;        /* pos=ROW,COL (1-based); length= */
-  unsigned attr;                    /* WEFT_ATTR_* bits */
-  unsigned color, hilight;          /* WEFT_COLOR_*, WEFT_HILIGHT_* */
-  int justify_right;                /* justify=right */
-  char fill;                        /* fill=zero|blank: '0' or ' ' */
-  char *initial;                    /* initial="...", or NULL */
+  int line;                     /* in the source */
+  char name[MAPC_NAME_MAX + 1]; /* "" for a constant */
+  unsigned row, col, length;    /* pos=ROW,COL (1-based); length= */
+  unsigned attr;                /* WEFT_ATTR_* bits */
+  unsigned color, hilight;      /* WEFT_COLOR_*, WEFT_HILIGHT_* */
+  int justify_right;            /* justify=right */
+  char fill;                    /* fill=zero|blank: '0' or ' ' */
+  char *initial;                /* initial="...", or NULL */
 } mapc_field;
 
 typedef struct mapc_map {
