@@ -26,11 +26,10 @@ export WINEPREFIX=${WINEPREFIX:-$DEPS/wineprefix}
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 APT_PACKAGES="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 cmake ninja-build \
-meson pkgconf python3 patch ca-certificates gnuplot-nox"
-# Only the DebitCredit benchmark needs PostgreSQL (its pgbench) and only the
-# HTTP test's promtool check needs Prometheus: a machine
+meson pkgconf python3 patch ca-certificates gnuplot-nox s3270 prometheus"
+# Only the DebitCredit benchmark needs PostgreSQL (its pgbench): a machine
 # where it cannot be installed still builds and tests.
-APT_OPTIONAL="postgresql prometheus"
+APT_OPTIONAL="postgresql"
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -42,7 +41,8 @@ as_root() {
 deps_ok() {
   command -v x86_64-w64-mingw32-gcc >/dev/null &&
     command -v wine >/dev/null && command -v cmake >/dev/null &&
-    command -v ninja >/dev/null &&
+    command -v ninja >/dev/null && command -v s3270 >/dev/null &&
+    command -v promtool >/dev/null &&
     [ -f "$CRITERION_PREFIX/bin/libcriterion-3.dll" ] &&
     [ -f "$MHD_PREFIX/lib/libmicrohttpd.a" ] &&
     [ -f "$WINEPREFIX/system.reg" ]

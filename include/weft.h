@@ -576,7 +576,26 @@ typedef struct weft_terminal_ops {
   /* The attached task ended, after its unit of work was committed or
    * backed out. Not called once the terminal was released. */
   void (*ended)(void *ctx, const weft_task_end *end);
+  /* A 3270 terminal's output of weft_send_map and the other screen calls:
+   * one outbound 3270 data stream record (command, WCC, orders, EBCDIC
+   * data), on the task's worker; queue it and return. Non-zero: the
+   * terminal is gone. Required for a WEFT_DEVICE_3270 terminal; NULL (and
+   * absent in hosts built before it) for a line terminal. */
+  int (*send_record)(void *ctx, const void *data, size_t len);
 } weft_terminal_ops;
+
+/* What kind of device a terminal is (weft_terminal_set_device). */
+#define WEFT_DEVICE_LINE 0 /* a line-mode terminal (weftd's line protocol): the default */
+#define WEFT_DEVICE_3270 1 /* an IBM 3270 display (weftd's TN3270 server) */
+
+typedef struct weft_terminal_device {
+  int kind;         /* WEFT_DEVICE_* */
+  int model;        /* 3270: 2, 3, 4 or 5; 0 for a line terminal */
+  unsigned rows;    /* 3270: the model's (alternate) size: 24x80, 32x80, 43x80, 27x132 */
+  unsigned cols;
+  int extended;     /* 3270: colour, highlighting and SFE are supported (an -E type) */
+  char type[24];    /* 3270: the terminal type, e.g. "IBM-3278-2-E"; "" for a line terminal */
+} weft_terminal_device;
 
 /* Make a terminal named termid (1-8 characters). ops is copied (send and
  * ended are required, receiving may be NULL). Any thread. */
@@ -601,6 +620,25 @@ WEFT_API const char *weft_terminal_id(const weft_terminal *term);
  * receive). The host's session setting (weftd: receive_timeout). Any
  * thread. */
 WEFT_API void weft_terminal_set_receive_timeout(weft_terminal *term, unsigned ms);
+/* Say what device the terminal is (the default: WEFT_DEVICE_LINE). Before
+ * the first task is started on it; WEFT_EINVAL for an unknown kind, a 3270
+ * model outside 2-5 or a 3270 terminal whose ops have no send_record. Any
+ * thread. */
+WEFT_API int weft_terminal_set_device(weft_terminal *term, const weft_terminal_device *dev);
+/* Hand a 3270's inbound record to the terminal (its task waiting in a
+ * receive, or kept for its next one, as weft_terminal_input): rec is the
+ * record as the terminal sent it (AID, cursor, fields; EBCDIC), which
+ * weft_receive_map decodes, and text the host's rendering of it for
+ * weft_receive (docs/tn3270.md says which). WEFT_EBUSY when input is
+ * already kept; WEFT_ESTATE after release. Any thread. */
+WEFT_API int weft_terminal_input_record(weft_terminal *term, const void *rec, size_t len,
+                                        const char *text, size_t text_len);
+/* Drop input kept for the next receive (the host could not start the task
+ * it was for). Any thread. */
+WEFT_API void weft_terminal_discard_input(weft_terminal *term);
+/* Task. The device of the task's terminal: 0, or WEFT_ESTATE without a
+ * terminal. A program that may run on both kinds checks kind. */
+WEFT_API int weft_task_device(weft_task *t, weft_terminal_device *out);
 
 /* Task. Send data (text; a line end is added when missing) to the task's
  * terminal. WEFT_ESTATE without one. A gone terminal abends the task ATNI. */
@@ -1091,6 +1129,9 @@ WEFT_API int weft_runtime_counters_get_(weft_runtime_counters *out, size_t size)
 typedef weft_td_def weft_tdq_def;
 #define weft_tsq_define weft_ts_define
 #define weft_tdq_define weft_td_define
+
+/* Screen maps for 3270 terminals: weft_send_map, weft_receive_map, AIDs. */
+#include "weft_bms.h"
 
 #ifdef __cplusplus
 }

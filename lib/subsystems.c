@@ -5,6 +5,7 @@
  * database resource managers, the HTTP front door) adds its descriptor
  * here; runtime/ never names one. */
 #include "runtime/subsys.h"
+#include "bms/bms.h"
 #include "txn/txn.h"
 #include "web/web.h"
 
@@ -12,5 +13,6 @@ const weft__subsys *const weft__library_subsys[] = {
     &weft__web_gate_subsys,  /* HTTP: a gone client's task is backed out */
     &weft__txn_subsys,       /* units of work, recoverable resources, the log */
     &weft__web_reply_subsys, /* HTTP: the response, once the UOW is settled */
+    &weft__bms_subsys,       /* screen maps for 3270 terminals */
     NULL,
 };

@@ -2,6 +2,7 @@
  * the names and struct layouts of the first published weft.h, which
  * program DLLs and hosts built against it still call (docs/api.md, "ABI
  * stability"). Each converts and calls its ABI 2 counterpart. */
+#include <stddef.h>
 #include <string.h>
 
 #include "runtime/abi.h"
@@ -82,7 +83,7 @@ WEFT_API int weft_start(weft_region *r, const char *tranid, const void *data, si
 
 WEFT_API int weft_terminal_create(weft_region *r, const char *termid, const weft_terminal_ops *ops,
                                   void *ctx, weft_terminal **out) {
-  return weft_terminal_create_(r, termid, ops, sizeof *ops, ctx, out);
+  return weft_terminal_create_(r, termid, ops, offsetof(weft_terminal_ops, send_record), ctx, out);
 }
 
 WEFT_API int weft_task_list(weft_region *r, weft_task_info *out, size_t cap, size_t *count) {

@@ -216,8 +216,11 @@ static void table_build(weft_region *r) {
       table_add(r, lifecycle[i]);
       continue;
     }
-    for (const weft__subsys *const *l = weft__library_subsys; *l != NULL; l++)
+    for (const weft__subsys *const *l = weft__library_subsys; *l != NULL; l++) {
+      /* A task's per-subsystem slot is indexed by the row (weft__task_slot). */
+      weft_assert(l - weft__library_subsys < WEFT__SS_TASK_SLOTS);
       table_add(r, *l);
+    }
   }
 }
 

@@ -42,7 +42,7 @@ enum {
 
 /* WEFT__FAULT_PAD, WEFT__FAULT_FRAME: prim.h (the fault handler uses them). */
 
-#define WEFT__SS_TASK_SLOTS 4 /* library subsystems with per-task state */
+#define WEFT__SS_TASK_SLOTS 8 /* library subsystems (weft__library_subsys rows) */
 #define WEFT__INLINE_DATA 64 /* start data up to this size lives in the task */
 #define WEFT__MAX_HANDLERS 16
 

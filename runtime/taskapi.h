@@ -36,6 +36,19 @@ void **weft__task_slot(weft_task *t, const weft__subsys *ss);
  * a dispatcher), where host-only calls must refuse. Any thread. */
 bool weft__on_worker(void);
 
+/* ---- 3270 terminals (runtime/term.c) ------------------------------------------ */
+
+/* Send one outbound 3270 data stream record to the task's terminal:
+ * 0, WEFT_ESTATE without a terminal, WEFT_ENOTSUP on a line terminal; a
+ * gone terminal abends the task ATNI. Task. */
+int weft__term_send_record(weft_task *t, const void *data, size_t len);
+/* Wait for the terminal's next inbound record (as weft_receive waits):
+ * 0 and the record in buf (*len its length), WEFT_ERANGE (dropped, *len
+ * its length), WEFT_ETIMEDOUT, WEFT_ESTATE, WEFT_ENOTSUP on a line
+ * terminal. Task. */
+int weft__term_receive_record(weft_task *t, void *buf, size_t cap, size_t *len,
+                              unsigned timeout_ms);
+
 /* ---- Hard waits --------------------------------------------------------------
  * A wait that only one party may end: no timer, purge or runaway check
  * claims it (an offloaded call may still use the task's stack; a committed

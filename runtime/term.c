@@ -7,6 +7,7 @@
  * callbacks take). A terminal is freed when its last reference goes: the
  * host holds one until release, an attached task one until it ends. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -27,11 +28,15 @@ struct weft_terminal {
   bool tm_has_input;     /* a line kept for the next receive */
   void *tm_input;
   size_t tm_input_len;
+  void *tm_record;       /* 3270: the inbound record of tm_input (tm_input is its text) */
+  size_t tm_record_len;
+  weft_terminal_device tm_device; /* set by the host before the first task */
   _Atomic unsigned tm_recv_ms; /* the "forever" of weft_receive; 0: forever */
 };
 
 static void term_unref(weft_terminal *term) {
   if (atomic_fetch_sub(&term->tm_refs, 1) == 1) {
+    free(term->tm_record);
     free(term->tm_input);
     free(term);
   }
@@ -65,29 +70,46 @@ void weft_terminal_set_receive_timeout(weft_terminal *term, unsigned ms) {
     atomic_store(&term->tm_recv_ms, ms);
 }
 
-/* Keep a copy of one line (tm_lock held). */
-static int input_keep(weft_terminal *term, const void *data, size_t len) {
-  void *copy = malloc(len ? len : 1);
-  if (copy == NULL)
+/* Keep a copy of one line, and of a 3270's record when rec is not NULL
+ * (tm_lock held). */
+static int input_keep(weft_terminal *term, const void *data, size_t len, const void *rec,
+                      size_t rec_len) {
+  void *copy = malloc(len ? len : 1), *rcopy = rec != NULL ? malloc(rec_len ? rec_len : 1) : NULL;
+  if (copy == NULL || (rec != NULL && rcopy == NULL)) {
+    free(copy);
+    free(rcopy);
     return WEFT_ENOMEM;
+  }
   if (len)
     memcpy(copy, data, len);
+  if (rec_len)
+    memcpy(rcopy, rec, rec_len);
   term->tm_input = copy;
   term->tm_input_len = len;
+  term->tm_record = rcopy;
+  term->tm_record_len = rec_len;
   term->tm_has_input = true;
   return 0;
 }
 
-int weft_terminal_input(weft_terminal *term, const void *data, size_t len) {
-  if (term == NULL || (data == NULL && len != 0))
-    return WEFT_EINVAL;
+/* Drop the kept input (tm_lock held). */
+static void input_drop(weft_terminal *term) {
+  free(term->tm_input);
+  free(term->tm_record);
+  term->tm_input = term->tm_record = NULL;
+  term->tm_input_len = term->tm_record_len = 0;
+  term->tm_has_input = false;
+}
+
+static int terminal_input(weft_terminal *term, const void *data, size_t len, const void *rec,
+                          size_t rec_len) {
   int rc;
   weft__lock_acquire(&term->tm_lock);
   if (term->tm_closed)
     rc = WEFT_ESTATE;
   else if (term->tm_has_input)
     rc = WEFT_EBUSY;
-  else if ((rc = input_keep(term, data, len)) == 0 && term->tm_waiter != NULL) {
+  else if ((rc = input_keep(term, data, len, rec, rec_len)) == 0 && term->tm_waiter != NULL) {
     weft_task *w = term->tm_waiter;
     if (weft__task_claim(w)) {
       term->tm_waiter = NULL;
@@ -97,6 +119,46 @@ int weft_terminal_input(weft_terminal *term, const void *data, size_t len) {
   }
   weft__lock_release(&term->tm_lock);
   return rc;
+}
+
+int weft_terminal_input(weft_terminal *term, const void *data, size_t len) {
+  if (term == NULL || (data == NULL && len != 0))
+    return WEFT_EINVAL;
+  return terminal_input(term, data, len, NULL, 0);
+}
+
+int weft_terminal_input_record(weft_terminal *term, const void *rec, size_t len,
+                               const char *text, size_t text_len) {
+  if (term == NULL || rec == NULL || (text == NULL && text_len != 0))
+    return WEFT_EINVAL;
+  if (term->tm_device.kind != WEFT_DEVICE_3270)
+    return WEFT_ENOTSUP;
+  return terminal_input(term, text, text_len, rec, len);
+}
+
+void weft_terminal_discard_input(weft_terminal *term) {
+  if (term == NULL)
+    return;
+  weft__lock_acquire(&term->tm_lock);
+  if (term->tm_has_input)
+    input_drop(term);
+  weft__lock_release(&term->tm_lock);
+}
+
+int weft_terminal_set_device(weft_terminal *term, const weft_terminal_device *dev) {
+  if (term == NULL || dev == NULL)
+    return WEFT_EINVAL;
+  if (dev->kind == WEFT_DEVICE_3270 &&
+      (dev->model < 2 || dev->model > 5 || term->tm_ops.send_record == NULL || dev->rows == 0 ||
+       dev->cols == 0))
+    return WEFT_EINVAL;
+  if (dev->kind != WEFT_DEVICE_3270 && dev->kind != WEFT_DEVICE_LINE)
+    return WEFT_EINVAL;
+  weft__lock_acquire(&term->tm_lock);
+  term->tm_device = *dev;
+  term->tm_device.type[sizeof term->tm_device.type - 1] = '\0';
+  weft__lock_release(&term->tm_lock);
+  return 0;
 }
 
 void weft_terminal_release(weft_terminal *term) {
@@ -163,11 +225,8 @@ void weft__term_task_end(weft_task *t) {
   weft__lock_acquire(&term->tm_lock);
   term->tm_busy = false;
   term->tm_waiter = NULL;
-  if (term->tm_has_input) { /* type-ahead the task did not read: dropped */
-    free(term->tm_input);
-    term->tm_input = NULL;
-    term->tm_has_input = false;
-  }
+  if (term->tm_has_input) /* type-ahead the task did not read: dropped */
+    input_drop(term);
   if (!term->tm_closed && term->tm_ops.ended != NULL)
     term->tm_ops.ended(term->tm_ctx, &end);
   weft__lock_release(&term->tm_lock);
@@ -249,19 +308,14 @@ static int input_take(weft_terminal *term, void *buf, size_t cap, size_t *len) {
     rc = WEFT_ERANGE;
   else if (term->tm_input_len)
     memcpy(buf, term->tm_input, term->tm_input_len);
-  free(term->tm_input);
-  term->tm_input = NULL;
-  term->tm_has_input = false;
+  input_drop(term);
   return rc;
 }
 
-int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned timeout_ms) {
-  weft_terminal *term;
-  int rc = term_of(t, &term);
-  if (rc != 0)
-    return rc;
-  if (buf == NULL && cap != 0)
-    return WEFT_EINVAL;
+/* Wait until input is kept (tm_lock held on return, on success): 0 or
+ * WEFT_ETIMEDOUT (not held); a gone terminal abends the task. Task. */
+static int input_wait(weft_task *t, weft_terminal *term, unsigned timeout_ms) {
+  int rc;
   unsigned limit = atomic_load(&term->tm_recv_ms);
   if (limit != 0 && timeout_ms > limit) /* the terminal's bound caps the program's */
     timeout_ms = limit;
@@ -288,7 +342,73 @@ int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned time
       term_gone(t);
     }
   }
+  return 0;
+}
+
+int weft_receive(weft_task *t, void *buf, size_t cap, size_t *len, unsigned timeout_ms) {
+  weft_terminal *term;
+  int rc = term_of(t, &term);
+  if (rc != 0)
+    return rc;
+  if (buf == NULL && cap != 0)
+    return WEFT_EINVAL;
+  if ((rc = input_wait(t, term, timeout_ms)) != 0)
+    return rc;
   rc = input_take(term, buf, cap, len);
+  weft__lock_release(&term->tm_lock);
+  return rc;
+}
+
+int weft_task_device(weft_task *t, weft_terminal_device *out) {
+  weft_terminal *term;
+  int rc = term_of(t, &term);
+  if (rc != 0)
+    return rc;
+  if (out == NULL)
+    return WEFT_EINVAL;
+  weft__lock_acquire(&term->tm_lock);
+  *out = term->tm_device;
+  weft__lock_release(&term->tm_lock);
+  return 0;
+}
+
+/* ---- 3270 records (bms/ through runtime/taskapi.h) --------------------------- */
+
+int weft__term_send_record(weft_task *t, const void *data, size_t len) {
+  weft_terminal *term;
+  int rc = term_of(t, &term);
+  if (rc != 0)
+    return rc;
+  if (term->tm_device.kind != WEFT_DEVICE_3270)
+    return WEFT_ENOTSUP;
+  weft__lock_acquire(&term->tm_lock);
+  bool closed = term->tm_closed;
+  if (!closed)
+    closed = term->tm_ops.send_record(term->tm_ctx, data, len) != 0;
+  weft__lock_release(&term->tm_lock);
+  if (closed)
+    term_gone(t);
+  return 0;
+}
+
+int weft__term_receive_record(weft_task *t, void *buf, size_t cap, size_t *len,
+                              unsigned timeout_ms) {
+  weft_terminal *term;
+  int rc = term_of(t, &term);
+  if (rc != 0)
+    return rc;
+  if (term->tm_device.kind != WEFT_DEVICE_3270)
+    return WEFT_ENOTSUP;
+  if ((rc = input_wait(t, term, timeout_ms)) != 0)
+    return rc;
+  *len = term->tm_record_len;
+  if (term->tm_record == NULL)
+    rc = WEFT_ENOTSUP; /* a line kept on a 3270: cannot happen from weftd */
+  else if (term->tm_record_len > cap)
+    rc = WEFT_ERANGE;
+  else if (term->tm_record_len)
+    memcpy(buf, term->tm_record, term->tm_record_len);
+  input_drop(term);
   weft__lock_release(&term->tm_lock);
   return rc;
 }
@@ -307,6 +427,7 @@ int weft_terminal_create_(weft_region *r, const char *termid, const weft_termina
                           size_t size, void *ctx, weft_terminal **out) {
   weft_terminal_ops buf;
   int rc;
-  ops = weft__abi_in(&buf, sizeof buf, ops, size, sizeof buf, &rc);
+  /* Hosts built before send_record pass the struct without it. */
+  ops = weft__abi_in(&buf, sizeof buf, ops, size, offsetof(weft_terminal_ops, send_record), &rc);
   return rc != 0 ? rc : terminal_create(r, termid, ops, ctx, out);
 }

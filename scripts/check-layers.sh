@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # check-layers.sh - the one-way layering rules of docs/design.md, checked:
-#   tools/, samples/ -> txn/, web/ -> runtime/ -> runtime/win/
+#   tools/, samples/ -> txn/, bms/, web/ -> runtime/ -> runtime/win/
 #   1. no file in runtime/ names a symbol declared in txn/*.h;
-#   2. txn/ includes no runtime header but runtime/types.h, runtime/taskapi.h and
-#      runtime/abi.h (struct sizes across ABI versions: weft.h only);
+#   2. txn/ and bms/ include no runtime header but runtime/types.h,
+#      runtime/taskapi.h and runtime/abi.h (struct sizes across ABI versions:
+#      weft.h only), and neither includes the other;
 #   2b. web/ (the HTTP subsystem) includes no runtime header but types.h,
 #       taskapi.h and subsys.h, nothing of txn/, lib/, tools/, samples/; txn/
 #       and runtime/ include nothing of web/, and runtime/ names none of its
 #       symbols;
 #   3. nothing outside runtime/win/ includes <windows.h> or calls the MS CRT's
 #      _aligned_malloc/_aligned_free;
-#   4. runtime/ and txn/ include nothing from lib/, tools/, samples/;
+#   4. runtime/, txn/ and bms/ include nothing from lib/, tools/, samples/;
 #   5. runtime/prim.h compiles alone (when a C compiler is given as $1).
 # Prints each breach and exits 1 if there is one. Run from anywhere.
 set -uo pipefail
@@ -37,6 +38,15 @@ while IFS= read -r line; do
     *) breach "txn/ includes more than types.h, taskapi.h and abi.h: $line" ;;
   esac
 done < <(grep -HnE '#include "runtime/' txn/*.c txn/*.h)
+while IFS= read -r line; do
+  case "$line" in
+    *'"runtime/types.h"'* | *'"runtime/taskapi.h"'* | *'"runtime/abi.h"'*) ;;
+    *) breach "bms/ includes more than types.h, taskapi.h and abi.h: $line" ;;
+  esac
+done < <(grep -HnE '#include "runtime/' bms/*.c bms/*.h)
+while IFS= read -r line; do
+  breach "txn/ and bms/ include each other: $line"
+done < <(grep -HnE '#include "bms/' txn/*.c txn/*.h; grep -HnE '#include "txn/' bms/*.c bms/*.h)
 
 # 2b. web/'s view of the runtime and of txn/.
 while IFS= read -r line; do
@@ -57,15 +67,15 @@ done
 while IFS= read -r f; do
   breach "platform code outside runtime/win/: $f"
 done < <(grep -lE '#include <(windows|malloc|io|direct)\.h>|(^|[^A-Za-z0-9_])_aligned_(malloc|free)\(' \
-  runtime/*.c runtime/*.h txn/*.c txn/*.h web/*.c web/*.h lib/*.c 2>/dev/null)
+  runtime/*.c runtime/*.h txn/*.c txn/*.h bms/*.c bms/*.h web/*.c web/*.h lib/*.c 2>/dev/null)
 
 # 4. Nothing below calls up.
 while IFS= read -r line; do
   breach "a lower layer includes a higher one: $line"
-done < <(grep -HnE '#include "(lib|tools|samples|txn)/' runtime/*.c runtime/*.h runtime/win/*.c)
+done < <(grep -HnE '#include "(lib|tools|samples|txn|bms)/' runtime/*.c runtime/*.h runtime/win/*.c)
 while IFS= read -r line; do
   breach "txn/ includes a higher layer: $line"
-done < <(grep -HnE '#include "(lib|tools|samples)/' txn/*.c txn/*.h)
+done < <(grep -HnE '#include "(lib|tools|samples)/' txn/*.c txn/*.h bms/*.c bms/*.h)
 
 # 5. prim.h is the whole platform contract: it compiles on its own.
 if [ $# -ge 1 ] && [ -n "$1" ]; then

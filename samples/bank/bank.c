@@ -32,6 +32,8 @@
 #include "weft.h"
 #include "weft/http.h"
 
+#include "bank_int.h"
+
 /* Exports that are not programs (the programs use WEFT_PROGRAM). */
 #define BANK_API __declspec(dllexport)
 
@@ -132,17 +134,15 @@ static void say(weft_task *t, const char *fmt, ...) {
   weft_send(t, line, len);
 }
 
-/* A refusal: the line (it starts "ERROR: " or "REFUSED: ") for a terminal;
- * for an HTTP request (docs/http.md) the status and a JSON error whose
- * message is the line without its prefix (a later refusal replaces an
- * earlier one). */
-static void refuse(weft_task *t, int status, const char *fmt, ...)
+/* Say one line to where a shared step's messages go: the terminal when m
+ * is NULL (line mode), else m's text (a 3270 screen's message line; the
+ * last one said wins). */
+static void tell(weft_task *t, bank_msg *m, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-static void json_str(weft_task *t, const char *s);
-static void refuse(weft_task *t, int status, const char *fmt, ...) {
+static void tell(weft_task *t, bank_msg *m, const char *fmt, ...) {
   char line[512];
   va_list ap;
   va_start(ap, fmt);
@@ -150,24 +150,11 @@ static void refuse(weft_task *t, int status, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     return;
-  if (!weft_http_is_request(t)) {
-    say(t, "%s", line);
+  if (m != NULL) {
+    snprintf(m->text, sizeof m->text, "%s", line);
     return;
   }
-  const char *msg = line + strcspn(line, ":");
-  msg += *msg == ':' ? 1 + strspn(msg + 1, " ") : 0;
-  const char *code = status == 404   ? "not_found"
-                     : status == 409 ? "refused"
-                     : status == 503 ? "busy"
-                     : status == 500 ? "failed"
-                                     : "bad_request";
-  weft_http_reset(t);
-  weft_http_set_status(t, status);
-  if (status == 503)
-    weft_http_set_header(t, "Retry-After", "1");
-  weft_http_printf(t, "{\"error\":\"%s\",\"message\":", code);
-  json_str(t, msg);
-  weft_http_write(t, "}\n", 2);
+  weft_send(t, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 /* Write s as a JSON string (HTTP). */
@@ -188,8 +175,53 @@ static void json_str(weft_task *t, const char *s) {
   weft_http_write(t, buf, o);
 }
 
+/* A refusal line (it starts "ERROR: " or "REFUSED: "): m's text when m is
+ * not NULL (a 3270 screen's message line); else the line for a terminal,
+ * or, for an HTTP request (docs/http.md), the status and a JSON error
+ * whose message is the line without its prefix (a later refusal replaces
+ * an earlier one). */
+static void refuse_line(weft_task *t, bank_msg *m, int status, const char *line) {
+  if (m != NULL || !weft_http_is_request(t)) {
+    tell(t, m, "%s", line);
+    return;
+  }
+  const char *msg = line + strcspn(line, ":");
+  msg += *msg == ':' ? 1 + strspn(msg + 1, " ") : 0;
+  const char *code = status == 404   ? "not_found"
+                     : status == 409 ? "refused"
+                     : status == 503 ? "busy"
+                     : status == 500 ? "failed"
+                                     : "bad_request";
+  weft_http_reset(t);
+  weft_http_set_status(t, status);
+  if (status == 503)
+    weft_http_set_header(t, "Retry-After", "1");
+  weft_http_printf(t, "{\"error\":\"%s\",\"message\":", code);
+  json_str(t, msg);
+  weft_http_write(t, "}\n", 2);
+}
+
+/* refuse_line with a printf format, to m (3270) or the terminal/HTTP. */
+static void refuse_m(weft_task *t, bank_msg *m, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void refuse_m(weft_task *t, bank_msg *m, int status, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n >= 0)
+    refuse_line(t, m, status, line);
+}
+
+/* refuse_m to the terminal or the HTTP request (line-mode-only steps). */
+#define refuse(t, status, ...) refuse_m((t), NULL, (status), __VA_ARGS__)
+
 /* Format cents as "-1,234.56" (commas 1) or "-1234.56" (commas 0). */
-static const char *fmt_money(char *buf, size_t cap, int64_t cents, int commas) {
+const char *bank_fmt_money(char *buf, size_t cap, int64_t cents, int commas) {
   uint64_t v = cents < 0 ? 0 - (uint64_t)cents : (uint64_t)cents;
   char digits[32];
   int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)(v / 100));
@@ -213,19 +245,23 @@ typedef struct money {
 } money;
 static money M(int64_t cents) {
   money m;
-  fmt_money(m.s, sizeof m.s, cents, 1);
+  bank_fmt_money(m.s, sizeof m.s, cents, 1);
   return m;
 }
 
 /* Report an unexpected runtime error after rolling the UOW back. */
-static void fail(weft_task *t, const char *what, int rc) {
+static void fail_m(weft_task *t, bank_msg *m, const char *what, int rc) {
   weft_rollback(t);
   if (rc == WEFT_EDEADLOCK || rc == WEFT_ETIMEDOUT)
-    refuse(t, 503, "ERROR: %s: the records are busy, nothing was changed; try again (%s)", what,
-           weft_err_name(rc));
+    refuse_m(t, m, 503, "ERROR: %s: the records are busy, nothing was changed; try again (%s)",
+             what, weft_err_name(rc));
   else
-    refuse(t, 500, "ERROR: %s failed, nothing was changed (%s: %s)", what, weft_err_name(rc),
-           weft_strerror(rc));
+    refuse_m(t, m, 500, "ERROR: %s failed, nothing was changed (%s: %s)", what, weft_err_name(rc),
+             weft_strerror(rc));
+}
+
+static void fail(weft_task *t, const char *what, int rc) {
+  fail_m(t, NULL, what, rc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -292,7 +328,7 @@ static char *trim(char *s) {
 }
 
 /* An account number: 1-8 digits, not 0. Returns 0 or -1. */
-static int parse_acct(const char *s, uint32_t *out) {
+int bank_parse_acct(const char *s, uint32_t *out) {
   size_t n = strlen(s);
   if (n == 0 || n > 8)
     return -1;
@@ -311,14 +347,14 @@ static int parse_acct(const char *s, uint32_t *out) {
 /* Parse an amount: digits with an optional '.' and 1-2 decimals ("25",
  * "25.5", "25.50", "0.01"). zero_ok allows 0. Says what is wrong and
  * returns -1 on bad input. */
-static int parse_amount(weft_task *t, const char *s, int zero_ok, int64_t *out) {
+int bank_parse_amount(weft_task *t, bank_msg *m, const char *s, int zero_ok, int64_t *out) {
   int64_t units = 0, frac = 0;
   int idigits = 0, fdigits = 0, dot = 0;
   const char *p = s;
   for (; *p >= '0' && *p <= '9'; p++, idigits++) {
     units = units * 10 + (*p - '0');
     if (units > AMOUNT_MAX / 100) {
-      refuse(t, 400, "ERROR: amount too large (at most %s)", M(AMOUNT_MAX).s);
+      refuse_m(t, m, 400, "ERROR: amount too large (at most %s)", M(AMOUNT_MAX).s);
       return -1;
     }
   }
@@ -331,21 +367,25 @@ static int parse_amount(weft_task *t, const char *s, int zero_ok, int64_t *out) 
       frac *= 10;
   }
   if (*p != 0 || (idigits == 0 && fdigits == 0) || fdigits > 2 || (dot && fdigits == 0)) {
-    refuse(t, 400, "ERROR: bad amount '%.20s': use digits with up to 2 decimals, e.g. 25 or 25.50",
-           s);
+    refuse_m(t, m, 400,
+             "ERROR: bad amount '%.20s': use digits with up to 2 decimals, e.g. 25 or 25.50", s);
     return -1;
   }
   int64_t cents = units * 100 + frac;
   if (cents > AMOUNT_MAX) {
-    refuse(t, 400, "ERROR: amount too large (at most %s)", M(AMOUNT_MAX).s);
+    refuse_m(t, m, 400, "ERROR: amount too large (at most %s)", M(AMOUNT_MAX).s);
     return -1;
   }
   if (cents == 0 && !zero_ok) {
-    refuse(t, 400, "ERROR: the amount must be more than 0.00");
+    refuse_m(t, m, 400, "ERROR: the amount must be more than 0.00");
     return -1;
   }
   *out = cents;
   return 0;
+}
+
+static int parse_amount(weft_task *t, const char *s, int zero_ok, int64_t *out) {
+  return bank_parse_amount(t, NULL, s, zero_ok, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -375,7 +415,7 @@ static uint32_t key_number(const char *key, size_t klen) {
 
 /* Read account `no` (for update when update is set). WEFT_ENOTFOUND when
  * there is none; WEFT_ECORRUPT when the record is not an acct_rec. */
-static int acct_read(weft_task *t, uint32_t no, acct_rec *a, int update) {
+static int bank_acct_read(weft_task *t, uint32_t no, acct_rec *a, int update) {
   char key[ACCT_KEY_LEN + 1];
   size_t len = 0;
   acct_key(key, no);
@@ -450,29 +490,37 @@ static int ctl_rewrite(weft_task *t, const ctl_rec *c) {
 
 /* Read account `no` for a transaction; says what is wrong and returns
  * non-zero when it cannot (the UOW is rolled back then). */
-static int acct_get(weft_task *t, uint32_t no, acct_rec *a, int update) {
-  int rc = acct_read(t, no, a, update);
+static int acct_get_m(weft_task *t, bank_msg *m, uint32_t no, acct_rec *a, int update) {
+  int rc = bank_acct_read(t, no, a, update);
   if (rc == WEFT_ENOTFOUND) {
     weft_rollback(t);
-    refuse(t, 404, "ERROR: account %lu not found", (unsigned long)no);
+    refuse_m(t, m, 404, "ERROR: account %lu not found", (unsigned long)no);
   } else if (rc != 0) {
-    fail(t, "reading the account", rc);
+    fail_m(t, m, "reading the account", rc);
   }
   return rc;
 }
 
+static int acct_get(weft_task *t, uint32_t no, acct_rec *a, int update) {
+  return acct_get_m(t, NULL, no, a, update);
+}
+
 /* Commit, then confirm: a confirmation is only shown for a committed UOW.
  * Returns 0 when committed (else says so). */
-static int commit(weft_task *t) {
+static int commit_m(weft_task *t, bank_msg *m) {
   int rc = weft_syncpoint(t);
   if (rc == WEFT_ESYS) /* the log failed: restart recovery decides (docs/recovery.md) */
-    refuse(t, 500,
-           "ERROR: the region's log failed: whether the change was committed is known after "
-           "the region restarts");
+    refuse_m(t, m, 500,
+             "ERROR: the region's log failed: whether the change was committed is known after "
+             "the region restarts");
   else if (rc != 0)
-    refuse(t, 500, "ERROR: the change could not be committed and was backed out (%s)",
-           weft_err_name(rc));
+    refuse_m(t, m, 500, "ERROR: the change could not be committed and was backed out (%s)",
+             weft_err_name(rc));
   return rc;
+}
+
+static int commit(weft_task *t) {
+  return commit_m(t, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -606,35 +654,45 @@ static int get_words(weft_task *t, char *buf, size_t cap, char **w, int n, const
 
 /* An account number word, or says it is bad. */
 static int get_acct(weft_task *t, const char *word, uint32_t *no) {
-  if (parse_acct(word, no) != 0) {
+  if (bank_parse_acct(word, no) != 0) {
     refuse(t, 400, "ERROR: bad account number '%.20s' (1 to 8 digits)", word);
     return -1;
   }
   return 0;
 }
 
+int bank_inquire(weft_task *t, bank_msg *m, uint32_t no, char *holder, size_t cap,
+                 int64_t *balance) {
+  acct_rec a;
+  if (acct_get_m(t, m, no, &a, 0) != 0)
+    return -1;
+  snprintf(holder, cap, "%s", a.holder);
+  *balance = a.balance;
+  return 0;
+}
+
 /* An account as JSON (HTTP): {"account":7,"holder":"...","balance":"12.50"}. */
-static void json_account(weft_task *t, uint32_t no, const acct_rec *a) {
+static void json_account(weft_task *t, uint32_t no, const char *holder, int64_t balance) {
   char bal[48];
   weft_http_printf(t, "{\"account\":%lu,\"holder\":", (unsigned long)no);
-  json_str(t, a->holder);
-  weft_http_printf(t, ",\"balance\":\"%s\"}", fmt_money(bal, sizeof bal, a->balance, 0));
+  json_str(t, holder);
+  weft_http_printf(t, ",\"balance\":\"%s\"}", bank_fmt_money(bal, sizeof bal, balance, 0));
 }
 
 /* INQ acct: the account's holder and balance. */
 WEFT_PROGRAM void bank_inq(weft_task *t) {
-  char buf[INPUT_MAX + 1], *w[1];
+  char buf[INPUT_MAX + 1], *w[1], holder[HOLDER_MAX + 1];
   uint32_t no;
-  acct_rec a;
+  int64_t balance;
   if (get_words(t, buf, sizeof buf, w, 1, "INQ acct") < 0 || get_acct(t, w[0], &no) != 0)
     return;
-  if (acct_get(t, no, &a, 0) != 0)
+  if (bank_inquire(t, NULL, no, holder, sizeof holder, &balance) != 0)
     return;
   if (weft_http_is_request(t)) {
-    json_account(t, no, &a);
+    json_account(t, no, holder, balance);
     weft_http_write(t, "\n", 1);
   } else
-    say(t, "ACCOUNT %lu  %-30s  BALANCE %16s", (unsigned long)no, a.holder, M(a.balance).s);
+    say(t, "ACCOUNT %lu  %-30s  BALANCE %16s", (unsigned long)no, holder, M(balance).s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -643,39 +701,40 @@ WEFT_PROGRAM void bank_inq(weft_task *t) {
 
 /* Apply a deposit (sign 1) or withdrawal (sign -1) of `amount` to account
  * `no` in one UOW and confirm it. */
-static void post_one(weft_task *t, uint32_t no, int64_t amount, int sign) {
+int bank_post(weft_task *t, bank_msg *m, uint32_t no, int64_t amount, int sign) {
   acct_rec a;
-  if (acct_get(t, no, &a, 1) != 0)
-    return;
+  if (acct_get_m(t, m, no, &a, 1) != 0)
+    return -1;
   if (sign < 0 && a.balance < amount) {
     weft_rollback(t);
-    refuse(t, 409, "REFUSED: insufficient funds in account %lu: balance %s, withdrawal %s",
-           (unsigned long)no, M(a.balance).s, M(amount).s);
-    return;
+    refuse_m(t, m, 409, "REFUSED: insufficient funds in account %lu: balance %s, withdrawal %s",
+             (unsigned long)no, M(a.balance).s, M(amount).s);
+    return -1;
   }
   if (sign > 0 && a.balance > BALANCE_MAX - amount) {
     weft_rollback(t);
-    refuse(t, 409, "REFUSED: the balance of account %lu would pass %s", (unsigned long)no,
-           M(BALANCE_MAX).s);
-    return;
+    refuse_m(t, m, 409, "REFUSED: the balance of account %lu would pass %s", (unsigned long)no,
+             M(BALANCE_MAX).s);
+    return -1;
   }
   a.balance += sign * amount;
   int rc = hist_add(t, no, &a, sign > 0 ? HT_DEP : HT_WDR, sign * amount, 0);
   if (rc == 0)
     rc = acct_rewrite(t, no, &a);
   if (rc != 0) {
-    fail(t, sign > 0 ? "the deposit" : "the withdrawal", rc);
-    return;
+    fail_m(t, m, sign > 0 ? "the deposit" : "the withdrawal", rc);
+    return -1;
   }
-  if (commit(t) != 0)
-    return;
-  if (weft_http_is_request(t)) {
-    json_account(t, no, &a);
+  if (commit_m(t, m) != 0)
+    return -1;
+  if (m == NULL && weft_http_is_request(t)) {
+    json_account(t, no, a.holder, a.balance);
     weft_http_write(t, "\n", 1);
-    return;
+    return 0;
   }
-  say(t, "%s %s %s ACCOUNT %lu  NEW BALANCE %s", sign > 0 ? "DEPOSITED" : "WITHDRAWN", M(amount).s,
-      sign > 0 ? "TO" : "FROM", (unsigned long)no, M(a.balance).s);
+  tell(t, m, "%s %s %s ACCOUNT %lu  NEW BALANCE %s", sign > 0 ? "DEPOSITED" : "WITHDRAWN",
+       M(amount).s, sign > 0 ? "TO" : "FROM", (unsigned long)no, M(a.balance).s);
+  return 0;
 }
 
 /* DEP and WDR: parse "acct amount" and post it. */
@@ -687,7 +746,7 @@ static void deposit_or_withdraw(weft_task *t, int sign) {
   if (get_words(t, buf, sizeof buf, w, 2, usage) < 0 || get_acct(t, w[0], &no) != 0 ||
       parse_amount(t, w[1], 0, &amount) != 0)
     return;
-  post_one(t, no, amount, sign);
+  bank_post(t, NULL, no, amount, sign);
 }
 
 /* DEP acct amount: deposit. */
@@ -763,10 +822,10 @@ static void xfer_do(weft_task *t, uint32_t from, uint32_t to, int64_t amount) {
     return;
   if (weft_http_is_request(t)) {
     char amt[48];
-    weft_http_printf(t, "{\"amount\":\"%s\",\"from\":", fmt_money(amt, sizeof amt, amount, 0));
-    json_account(t, from, &af);
+    weft_http_printf(t, "{\"amount\":\"%s\",\"from\":", bank_fmt_money(amt, sizeof amt, amount, 0));
+    json_account(t, from, af.holder, af.balance);
     weft_http_write(t, ",\"to\":", 6);
-    json_account(t, to, &at);
+    json_account(t, to, at.holder, at.balance);
     weft_http_write(t, "}\n", 2);
     return;
   }
@@ -877,7 +936,7 @@ static void stmt_show(weft_task *t, const stmt_ca *ca, const char *holder, const
   for (int i = 0; i < n; i++) {
     char what[32], amt[48];
     amt[0] = l[i].h.amount > 0 ? '+' : ' ';
-    fmt_money(amt + 1, sizeof amt - 1, l[i].h.amount, 1);
+    bank_fmt_money(amt + 1, sizeof amt - 1, l[i].h.amount, 1);
     say(t, "  %5lu  %-22s %15s %16s  %s", (unsigned long)l[i].seq,
         hist_text(&l[i].h, what, sizeof what), amt[1] == '-' ? amt + 1 : amt, M(l[i].h.balance).s,
         l[i].h.user[0] ? l[i].h.user : "-");
@@ -998,7 +1057,7 @@ static void stmt_http(weft_task *t) {
   const char *pg = weft_http_query(t, "page");
   if (get_words(t, buf, sizeof buf, w, 1, "STMT acct") < 0 || get_acct(t, w[0], &acct) != 0)
     return;
-  if (pg != NULL && (parse_acct(pg, &page) != 0 || page > 10000000u)) {
+  if (pg != NULL && (bank_parse_acct(pg, &page) != 0 || page > 10000000u)) {
     refuse(t, 400, "ERROR: bad page '%.20s' (1 to 10000000)", pg);
     return;
   }
@@ -1020,8 +1079,8 @@ static void stmt_http(weft_task *t) {
     weft_http_printf(
         t, "%s{\"entry\":%lu,\"what\":\"%s\",\"amount\":\"%s\",\"balance\":\"%s\",\"by\":",
         i ? "," : "", (unsigned long)l[i].seq, hist_text(&l[i].h, what, sizeof what),
-        fmt_money(amt, sizeof amt, l[i].h.amount, 0),
-        fmt_money(bal, sizeof bal, l[i].h.balance, 0));
+        bank_fmt_money(amt, sizeof amt, l[i].h.amount, 0),
+        bank_fmt_money(bal, sizeof bal, l[i].h.balance, 0));
     json_str(t, l[i].h.user);
     weft_http_write(t, "}", 1);
   }
@@ -1149,7 +1208,7 @@ static void open_create(weft_task *t, const char *name, int64_t amount) {
     char loc[32];
     snprintf(loc, sizeof loc, "/accounts/%lu", (unsigned long)no);
     weft_http_set_header(t, "Location", loc);
-    json_account(t, no, &a);
+    json_account(t, no, a.holder, a.balance);
     weft_http_write(t, "\n", 1);
     return;
   }
@@ -1223,7 +1282,7 @@ static int audit_accounts(weft_task *t, audit *au) {
       au->strays++;
       continue;
     }
-    if ((rc = acct_read(t, no, &a, 1)) != 0) /* the lock: nobody changes it now */
+    if ((rc = bank_acct_read(t, no, &a, 1)) != 0) /* the lock: nobody changes it now */
       break;
     au->acct[no - 1].balance = a.balance;
     au->acct[no - 1].seen = 1;
@@ -1311,8 +1370,8 @@ static void audit_report(weft_task *t, const audit *au) {
            au->seeds == au->ctl.opening_total && au->bad_accounts == 0 && au->strays == 0 &&
            au->accounts == want_accounts;
   char total[48], exp[48];
-  fmt_money(total, sizeof total, au->total, 0);
-  fmt_money(exp, sizeof exp, expected, 0);
+  bank_fmt_money(total, sizeof total, au->total, 0);
+  bank_fmt_money(exp, sizeof exp, expected, 0);
   if (weft_http_is_request(t)) {
     char a[5][48];
     weft_http_printf(
@@ -1322,10 +1381,11 @@ static void audit_report(weft_task *t, const audit *au) {
         "\"withdrawals\":\"%s\",\"transfers_in\":\"%s\",\"transfers_out\":\"%s\","
         "\"history_entries\":%llu,\"bad_accounts\":%lu,\"stray_records\":%lu}\n",
         ok ? "true" : "false", (unsigned long)au->accounts, (unsigned long)want_accounts, total,
-        exp, fmt_money(a[0], 48, au->ctl.opening_total, 0), fmt_money(a[1], 48, au->deposits, 0),
-        fmt_money(a[2], 48, au->withdrawals, 0), fmt_money(a[3], 48, au->xfer_in, 0),
-        fmt_money(a[4], 48, au->xfer_out, 0), (unsigned long long)au->entries,
-        (unsigned long)au->bad_accounts, (unsigned long)au->strays);
+        exp, bank_fmt_money(a[0], 48, au->ctl.opening_total, 0),
+        bank_fmt_money(a[1], 48, au->deposits, 0), bank_fmt_money(a[2], 48, au->withdrawals, 0),
+        bank_fmt_money(a[3], 48, au->xfer_in, 0), bank_fmt_money(a[4], 48, au->xfer_out, 0),
+        (unsigned long long)au->entries, (unsigned long)au->bad_accounts,
+        (unsigned long)au->strays);
     return;
   }
   if (ok)
@@ -1452,7 +1512,7 @@ static int seed_target(weft_task *t, uint32_t *target) {
   int n = split(buf, w, 1);
   if (n == 0)
     return 0;
-  if (n > 1 || parse_acct(w[0], target) != 0 || *target > SEED_LIMIT) {
+  if (n > 1 || bank_parse_acct(w[0], target) != 0 || *target > SEED_LIMIT) {
     refuse(t, 400, "ERROR: usage: BSED [accounts] (1 to %lu accounts)", (unsigned long)SEED_LIMIT);
     return -1;
   }

@@ -373,7 +373,7 @@ enum {
   T_TEXT,   /* char *: printable text */
   T_PATH,   /* char *: a path, resolved by the kind's check */
   T_GROUPS, /* wdef_groups */
-  T_LISTEN, /* wdef_region's listen_addr and listen_port */
+  T_LISTEN, /* an address (char[WDEF_ADDR_SIZE]) and its port (unsigned at offset min) */
   T_SALT,   /* wdef_user's salt and salt_len */
   T_HASH,   /* wdef_user's hash */
   T_DATA,   /* wdef_startup's data and data_len */
@@ -420,7 +420,11 @@ static const attr_spec region_attrs[] = {
     A(wdef_region, "workers", T_UINT, workers, 0, 1, WEFT_MAX_WORKERS),
     A(wdef_region, "max_tasks", T_UINT, max_tasks, 0, 1, WEFT_MAX_TASKS_MAX),
     A(wdef_region, "data_dir", T_PATH, data_dir, 0, 0, 0),
-    A(wdef_region, "listen", T_LISTEN, listen_addr, 0, 0, 0),
+    A(wdef_region, "listen", T_LISTEN, listen_addr, 0, offsetof(wdef_region, listen_port), 0),
+    A(wdef_region, "tn3270_listen", T_LISTEN, tn3270_addr, 0, offsetof(wdef_region, tn3270_port),
+      0),
+    A(wdef_region, "tn3270_devices", T_TEXT, tn3270_devices, 0, 0, 0),
+    A(wdef_region, "tn3270_max_record", T_UINT, tn3270_max_record, 0, 256, 65536),
     A(wdef_region, "max_terminals", T_UINT, max_terminals, 0, 1, 100000),
     A(wdef_region, "max_per_address", T_UINT, max_per_address, 0, 0, 100000),
     A(wdef_region, "max_line", T_UINT, max_line, 0, 16, 65536),
@@ -630,7 +634,7 @@ static int ipv4_ok(const char *s) {
   return *s == '\0' ? 0 : -1;
 }
 
-static int set_listen(parser *p, const attr_spec *a, wdef_region *reg, const char *v) {
+static int set_listen(parser *p, const attr_spec *a, void *def, const char *v) {
   const char *colon = strrchr(v, ':');
   char host[WDEF_ADDR_SIZE];
   unsigned port;
@@ -644,8 +648,8 @@ static int set_listen(parser *p, const attr_spec *a, wdef_region *reg, const cha
     strcpy(host, "127.0.0.1");
   else if (ipv4_ok(host) != 0)
     goto bad;
-  strcpy(reg->listen_addr, host);
-  reg->listen_port = port;
+  strcpy((char *)def + a->off, host);
+  *(unsigned *)((char *)def + a->min) = port;
   return 0;
 bad:
   perr(p,
@@ -791,6 +795,8 @@ static void region_defaults(wdef_region *r) {
   r->max_tasks = 1024;
   strcpy(r->listen_addr, "127.0.0.1");
   r->listen_port = 3270;
+  strcpy(r->tn3270_addr, "127.0.0.1");
+  r->tn3270_max_record = 16384;
   r->max_terminals = 256;
   r->max_line = 1024;
   r->idle_timeout_s = 600;
@@ -1344,6 +1350,7 @@ void wdef_free(wdef_file *f) {
     free(f->startups[i].data);
   free(f->region.data_dir);
   free(f->region.greeting);
+  free(f->region.tn3270_devices);
   free(f->enclaves);
   free(f->classes);
   free(f->programs);

@@ -119,6 +119,13 @@ typedef struct wdef_region {
   char listen_addr[WDEF_ADDR_SIZE];    /* IPv4 dotted quad; default "127.0.0.1"
                                      ("*" in the file gives "0.0.0.0") */
   unsigned listen_port;                /* 1..65535; default 3270 */
+  char tn3270_addr[WDEF_ADDR_SIZE];    /* tn3270_listen=ADDR:PORT: the TN3270 server's
+                                     address; default "127.0.0.1" */
+  unsigned tn3270_port;                /* its port; 0 (default): no TN3270 server */
+  char *tn3270_devices;                /* 3270 device names: a pattern with #s for
+                                     digits (TC####) or a comma list; NULL: TC#### */
+  unsigned tn3270_max_record;          /* 256..65536: an inbound 3270 record's bytes
+                                     at most; default 16384 */
   unsigned max_terminals;              /* 1..100000; default 256 */
   unsigned max_per_address;            /* 0..100000: sessions at once from one client
                                      address; 0: no cap; default 0 */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "tn3270.h"
 #include "weftd.h"
 
 #define DRAIN_MS 30000 /* normal shutdown: how long tasks may take to end */
@@ -230,7 +231,9 @@ static void shutdown_region(void) {
   wd_http_stop(); /* every HTTP task has answered (or was released) */
   wd_net_close_all(failed ? "the region has stopped: its log could not be written"
                           : "the region has shut down");
+  wd_t3_close_all(failed ? "the region has stopped" : "the region has shut down");
   wd_net_stop();
+  wd_t3_stop();
   wd_signon_stop();
   weft_region_destroy(wd.region);
   if (failed)
@@ -273,7 +276,8 @@ static int serve(const char *path) {
   wd.shutdown_event = CreateEventA(NULL, TRUE, FALSE, NULL);
   g_done = CreateEventA(NULL, TRUE, FALSE, NULL);
   atomic_store(&wd.region_up, wd.region); /* region_log may act on it now */
-  if (wd_signon_start() != 0 || wd_net_start() != 0 || wd_http_start() != 0) {
+  if (wd_signon_start() != 0 || wd_net_start() != 0 || wd_t3_start() != 0 ||
+      wd_http_start() != 0) {
     weft_region_destroy(wd.region);
     return 3;
   }

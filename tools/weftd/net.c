@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tn3270.h"
 #include "weftd.h"
 
 #define POLL_MS 250
@@ -141,7 +142,7 @@ static void accept_all(void) {
     if (s == INVALID_SOCKET)
       return;
     uint32_t addr = peer.sin_addr.s_addr;
-    if (atomic_load(&wd.stopping) || g_n >= reg->max_terminals) {
+    if (atomic_load(&wd.stopping) || g_n + (size_t)wd_t3_count() >= reg->max_terminals) {
       refuse(s, busy);
       continue;
     }

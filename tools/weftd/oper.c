@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tn3270.h"
 #include "weftd.h"
 
 static void outf(wd_out_fn out, void *ctx, const char *fmt, ...)
@@ -157,7 +158,8 @@ static void inq(const char *what, wd_out_fn out, void *ctx) {
     each_file(file_classes, out, ctx);
   else if (_stricmp(what, "TERMINALS") == 0 || _stricmp(what, "TERM") == 0) {
     wd_sessions_describe(out, ctx);
-    outf(out, ctx, "%d terminal(s)", wd_sessions_count());
+    wd_t3_describe(out, ctx);
+    outf(out, ctx, "%d terminal(s)", wd_sessions_count() + wd_t3_count());
   } else
     outf(out, ctx, "INQ what? TASKS, ENCLAVES, TRANS, PROGS, CLASSES or TERMINALS");
 }
