@@ -111,11 +111,15 @@ static void level_append(weft__worker *w, weft_task *t, unsigned level) {
   w->wk_rq_tail[level] = t;
 }
 
-void weft__ready_push(weft__worker *w, weft_task *t) {
+static inline void ready_push(weft__worker *w, weft_task *t) {
   weft__assert_owner(w);
   t->tk_age_gen = w->wk_age_gen;
   level_append(w, t, task_level(w, t));
   WEFT__STAT_ADD(w->wk_nready, 1);
+}
+
+void weft__ready_push(weft__worker *w, weft_task *t) {
+  ready_push(w, t);
 }
 
 /* Forget that band b has work if none of its four words has a bit. */
@@ -126,7 +130,7 @@ static void band_check(weft__worker *w, unsigned b) {
 }
 
 /* The first task of the highest non-empty level, or NULL. Hot path. */
-static weft_task *ready_pop(weft__worker *w) {
+static inline weft_task *ready_pop(weft__worker *w) {
   if (w->wk_rq_bands == 0)
     return NULL;
   unsigned b = 31 - (unsigned)__builtin_clz(w->wk_rq_bands);
@@ -453,7 +457,7 @@ void weft__dispatch_suspend(weft__worker *w, weft_task *t) {
   weft__assert_owner(w);
   dispatch_end(w, t);
   if (t->tk_req == WEFT__REQ_YIELD)
-    weft__ready_push(w, t);
+    ready_push(w, t);
   weft_task *next = pick_direct(w);
   if (next == t) { /* it was the only one ready: go on, without a switch */
     dispatch_begin(w, t);
