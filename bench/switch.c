@@ -8,7 +8,7 @@
  * region creation and fiber creation are never inside a timed section.
  * docs/performance.md says what each figure measures.
  *
- * Usage: bench_switch [--rounds N] [--quick] [--json PATH]
+ * Usage: bench_switch [--rounds N] [--quick] [--json PATH] [--only NAME]
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -108,6 +108,13 @@ static const bench_target targets[] = {
 
 /* The work divisor: 1, or QUICK_DIVISOR for a smoke run. */
 static unsigned g_divisor = 1;
+
+/* --only: the one benchmark to run (with stf_round_trip), for profiling. */
+static const char *g_only;
+
+static int selected(const bench_def *b) {
+  return g_only == NULL || strcmp(b->name, g_only) == 0 || b->run == run_stf;
+}
 
 static unsigned scaled(unsigned n) {
   return n / g_divisor > 0 ? n / g_divisor : 1;
@@ -564,6 +571,8 @@ static void print_table(unsigned rounds, const char *wine) {
   printf("%-27s %11s %14s %14s %12s\n", "benchmark", "median", "min", "max", "ratio_stf_rt");
   for (size_t i = 0; i < BENCH_COUNT; i++) {
     const bench_result *res = &g_results[i];
+    if (!selected(&benches[i]))
+      continue;
     format_value(med, sizeof med, res->s.median, benches[i].unit);
     format_value(lo, sizeof lo, res->s.min, benches[i].unit);
     format_value(hi, sizeof hi, res->s.max, benches[i].unit);
@@ -642,10 +651,12 @@ typedef struct options {
 } options;
 
 static void usage(void) {
-  fprintf(stderr, "usage: bench_switch [--rounds N] [--quick] [--json PATH]\n"
+  fprintf(stderr, "usage: bench_switch [--rounds N] [--quick] [--json PATH] [--only NAME]\n"
                   "  --rounds N   rounds to run (default 7)\n"
                   "  --quick      a tenth of the work per round: a smoke run\n"
-                  "  --json PATH  where to write the report (default switch.json)\n");
+                  "  --json PATH  where to write the report (default switch.json)\n"
+                  "  --only NAME  run one benchmark (and stf_round_trip), for profiling:\n"
+                  "               no targets, no JSON\n");
   exit(2);
 }
 
@@ -658,10 +669,17 @@ static options parse_args(int argc, char **argv) {
       o.rounds = (unsigned)strtoul(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
       o.json = argv[++i];
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      g_only = argv[++i];
     else
       usage();
   }
   if (o.rounds == 0)
+    usage();
+  for (size_t i = 0; g_only != NULL && i < BENCH_COUNT; i++)
+    if (strcmp(benches[i].name, g_only) == 0)
+      return o;
+  if (g_only != NULL)
     usage();
   return o;
 }
@@ -671,7 +689,8 @@ static void run_rounds(double *samples, unsigned rounds) {
   for (unsigned round = 0; round < rounds; round++) {
     fprintf(stderr, "round %u/%u\n", round + 1, rounds);
     for (size_t i = 0; i < BENCH_COUNT; i++)
-      samples[i * rounds + round] = benches[i].run(&benches[i]);
+      if (selected(&benches[i]))
+        samples[i * rounds + round] = benches[i].run(&benches[i]);
   }
 }
 
@@ -695,6 +714,10 @@ int main(int argc, char **argv) {
   run_rounds(samples, o.rounds);
   summarize(samples, o.rounds);
   print_table(o.rounds, wine);
+  if (g_only != NULL) {
+    free(samples);
+    return 0;
+  }
   unsigned judged;
   met = check_targets(&judged);
   print_scaling_note();
