@@ -8,7 +8,7 @@
  * region creation and fiber creation are never inside a timed section.
  * docs/performance.md says what each figure measures.
  *
- * Usage: bench_switch [--rounds N] [--quick] [--json PATH]
+ * Usage: bench_switch [--rounds N] [--quick] [--json PATH] [--only NAME]
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -42,6 +42,7 @@ typedef struct bench_def {
   bench_unit unit;
   unsigned arg;   /* tasks, workers or pooling: per benchmark */
   unsigned iters; /* operations per round (the window in ms for throughput) */
+  const char *direct; /* how direct switches changed what it measures, or NULL */
 } bench_def;
 
 /* In a yield benchmark's arg: run with accounting off (the default
@@ -58,20 +59,27 @@ static double run_handoff_cv(const bench_def *b);
 static double run_handoff_woa(const bench_def *b);
 static double run_throughput(const bench_def *b);
 
+/* What a yield and a pooled transaction are since direct switches (the
+ * JSON's "direct" note on the figures whose meaning changed). */
+#define DIRECT_YIELD "one fiber switch per yield, task to task (was two, through the dispatcher)"
+#define DIRECT_TXN                                                                       \
+  "the next transaction runs on the ended one's fiber, without a fiber switch (was two, " \
+  "through the dispatcher)"
+
 static const bench_def benches[] = {
-    {"stf_round_trip", run_stf, UNIT_NS, 0, 1000000},
-    {"stf_round_trip_2t", run_stf_2t, UNIT_NS, 0, 1000000},
-    {"yield_round_trip_k2", run_yield, UNIT_NS, 2, 1000000},
-    {"yield_round_trip_k64", run_yield, UNIT_NS, 64, 1000000},
-    {"yield_round_trip_k64_noacct", run_yield, UNIT_NS, 64 | ARG_NOACCT, 1000000},
-    {"yield_round_trip_k1024", run_yield, UNIT_NS, 1024, 1024000},
-    {"txn_pooled", run_chain, UNIT_NS, 1, 200000},
-    {"txn_unpooled_fiber", run_chain, UNIT_NS, 0, 2000},
-    {"txn_thread", run_thread, UNIT_NS, 0, 100},
-    {"handoff_srw_cv", run_handoff_cv, UNIT_NS, 0, 10000},
-    {"handoff_waitonaddress", run_handoff_woa, UNIT_NS, 0, 20000},
-    {"txn_throughput_1w", run_throughput, UNIT_PER_SEC, 1, 1000},
-    {"txn_throughput_2w", run_throughput, UNIT_PER_SEC, 2, 1000},
+    {"stf_round_trip", run_stf, UNIT_NS, 0, 1000000, NULL},
+    {"stf_round_trip_2t", run_stf_2t, UNIT_NS, 0, 1000000, NULL},
+    {"yield_round_trip_k2", run_yield, UNIT_NS, 2, 1000000, DIRECT_YIELD},
+    {"yield_round_trip_k64", run_yield, UNIT_NS, 64, 1000000, DIRECT_YIELD},
+    {"yield_round_trip_k64_noacct", run_yield, UNIT_NS, 64 | ARG_NOACCT, 1000000, DIRECT_YIELD},
+    {"yield_round_trip_k1024", run_yield, UNIT_NS, 1024, 1024000, DIRECT_YIELD},
+    {"txn_pooled", run_chain, UNIT_NS, 1, 200000, DIRECT_TXN},
+    {"txn_unpooled_fiber", run_chain, UNIT_NS, 0, 2000, NULL},
+    {"txn_thread", run_thread, UNIT_NS, 0, 100, NULL},
+    {"handoff_srw_cv", run_handoff_cv, UNIT_NS, 0, 10000, NULL},
+    {"handoff_waitonaddress", run_handoff_woa, UNIT_NS, 0, 20000, NULL},
+    {"txn_throughput_1w", run_throughput, UNIT_PER_SEC, 1, 1000, DIRECT_TXN},
+    {"txn_throughput_2w", run_throughput, UNIT_PER_SEC, 2, 1000, DIRECT_TXN},
 };
 #define BENCH_COUNT (sizeof benches / sizeof benches[0])
 
@@ -81,19 +89,32 @@ typedef struct bench_target {
   const char *base;
   double factor;
   int at_most; /* 1: subject <= factor x base; 0: subject >= factor x base */
+  int scaling; /* 1: judged only when two raw threads scale (SCALING_MIN) */
 } bench_target;
 
+/* The two-worker target applies only when two threads of raw round trips
+ * run at least this many times the rate of one (stf_round_trip_2t): on a
+ * host whose vCPUs slow each other down no runtime can scale. */
+#define SCALING_MIN 1.8
+
 static const bench_target targets[] = {
-    {"yield_round_trip_k64", "stf_round_trip", 1.5, 1},
-    {"yield_round_trip_k64", "yield_round_trip_k64_noacct", 1.2, 1},
-    {"yield_round_trip_k1024", "stf_round_trip", 3, 1},
-    {"txn_pooled", "stf_round_trip", 5, 1},
-    {"txn_thread", "txn_pooled", 5000, 0},
-    {"txn_throughput_2w", "txn_throughput_1w", 1.5, 0},
+    {"yield_round_trip_k64", "stf_round_trip", 1.0, 1, 0},
+    {"yield_round_trip_k64", "yield_round_trip_k64_noacct", 1.2, 1, 0},
+    {"yield_round_trip_k1024", "stf_round_trip", 1.5, 1, 0},
+    {"txn_pooled", "stf_round_trip", 2.5, 1, 0},
+    {"txn_thread", "txn_pooled", 5000, 0, 0},
+    {"txn_throughput_2w", "txn_throughput_1w", 1.6, 0, 1},
 };
 
 /* The work divisor: 1, or QUICK_DIVISOR for a smoke run. */
 static unsigned g_divisor = 1;
+
+/* --only: the one benchmark to run (with stf_round_trip), for profiling. */
+static const char *g_only;
+
+static int selected(const bench_def *b) {
+  return g_only == NULL || strcmp(b->name, g_only) == 0 || b->run == run_stf;
+}
 
 static unsigned scaled(unsigned n) {
   return n / g_divisor > 0 ? n / g_divisor : 1;
@@ -550,6 +571,8 @@ static void print_table(unsigned rounds, const char *wine) {
   printf("%-27s %11s %14s %14s %12s\n", "benchmark", "median", "min", "max", "ratio_stf_rt");
   for (size_t i = 0; i < BENCH_COUNT; i++) {
     const bench_result *res = &g_results[i];
+    if (!selected(&benches[i]))
+      continue;
     format_value(med, sizeof med, res->s.median, benches[i].unit);
     format_value(lo, sizeof lo, res->s.min, benches[i].unit);
     format_value(hi, sizeof hi, res->s.max, benches[i].unit);
@@ -565,6 +588,8 @@ static void write_result(FILE *f, size_t i) {
           benches[i].name, unit, res->s.median, unit, res->s.min, unit, res->s.max);
   if (benches[i].unit == UNIT_PER_SEC)
     fprintf(f, "\"ns_per_txn\": %.3f, ", res->median_ns);
+  if (benches[i].direct != NULL)
+    fprintf(f, "\"direct\": \"%s\", ", benches[i].direct);
   fprintf(f, "\"ratio_stf_rt\": %.4f}%s\n", stf_ratio(res), i + 1 < BENCH_COUNT ? "," : "");
 }
 
@@ -583,28 +608,37 @@ static void write_json(const char *path, unsigned rounds, const char *wine) {
   printf("JSON written to %s\n", path);
 }
 
-/* Print one PASS/FAIL line per target; returns how many were met. */
-static unsigned check_targets(void) {
+/* What this machine allows two workers at best: the rate of two threads of
+ * raw round trips relative to one. */
+static double machine_scaling(void) {
+  return 2 * result_named("stf_round_trip")->s.median /
+         result_named("stf_round_trip_2t")->s.median;
+}
+
+/* Print one PASS/FAIL (or SKIP) line per target; returns how many were
+ * met, and how many were judged in *judged. */
+static unsigned check_targets(unsigned *judged) {
   unsigned met = 0;
+  *judged = 0;
   for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
     const bench_target *tg = &targets[i];
     double ratio = result_named(tg->subject)->s.median / result_named(tg->base)->s.median;
     int ok = tg->at_most ? ratio <= tg->factor : ratio >= tg->factor;
-    printf("%s  %s %s %gx %s (measured %.2fx)\n", ok ? "PASS" : "FAIL", tg->subject,
-           tg->at_most ? "<=" : ">=", tg->factor, tg->base, ratio);
-    met += ok;
+    int skip = tg->scaling && machine_scaling() < SCALING_MIN;
+    printf("%s  %s %s %gx %s (measured %.2fx)%s\n", skip ? "SKIP" : ok ? "PASS" : "FAIL",
+           tg->subject, tg->at_most ? "<=" : ">=", tg->factor, tg->base, ratio,
+           skip ? ": the machine did not scale (see the note)" : "");
+    met += ok && !skip;
+    *judged += !skip;
   }
   return met;
 }
 
-/* What this machine allows two workers at best: the rate of two threads of
- * raw round trips relative to one. */
 static void print_scaling_note(void) {
-  double scaling =
-      2 * result_named("stf_round_trip")->s.median / result_named("stf_round_trip_2t")->s.median;
   printf("note: two threads of raw SwitchToFiber round trips run at %.2fx the rate of one\n"
-         "      here (stf_round_trip_2t): the ceiling for txn_throughput_2w / _1w\n",
-         scaling);
+         "      here (stf_round_trip_2t): the ceiling for txn_throughput_2w / _1w; its\n"
+         "      target is judged only from %.1fx\n",
+         machine_scaling(), SCALING_MIN);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -617,10 +651,12 @@ typedef struct options {
 } options;
 
 static void usage(void) {
-  fprintf(stderr, "usage: bench_switch [--rounds N] [--quick] [--json PATH]\n"
+  fprintf(stderr, "usage: bench_switch [--rounds N] [--quick] [--json PATH] [--only NAME]\n"
                   "  --rounds N   rounds to run (default 7)\n"
                   "  --quick      a tenth of the work per round: a smoke run\n"
-                  "  --json PATH  where to write the report (default switch.json)\n");
+                  "  --json PATH  where to write the report (default switch.json)\n"
+                  "  --only NAME  run one benchmark (and stf_round_trip), for profiling:\n"
+                  "               no targets, no JSON\n");
   exit(2);
 }
 
@@ -633,10 +669,17 @@ static options parse_args(int argc, char **argv) {
       o.rounds = (unsigned)strtoul(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
       o.json = argv[++i];
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      g_only = argv[++i];
     else
       usage();
   }
   if (o.rounds == 0)
+    usage();
+  for (size_t i = 0; g_only != NULL && i < BENCH_COUNT; i++)
+    if (strcmp(benches[i].name, g_only) == 0)
+      return o;
+  if (g_only != NULL)
     usage();
   return o;
 }
@@ -646,7 +689,8 @@ static void run_rounds(double *samples, unsigned rounds) {
   for (unsigned round = 0; round < rounds; round++) {
     fprintf(stderr, "round %u/%u\n", round + 1, rounds);
     for (size_t i = 0; i < BENCH_COUNT; i++)
-      samples[i * rounds + round] = benches[i].run(&benches[i]);
+      if (selected(&benches[i]))
+        samples[i * rounds + round] = benches[i].run(&benches[i]);
   }
 }
 
@@ -670,9 +714,15 @@ int main(int argc, char **argv) {
   run_rounds(samples, o.rounds);
   summarize(samples, o.rounds);
   print_table(o.rounds, wine);
-  met = check_targets();
+  if (g_only != NULL) {
+    free(samples);
+    return 0;
+  }
+  unsigned judged;
+  met = check_targets(&judged);
   print_scaling_note();
-  printf("%u of %u targets met\n", met, (unsigned)(sizeof targets / sizeof targets[0]));
+  printf("%u of %u targets met (%u judged)\n", met, (unsigned)(sizeof targets / sizeof targets[0]),
+         judged);
   write_json(o.json, o.rounds, wine);
   free(samples);
   return 0;

@@ -2,10 +2,12 @@
  * a program makes about itself (retrieve, yield, delay, link, getmain).
  *
  * Life of a task: weft_start allocates it (start.c); a worker adopts it and
- * gives it a pooled fiber at its first dispatch; the fiber body runs the
- * transaction's program; at the end (normal or abend) the task releases its
- * ENQs and storage on its own fiber, then switches back with WEFT__REQ_END
- * and the dispatcher recycles the fiber and the task struct. */
+ * gives it a pooled fiber at its first dispatch (or the fiber of the task
+ * that just ended, which then runs it without a switch); the fiber body
+ * runs the transaction's program; at the end (normal or abend) the task
+ * releases its ENQs and storage, is accounted and freed on its own fiber,
+ * and the fiber goes on to the next task (worker.c, weft__dispatch_end).
+ * Only a fiber that cannot be kept is deleted by the dispatcher. */
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -94,28 +96,34 @@ int weft__task_check(weft_task *t) {
 
 /* ---- Switching ------------------------------------------------------------- */
 
-/* Load the task's FP control state on the thread it resumes on. MXCSR is
- * always reloaded (cheap; it also restores the task's own status flags);
- * the x87 control word only when it differs from what the worker last
- * loaded or saw, which the dispatcher itself never changes. */
+/* Load the task's FP control state on the thread it resumes on, each word
+ * only when it differs from what the thread has now (wk_*_now: what the
+ * task that switched out last saved, or what the dispatcher saw after
+ * Win32 waits; the runtime's own code never changes them). MXCSR is
+ * compared whole, status flags included, so a task gets its own flags
+ * back. */
 static inline void fp_restore(weft_task *t, weft__worker *w) {
-  weft__fp_set_mxcsr(t->tk_mxcsr);
+  if (weft__unlikely(t->tk_mxcsr != w->wk_mxcsr_now)) {
+    weft__fp_set_mxcsr(t->tk_mxcsr);
+    w->wk_mxcsr_now = t->tk_mxcsr;
+  }
   if (weft__unlikely(t->tk_x87cw != w->wk_x87cw_now)) {
     weft__fp_set_x87cw(t->tk_x87cw);
     w->wk_x87cw_now = t->tk_x87cw;
   }
 }
 
-/* Back to the dispatcher, asking for req; returns when dispatched again
- * (perhaps on another worker). Keeps the task's own FP control state, which
- * Wine does not switch. Task context, hot path. */
+/* Suspend the running task for req (yield or wait): the next task or the
+ * dispatcher runs (worker.c); returns when t is dispatched again (perhaps
+ * on another worker). Keeps the task's own FP control state, which Wine
+ * does not switch. Task context, hot path. */
 void weft__task_switch_out(weft_task *t, int req) {
   weft_assert_internal(weft__task_check(t) == 0); /* on its own fiber */
   weft__worker *w = t->tk_worker;
   t->tk_req = (uint8_t)req;
-  t->tk_mxcsr = weft__fp_get_mxcsr();
+  t->tk_mxcsr = w->wk_mxcsr_now = weft__fp_get_mxcsr();
   t->tk_x87cw = w->wk_x87cw_now = weft__fp_get_x87cw();
-  weft__fiber_switch(w->wk_fiber);
+  weft__dispatch_suspend(w, t);
   fp_restore(t, t->tk_worker);
 }
 
@@ -263,8 +271,9 @@ void weft__waitq_remove(weft__waitq *q, weft_task *t) {
 
 static void fiber_body(void *arg);
 
-/* Give t a fiber from w's pool, or a new one. Dispatcher. On failure t is
- * marked abended AFIB and 1 is returned: the caller ends it. */
+/* Give t a fiber from w's pool, or a new one (only the dispatcher may make
+ * one: a Win32 call with a deep stack). On failure t is marked abended
+ * AFIB and 1 is returned: the caller ends it. Owner. */
 int weft__fiber_assign(weft__worker *w, weft_task *t) {
   weft__assert_owner(w);
   weft__fctx *fc = w->wk_fibers;
@@ -287,11 +296,35 @@ int weft__fiber_assign(weft__worker *w, weft_task *t) {
       return 1;
     }
   }
+  weft__fiber_give(w, t, fc);
+  return 0;
+}
+
+/* fc, idle or the fiber of a task that just ended on it, runs t next. */
+void weft__fiber_give(weft__worker *w, weft_task *t, weft__fctx *fc) {
   fc->fc_task = t;
   t->tk_fc = fc;
   t->tk_fiber = fc->fc_fiber;
   WEFT__STAT_ADD(w->wk_started, 1);
+}
+
+/* Keep an ended task's fiber in w's pool: 0, or 1 when the pool is full
+ * (the caller has it deleted). Owner; fc may be the running fiber, which
+ * must then switch away before anything else can take it. */
+int weft__fiber_pool_put(weft__worker *w, weft__fctx *fc) {
+  if (w->wk_nfibers >= w->wk_fiber_cap)
+    return 1;
+  fc->fc_next = w->wk_fibers;
+  w->wk_fibers = fc;
+  w->wk_nfibers++;
+  WEFT__STAT_ADD(w->wk_nidle_fibers, 1);
   return 0;
+}
+
+/* Delete a fiber no thread runs. */
+void weft__fiber_drop(weft__fctx *fc) {
+  weft__fiber_delete(fc->fc_fiber);
+  free(fc);
 }
 
 /* Free the idle fibers of a stopping worker. Its own thread. */
@@ -338,14 +371,12 @@ static void task_release(weft_task *t) {
   t->tk_storage.s_prev = &t->tk_storage;
 }
 
-/* Leave the ended task for good. The dispatcher frees t at once; when the
- * fiber is reused, this returns into the fiber body for the next task and
- * must not touch t again (so no FP state is restored from it). */
+/* Leave the ended task for good: it is accounted and freed, and when the
+ * fiber is reused this returns into the fiber body for the next task (so
+ * it must not touch t again, nor restore FP state from it). */
 static void task_leave(weft_task *t) {
-  weft__worker *w = t->tk_worker;
   t->tk_req = WEFT__REQ_END;
-  w->wk_x87cw_now = weft__fp_get_x87cw(); /* what the next task must compare with */
-  weft__fiber_switch(w->wk_fiber);
+  weft__dispatch_end(t->tk_worker, t);
 }
 
 /* End a task whose fiber is discarded (program check). Task context. */
@@ -413,7 +444,7 @@ static void fiber_body(void *arg) {
 }
 
 /* Fold an ended task into its enclave's and its transaction's shares of
- * this worker, and emit its record. Dispatcher. */
+ * this worker, and emit its record. Owner. */
 static void task_account(weft__worker *w, weft_task *t) {
   weft_region *r = w->wk_region;
   if (!w->wk_acct)
@@ -426,23 +457,19 @@ static void task_account(weft__worker *w, weft_task *t) {
     weft__record_task(r, w, t, response);
 }
 
-/* After WEFT__REQ_END: recycle fiber and struct, free the admission slot.
- * Dispatcher. */
+/* End a task that never ran (no fiber could be made). Dispatcher. */
 void weft__task_end_dispatch(weft__worker *w, weft_task *t) {
+  weft_assert_internal(t->tk_fc == NULL);
+  weft__task_finish(w, t);
+}
+
+/* A task of w ended: count and account it, free its struct and its
+ * admission slot, admit what waited for them. Everything but its fiber:
+ * owner, on the ended task's own fiber (weft__dispatch_end) or the
+ * dispatcher. t is gone on return. */
+void weft__task_finish(weft__worker *w, weft_task *t) {
   weft__assert_owner(w);
   weft_region *r = t->tk_region;
-  weft__fctx *fc = t->tk_fc;
-  if (fc != NULL) {
-    if ((t->tk_flags & WEFT__TF_FAULTED) || w->wk_nfibers >= w->wk_fiber_cap) {
-      weft__fiber_delete(fc->fc_fiber);
-      free(fc);
-    } else {
-      fc->fc_next = w->wk_fibers;
-      w->wk_fibers = fc;
-      w->wk_nfibers++;
-      WEFT__STAT_ADD(w->wk_nidle_fibers, 1);
-    }
-  }
   if (t->tk_flags & WEFT__TF_ABENDED)
     WEFT__STAT_ADD(w->wk_abended, 1);
   else
@@ -522,8 +549,8 @@ void weft__task_fault_entry(weft_task *t, int kind) {
   t->tk_mxcsr = t->tk_worker->wk_mxcsr;
   t->tk_x87cw = t->tk_worker->wk_x87cw;
   weft__fp_set_x87cw(t->tk_x87cw); /* the fault may have left anything */
-  t->tk_worker->wk_x87cw_now = t->tk_x87cw;
-  fp_restore(t, t->tk_worker);
+  weft__fp_set_mxcsr(t->tk_mxcsr);
+  weft__fp_resync(t->tk_worker);
   weft__log(t->tk_region, 'E', "task %llu (%s) abended %s: %s", (unsigned long long)t->tk_no,
             t->tk_tran->tr_id, code, why);
   if (!(t->tk_flags & WEFT__TF_ABENDING))

@@ -19,7 +19,7 @@
 
 /* ---- Tasks ---------------------------------------------------------------- */
 
-/* tk_req: what a task asked its dispatcher when it switched out. */
+/* tk_req: why a task's dispatch ended (worker.c, dispatch_end). */
 enum { WEFT__REQ_YIELD = 1, WEFT__REQ_WAIT, WEFT__REQ_END };
 
 /* tk_wait: claimed across threads by CAS. */
@@ -68,7 +68,7 @@ struct weft_task {
   /* -- Hot: what a yield touches, in the first cache line ----------------- */
   uint32_t tk_magic;          /* WEFT__TASK_MAGIC while allocated (immutable) */
   uint8_t tk_prio;            /* dispatch priority 0..255 (immutable) */
-  uint8_t tk_req;             /* WEFT__REQ_* when switching out (owner) */
+  uint8_t tk_req;             /* WEFT__REQ_* when switching out (task) */
   unsigned short tk_x87cw;    /* saved FP state while switched out (owner) */
   uint32_t tk_flags;          /* WEFT__TF_* (owner) */
   unsigned tk_mxcsr;          /* saved FP state while switched out (owner) */
@@ -172,7 +172,11 @@ uintptr_t weft__task_program_caller(void); /* where programs are called */
 void weft__task_resume_checks(weft_task *t);                        /* task: purge, runaway */
 void weft__task_run(weft__fctx *fc);                                /* the fiber body */
 void weft__task_end_dispatch(weft__worker *w, weft_task *t); /* dispatcher */
-int weft__fiber_assign(weft__worker *w, weft_task *t);       /* dispatcher */
+void weft__task_finish(weft__worker *w, weft_task *t);       /* owner: all but the fiber */
+int weft__fiber_assign(weft__worker *w, weft_task *t);       /* owner */
+void weft__fiber_give(weft__worker *w, weft_task *t, weft__fctx *fc); /* owner */
+int weft__fiber_pool_put(weft__worker *w, weft__fctx *fc);   /* owner: 0, or 1 when full */
+void weft__fiber_drop(weft__fctx *fc);                       /* not running: delete it */
 void weft__fibers_free(weft__worker *w);
 void weft__handlers_drop(weft_task *t, int depth);
 

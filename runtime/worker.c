@@ -1,9 +1,15 @@
-/* worker.c - workers: the dispatch loop, ready queues, inboxes, idle sleep
- * and work stealing.
+/* worker.c - workers: the dispatch loop, ready queues, inboxes, idle sleep,
+ * work stealing and direct switches.
  *
  * A worker is an OS thread converted to a fiber; that fiber, the dispatcher,
- * owns the loop below. A task fiber only ever switches back to its worker's
- * dispatcher, which alone decides what runs next. */
+ * owns the loop below and the cold work (the inbox, timers, control
+ * requests, idle sleep). A task that yields, waits or ends does not go
+ * through it as a rule: it finishes its own dispatch, picks the next task
+ * with the same function the dispatcher uses (pick_next: one place decides)
+ * and switches straight to it (weft__dispatch_suspend, weft__dispatch_end,
+ * as DragonFly's lwkt_switch and marl's Worker::suspend do). It switches to
+ * the dispatcher only when nothing is ready, when cold work waits, or after
+ * WEFT__DIRECT_MAX direct switches in a row (see cold_due). */
 #include <stdlib.h>
 
 #include "runtime/internal.h"
@@ -105,11 +111,15 @@ static void level_append(weft__worker *w, weft_task *t, unsigned level) {
   w->wk_rq_tail[level] = t;
 }
 
-void weft__ready_push(weft__worker *w, weft_task *t) {
+static inline void ready_push(weft__worker *w, weft_task *t) {
   weft__assert_owner(w);
   t->tk_age_gen = w->wk_age_gen;
   level_append(w, t, task_level(w, t));
   WEFT__STAT_ADD(w->wk_nready, 1);
+}
+
+void weft__ready_push(weft__worker *w, weft_task *t) {
+  ready_push(w, t);
 }
 
 /* Forget that band b has work if none of its four words has a bit. */
@@ -120,7 +130,7 @@ static void band_check(weft__worker *w, unsigned b) {
 }
 
 /* The first task of the highest non-empty level, or NULL. Hot path. */
-static weft_task *ready_pop(weft__worker *w) {
+static inline weft_task *ready_pop(weft__worker *w) {
   if (w->wk_rq_bands == 0)
     return NULL;
   unsigned b = 31 - (unsigned)__builtin_clz(w->wk_rq_bands);
@@ -346,28 +356,9 @@ static void runaway(weft__worker *w, weft_task *t) {
   }
 }
 
-/* What the dispatcher does after a task switched back to it. */
-static void after_switch(weft__worker *w, weft_task *t, uint64_t disp) {
-  if (ran_away(w, t, disp) && t->tk_req != WEFT__REQ_END)
-    runaway(w, t);
-  switch (t->tk_req) {
-    case WEFT__REQ_YIELD:
-      weft__ready_push(w, t);
-      break;
-    case WEFT__REQ_WAIT:
-      break; /* a waker will hand it back */
-    case WEFT__REQ_END:
-      disown(w, t);
-      weft__task_end_dispatch(w, t);
-      break;
-    default:
-      weft_assert(!"bad task request");
-  }
-}
-
 /* A task's first dispatch: give it a fiber, or, when none can be made, end
- * it abended AFIB without running (1). Out of line: the dispatch loop stays
- * small (see the accounting note above). */
+ * it abended AFIB without running (1). Dispatcher; out of line: the
+ * dispatch loop stays small (see the accounting note above). */
 static __attribute__((noinline)) int first_fiber(weft__worker *w, weft_task *t) {
   if (weft__fiber_assign(w, t) == 0)
     return 0;
@@ -376,24 +367,149 @@ static __attribute__((noinline)) int first_fiber(weft__worker *w, weft_task *t) 
   return 1;
 }
 
-/* Run t until it switches back to the dispatcher. Hot path: with
- * accounting on, one TSC read per dispatch (its end is the next one's
- * start); with it off, no clock at all. */
-static void run_task(weft__worker *w, weft_task *t) {
-  if (weft__unlikely(t->tk_fiber == NULL) && first_fiber(w, t) != 0)
-    return;
-  uint64_t disp = WEFT__LOAD(w->wk_dispatches) + 1, now = w->wk_now;
+/* ---- Dispatches: where they begin and end ---------------------------------- */
+
+/* A dispatch of t begins: on the dispatcher, or on the fiber of the task
+ * that switches straight to t. Hot path: with accounting on, no clock read
+ * (the last dispatch's end, wk_now, is this one's start); with it off, no
+ * clock at all. */
+static inline void dispatch_begin(weft__worker *w, weft_task *t) {
+  uint64_t disp = WEFT__LOAD(w->wk_dispatches) + 1;
   atomic_store_explicit(&w->wk_dispatches, disp, memory_order_relaxed);
   atomic_store_explicit(&w->wk_run_no, t->tk_no, memory_order_relaxed);
   t->tk_boost = 0;
   if (w->wk_acct)
-    acct_dispatch_begin(w, t, now);
+    acct_dispatch_begin(w, t, w->wk_now);
   w->wk_current = t;
-  weft__fiber_switch(t->tk_fiber);
+}
+
+/* The running task t's dispatch ends, on its own fiber (tk_req says why):
+ * its time (one TSC read with accounting on) and a runaway the monitor saw.
+ * A runaway is flagged; a waiting one is made ready at once so that it
+ * abends now. Hot path. */
+static inline void dispatch_end(weft__worker *w, weft_task *t) {
   w->wk_current = NULL;
   if (w->wk_acct)
-    acct_dispatch_end(w, t, now);
-  after_switch(w, t, disp);
+    acct_dispatch_end(w, t, w->wk_now);
+  if (ran_away(w, t, WEFT__LOAD(w->wk_dispatches)) && t->tk_req != WEFT__REQ_END)
+    runaway(w, t);
+}
+
+/* What runs next on w: the highest-priority ready task, or NULL. The one
+ * place that decides, for the dispatcher and for direct switches alike. */
+static inline weft_task *pick_next(weft__worker *w) {
+  return ready_pop(w);
+}
+
+/* Must the dispatcher run before the next task? When other threads handed
+ * work over (the inbox, which also carries every control request: steals,
+ * aging ticks, purges, inquiries, stop), when a timer may be due (the
+ * TSC gate; with accounting on, the TSC the dispatch end just read), and
+ * in any case after WEFT__DIRECT_MAX direct switches in a row: the bound
+ * on how long a worker's tasks can pass it among themselves. Hot path:
+ * one shared load (the inbox head), no clock read. */
+static inline bool cold_due(weft__worker *w) {
+  if (weft__unlikely(++w->wk_direct >= WEFT__DIRECT_MAX))
+    return true;
+  if (weft__mpsc_maybe_nonempty(&w->wk_inbox))
+    return true;
+  if (weft__likely(w->wk_timers.th_count == 0))
+    return false;
+  uint64_t now = w->wk_acct ? w->wk_now : weft__tsc();
+  return w->wk_timers.th_items[0]->tk_timer.tm_due_tsc <= now;
+}
+
+/* The next task for a direct switch, with its fiber, or NULL when the
+ * dispatcher must run: cold work is due, nothing is ready, or the task
+ * picked needs a fiber made (a Win32 call: not on a task's stack; it
+ * waits in wk_next and runs first). A task that has no fiber yet gets one
+ * from the pool. Hot path. */
+static weft_task *pick_direct(weft__worker *w) {
+  if (cold_due(w))
+    return NULL;
+  weft_task *t = pick_next(w);
+  if (weft__likely(t == NULL || t->tk_fiber != NULL))
+    return t;
+  if (w->wk_fibers == NULL) {
+    w->wk_next = t;
+    return NULL;
+  }
+  weft__fiber_assign(w, t); /* from the pool: cannot fail */
+  return t;
+}
+
+/* Switch from the running task's fiber to next's, or to the dispatcher's
+ * when next is NULL. */
+static inline void switch_to(weft__worker *w, weft_task *next) {
+  if (next == NULL) {
+    weft__fiber_switch(w->wk_fiber);
+    return;
+  }
+  dispatch_begin(w, next);
+  weft__fiber_switch(next->tk_fiber);
+}
+
+/* t, running, yields or waits (tk_req) and has saved its FP state: end
+ * its dispatch and switch straight to the next task, or to the dispatcher.
+ * Returns when t is dispatched again, perhaps on another worker (then the
+ * caller's w is stale). t's own fiber; hot path. */
+void weft__dispatch_suspend(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
+  dispatch_end(w, t);
+  if (t->tk_req == WEFT__REQ_YIELD)
+    ready_push(w, t);
+  weft_task *next = pick_direct(w);
+  if (next == t) { /* it was the only one ready: go on, without a switch */
+    dispatch_begin(w, t);
+    return;
+  }
+  switch_to(w, next);
+}
+
+/* t ended (normally or abended) and released what it held, on its own
+ * fiber: end its dispatch, account and free it (everything but its fiber),
+ * then run what comes next. A next task without a fiber gets this one: the
+ * call returns and the fiber body runs that task. Otherwise the fiber goes
+ * back to the pool and the call returns when the pool hands it to a new
+ * task; or, when it cannot be kept (a program check ended the task, the
+ * pool is full or off), the dispatcher deletes it and the call never
+ * returns. Either way t is gone when this returns. t's fiber. */
+void weft__dispatch_end(weft__worker *w, weft_task *t) {
+  weft__assert_owner(w);
+  weft__fctx *fc = t->tk_fc;
+  bool keep = !(t->tk_flags & WEFT__TF_FAULTED) && w->wk_fiber_cap != 0;
+  dispatch_end(w, t);
+  disown(w, t);
+  weft__task_finish(w, t); /* t is freed */
+  weft__fp_resync(w);      /* the end ran host code (records, callbacks) */
+  weft_task *next = keep && !cold_due(w) ? pick_next(w) : NULL;
+  if (next != NULL && next->tk_fiber == NULL) {
+    weft__fiber_give(w, next, fc);
+    dispatch_begin(w, next);
+    return;
+  }
+  if (keep && weft__fiber_pool_put(w, fc) == 0) {
+    switch_to(w, next);
+    return;
+  }
+  w->wk_dead = fc; /* the dispatcher deletes it; next waits for it there */
+  w->wk_next = next;
+  weft__fiber_switch(w->wk_fiber);
+  weft_assert(!"a deleted fiber was resumed");
+}
+
+/* Run t from the dispatcher until some task switches back to it (t itself
+ * or one that t, or its successors, switched to directly). Each of them
+ * finished its own dispatch; what is left here is a fiber to delete. */
+static void run_task(weft__worker *w, weft_task *t) {
+  if (weft__unlikely(t->tk_fiber == NULL) && first_fiber(w, t) != 0)
+    return;
+  dispatch_begin(w, t);
+  weft__fiber_switch(t->tk_fiber);
+  if (weft__unlikely(w->wk_dead != NULL)) {
+    weft__fiber_drop(w->wk_dead);
+    w->wk_dead = NULL;
+  }
 }
 
 /* Ask the busiest other worker for ready tasks. */
@@ -442,11 +558,20 @@ static void worker_idle(weft__worker *w) {
   atomic_store_explicit(&w->wk_sleeping, 0, memory_order_relaxed);
   if (w->wk_acct)
     w->wk_now = weft__tsc(); /* idle time is no one's dispatch */
+  weft__fp_resync(w);        /* after Win32 waits: what the thread has now */
 }
 
 /* The loop, on the dispatcher fiber. Sections: inbox, timers, pick, idle. */
 static void dispatch_loop(weft__worker *w) {
   for (;;) {
+    w->wk_direct = 0;
+    /* A task picked by a suspending task that could not switch to it. */
+    weft_task *t = w->wk_next;
+    if (weft__unlikely(t != NULL)) {
+      w->wk_next = NULL;
+      run_task(w, t);
+      continue;
+    }
     /* Work handed over by other threads. */
     if (weft__mpsc_maybe_nonempty(&w->wk_inbox))
       drain_inbox(w);
@@ -454,7 +579,7 @@ static void dispatch_loop(weft__worker *w) {
     if (weft__unlikely(weft__timers_due(w)))
       weft__timers_fire(w);
     /* The highest-priority ready task. */
-    weft_task *t = ready_pop(w);
+    t = pick_next(w);
     if (weft__likely(t != NULL)) {
       run_task(w, t);
       continue;

@@ -34,6 +34,13 @@ typedef struct weft__inq_state {
   struct weft__inq *_Atomic iq_req;
 } weft__inq_state;
 
+/* Direct switches in a row after which a suspending task goes through the
+ * dispatcher even when nothing else asks for it (worker.c, cold_due): the
+ * fairness bound. Inbox work and due timers are seen at the next switch
+ * whatever this is; this bounds everything else the dispatcher does.
+ * Costs one extra switch per this many. */
+#define WEFT__DIRECT_MAX 64
+
 /* Owner-only functions check that they run on w's own thread (its
  * dispatcher or one of its tasks), in debug builds (WEFT_DEBUG >= 2). */
 #define weft__assert_owner(w) weft_assert_internal(weft__worker_self() == (w))
@@ -44,6 +51,9 @@ struct weft__worker {
   unsigned wk_id;
   weft__fiber wk_fiber;                /* the dispatcher fiber */
   weft_task *wk_current;               /* task running now, or NULL */
+  weft_task *wk_next;                  /* picked by a task, to run first (dispatcher) */
+  weft__fctx *wk_dead;                 /* an ended task's fiber to delete (dispatcher) */
+  uint32_t wk_direct;                  /* direct switches since the dispatcher ran */
   weft_task *wk_rq_head[WEFT__LEVELS]; /* ready queues, one FIFO per level */
   weft_task *wk_rq_tail[WEFT__LEVELS];
   uint64_t wk_rq_bits[WEFT__LEVELS / 64]; /* non-empty levels */
@@ -64,6 +74,7 @@ struct weft__worker {
   unsigned wk_mxcsr;              /* FP defaults for new tasks */
   unsigned short wk_x87cw;
   unsigned short wk_x87cw_now; /* x87 control word this thread has now */
+  unsigned wk_mxcsr_now;       /* MXCSR this thread has now */
   weft__thread wk_thread;
 
   /* -- Statistics: written by the owner, read by any thread -------------- */
@@ -101,6 +112,15 @@ void weft__ready_push(weft__worker *w, weft_task *t);             /* owner */
 void weft__adopt(weft__worker *w, weft_task *t);                  /* owner */
 uint64_t weft__ticks_to_ns(weft_region *r, uint64_t ticks);
 void weft__wait_end(weft__worker *w, weft_task *t); /* owner */
+void weft__dispatch_suspend(weft__worker *w, weft_task *t); /* t's fiber: yield, wait */
+void weft__dispatch_end(weft__worker *w, weft_task *t);     /* t's fiber: t ended */
+
+/* The FP control state the thread has now becomes what the next task is
+ * compared with (after anything not a task's own code may have run). */
+static inline void weft__fp_resync(weft__worker *w) {
+  w->wk_mxcsr_now = weft__fp_get_mxcsr();
+  w->wk_x87cw_now = weft__fp_get_x87cw();
+}
 
 /* Any timer armed whose cheap TSC gate has passed? Reads the TSC only when
  * a timer is armed. */
