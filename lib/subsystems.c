@@ -5,9 +5,11 @@
  * database resource managers, the HTTP front door) adds its descriptor
  * here; runtime/ never names one. */
 #include "runtime/subsys.h"
+#include "db/db.h"
 #include "txn/txn.h"
 
 const weft__subsys *const weft__library_subsys[] = {
     &weft__txn_subsys, /* units of work, recoverable resources, the log */
+    &weft__db_subsys,  /* ODBC data sources as resource managers (after txn/) */
     NULL,
 };

@@ -1,0 +1,350 @@
+/* test_db_pg.c - db/ against a real PostgreSQL through ODBC (docs/odbc.md).
+ *
+ * Run by tests/db/pgtest.sh, which starts a throwaway cluster and passes
+ * WEFT_PG_CONN, WEFT_PG_USER, WEFT_PG_PASSWORD and WEFT_PG_CTL. The tests
+ * check the database itself through a separate ODBC connection of the
+ * host thread (pg_*), not through Weft. */
+#include "helpers.h" /* windows.h first: the ODBC headers need it */
+
+#include <sql.h>
+#include <sqlext.h>
+#include <stdlib.h>
+
+#include "weft/db.h"
+
+#include "pgutil.h"
+
+/* ---- Programs ----------------------------------------------------------------- */
+
+typedef struct shared {
+  atomic_int rc[16];       /* what the programs' calls returned */
+  char text[256];          /* a query's answer */
+  char state[8];           /* an SQLSTATE seen */
+  atomic_int a_in_sql;     /* worker test: task A is in its statement */
+  atomic_int a_done;       /* ... and out of it */
+  atomic_int b_saw_a_done; /* task B finished: had A's statement returned? */
+  atomic_int b_done;
+  weft_event *ev;          /* a task holds its connection until posted */
+  atomic_int holding;
+} shared;
+
+static shared g;
+
+static void p_roundtrip(weft_task *t) {
+  weft_db_conn *c;
+  int rc = weft_db_connection(t, "PG", &c);
+  if (rc == 0) {
+    const char *p[] = {"h\xc3\xa9llo \xe2\x82\xac"};
+    rc = weft_db_query(t, c, "SELECT ?::text || '!'", 1, p, g.text, sizeof g.text, NULL);
+    if (rc != 0)
+      weft_db_error(c, g.state);
+  }
+  atomic_store(&g.rc[0], rc);
+}
+
+/* Insert row k (idx) with v, then end as told: 0 commit, 1 rollback, 2 abend. */
+static void p_insert(weft_task *t) {
+  th_arg a = th_arg_of(t);
+  weft_db_conn *c;
+  int rc = weft_db_connection(t, "PG", &c);
+  char k[16];
+  snprintf(k, sizeof k, "%ld", a.idx % 1000);
+  const char *p[] = {k, "v"};
+  if (rc == 0)
+    rc = weft_db_exec(t, c, "INSERT INTO t(k, v) VALUES (?::int, ?)", 2, p, NULL);
+  atomic_store(&g.rc[0], rc);
+  long how = a.idx / 1000;
+  if (how == 1)
+    atomic_store(&g.rc[1], weft_rollback(t));
+  else if (how == 2)
+    weft_abend(t, "TDBA");
+}
+
+/* Insert and write a recoverable TD item in one unit of work: 2PC. */
+static void p_insert_td(weft_task *t) {
+  th_arg a = th_arg_of(t);
+  weft_db_conn *c;
+  int rc = weft_db_connection(t, "PG", &c);
+  char k[16];
+  snprintf(k, sizeof k, "%ld", a.idx);
+  const char *p[] = {k, "td"};
+  if (rc == 0)
+    rc = weft_db_exec(t, c, "INSERT INTO t(k, v) VALUES (?::int, ?)", 2, p, NULL);
+  if (rc == 0)
+    rc = weft_td_write(t, "AUDIT", k, strlen(k));
+  atomic_store(&g.rc[0], rc);
+  atomic_store(&g.rc[1], weft_syncpoint(t));
+}
+
+static void p_sleep_a(weft_task *t) {
+  weft_db_conn *c;
+  int rc = weft_db_connection(t, "PG", &c);
+  atomic_store(&g.a_in_sql, 1);
+  if (rc == 0)
+    rc = weft_db_exec(t, c, "SELECT pg_sleep(1)", 0, NULL, NULL);
+  atomic_store(&g.a_done, 1);
+  atomic_store(&g.rc[0], rc);
+}
+
+static void p_busy_b(weft_task *t) {
+  while (!atomic_load(&g.a_in_sql))
+    weft_yield(t);
+  for (int i = 0; i < 10; i++)
+    weft_yield(t);
+  atomic_store(&g.b_saw_a_done, atomic_load(&g.a_done));
+  atomic_store(&g.b_done, 1);
+}
+
+/* Take a connection and hold it until g.ev is posted. */
+static void p_hold(weft_task *t) {
+  weft_db_conn *c;
+  int rc = weft_db_connection(t, "PG", &c);
+  atomic_store(&g.rc[2], rc);
+  atomic_store(&g.holding, 1);
+  weft_event_wait(t, g.ev, WEFT_WAIT_FOREVER);
+}
+
+/* Ask for a connection; record the outcome in rc[idx]. */
+static void p_take(weft_task *t) {
+  th_arg a = th_arg_of(t);
+  weft_db_conn *c;
+  int rc = weft_db_connection(t, "PG", &c);
+  if (rc == 0)
+    rc = weft_db_query(t, c, "SELECT 1", 0, NULL, g.text, sizeof g.text, NULL);
+  atomic_store(&g.rc[a.idx], rc);
+}
+
+/* ---- Fixtures ------------------------------------------------------------------ */
+
+static char g_log[16384];
+static SRWLOCK g_log_lock = SRWLOCK_INIT;
+
+static void log_fn(void *ctx, char level, const char *msg) {
+  AcquireSRWLockExclusive(&g_log_lock);
+  size_t n = strlen(g_log);
+  snprintf(g_log + n, sizeof g_log - n, "%c %s\n", level, msg);
+  ReleaseSRWLockExclusive(&g_log_lock);
+}
+
+static weft_region *region(unsigned workers) {
+  weft_region_config cfg = th_config(workers, 64);
+  cfg.log_fn = log_fn;
+  return th_region_cfg(&cfg);
+}
+
+static weft_db_source_def source(void) {
+  weft_db_source_def d = {0};
+  d.name = "PG";
+  d.connect = getenv("WEFT_PG_CONN");
+  d.user = getenv("WEFT_PG_USER");
+  d.password = getenv("WEFT_PG_PASSWORD");
+  d.region = "TEST";
+  cr_assert_not_null(d.connect, "WEFT_PG_CONN is not set: run through tests/db/pgtest.sh");
+  return d;
+}
+
+static void define_pg(weft_region *r, weft_db_source_def *d) {
+  int rc = weft_db_source_define(r, d);
+  cr_assert_eq(rc, 0, "weft_db_source_define: %s\n%s", weft_err_name(rc), g_log);
+}
+
+static void setup_table(void) {
+  pg_connect();
+  pg_exec("DROP TABLE IF EXISTS t");
+  pg_exec("CREATE TABLE t(k int PRIMARY KEY, v text)");
+  pg_exec("GRANT ALL ON t TO weft");
+}
+
+TestSuite(db, .timeout = 120.0);
+
+/* ---- ODBC round trip --------------------------------------------------------- */
+
+Test(db, round_trip_utf8) {
+  weft_region *r = region(2);
+  weft_db_source_def d = source();
+  define_pg(r, &d);
+  th_define(r, "RT", p_roundtrip, 10);
+  th_start(r, "RT", NULL, 0);
+  th_wait_ended(r, 1);
+  cr_assert_eq(atomic_load(&g.rc[0]), 0, "%s %s", weft_err_name(g.rc[0]), g.state);
+  cr_assert_str_eq(g.text, "h\xc3\xa9llo \xe2\x82\xac!");
+  weft_db_source_stats st;
+  cr_assert_eq(weft_db_source_stats_get(r, "PG", &st), 0);
+  cr_assert_eq(st.commits_1pc, 1, "a read-only unit of work commits in one phase");
+  cr_assert_eq(st.open, 1);
+  cr_assert_eq(st.idle, 1);
+  th_finish(r);
+}
+
+/* ---- Commit, rollback, abend ---------------------------------------------------- */
+
+Test(db, commit_rollback_abend_in_the_database) {
+  setup_table();
+  weft_region *r = region(2);
+  weft_db_source_def d = source();
+  define_pg(r, &d);
+  th_define(r, "INS", p_insert, 10);
+  th_start(r, "INS", NULL, 1); /* k 1, committed at task end */
+  th_wait_ended(r, 1);
+  cr_assert_eq(g.rc[0], 0);
+  th_start(r, "INS", NULL, 1002); /* k 2, rolled back */
+  th_wait_ended(r, 2);
+  cr_assert_eq(g.rc[0], 0);
+  cr_assert_eq(g.rc[1], 0);
+  th_start(r, "INS", NULL, 2003); /* k 3, abended */
+  th_wait_ended(r, 3);
+  cr_assert_eq(g.rc[0], 0);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t"), 1, "only the committed row");
+  cr_assert_eq(pg_scalar("SELECT k FROM t"), 1);
+  weft_db_source_stats st;
+  weft_db_source_stats_get(r, "PG", &st);
+  cr_assert_eq(st.commits_1pc, 1);
+  cr_assert_eq(st.rollbacks, 2);
+  cr_assert_eq(st.commits_2pc, 0);
+  cr_assert_eq(st.idle, st.open, "every connection is back in the pool");
+  th_finish(r);
+}
+
+/* ---- Two-phase commit with a recoverable TD queue ------------------------------- */
+
+Test(db, two_phase_with_a_td_queue) {
+  setup_table();
+  weft_region *r = region(2);
+  weft_td_def td = {.name = "AUDIT", .recoverable = 1};
+  cr_assert_eq(weft_td_define(r, &td), 0);
+  weft_db_source_def d = source();
+  define_pg(r, &d);
+  th_define(r, "ITD", p_insert_td, 10);
+  th_start(r, "ITD", NULL, 7);
+  th_wait_ended(r, 1);
+  cr_assert_eq(g.rc[0], 0);
+  cr_assert_eq(g.rc[1], 0, "syncpoint: %s\n%s", weft_err_name(g.rc[1]), g_log);
+  uint64_t depth = 0;
+  weft_td_depth(r, "AUDIT", &depth);
+  cr_assert_eq(depth, 1);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t WHERE k = 7"), 1);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 0);
+  weft_db_source_stats st;
+  weft_db_source_stats_get(r, "PG", &st);
+  cr_assert_eq(st.commits_2pc, 1);
+  cr_assert_eq(st.commits_1pc, 0);
+  th_finish(r);
+}
+
+/* A source without a two-phase protocol cannot join a unit of work that
+ * changed something else: the syncpoint rolls both back. */
+Test(db, no_two_phase_protocol_rolls_back) {
+  setup_table();
+  weft_region *r = region(2);
+  weft_td_def td = {.name = "AUDIT", .recoverable = 1};
+  cr_assert_eq(weft_td_define(r, &td), 0);
+  weft_db_source_def d = source();
+  d.two_phase = WEFT_DB_2PC_NONE;
+  define_pg(r, &d);
+  th_define(r, "ITD", p_insert_td, 10);
+  th_start(r, "ITD", NULL, 8);
+  th_wait_ended(r, 1);
+  cr_assert_eq(g.rc[1], WEFT_EROLLEDBACK, "%s", weft_err_name(g.rc[1]));
+  uint64_t depth = 9;
+  weft_td_depth(r, "AUDIT", &depth);
+  cr_assert_eq(depth, 0);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t"), 0);
+  th_finish(r);
+}
+
+/* ---- A worker is never blocked ---------------------------------------------------- */
+
+Test(db, a_statement_does_not_block_the_worker) {
+  weft_region *r = region(1); /* one worker: B runs only if A left it */
+  weft_db_source_def d = source();
+  define_pg(r, &d);
+  th_define(r, "SLPA", p_sleep_a, 10);
+  th_define(r, "BUSB", p_busy_b, 10);
+  th_start(r, "SLPA", NULL, 0);
+  th_start(r, "BUSB", NULL, 0);
+  th_wait_ended(r, 2);
+  cr_assert_eq(g.rc[0], 0, "%s", weft_err_name(g.rc[0]));
+  cr_assert_eq(g.b_done, 1);
+  cr_assert_eq(g.b_saw_a_done, 0, "B ran while A sat in pg_sleep(1)");
+  th_finish(r);
+}
+
+/* ---- The pool ---------------------------------------------------------------------- */
+
+Test(db, pool_exhaustion_times_out_then_recovers) {
+  weft_region *r = region(2);
+  weft_db_source_def d = source();
+  d.pool_min = 1;
+  d.pool_max = 1;
+  d.wait_timeout_ms = 200;
+  define_pg(r, &d);
+  cr_assert_eq(weft_event_create(&g.ev), 0);
+  th_define(r, "HOLD", p_hold, 10);
+  th_define(r, "TAKE", p_take, 10);
+  th_start(r, "HOLD", NULL, 0);
+  th_wait_until(atomic_load(&g.holding));
+  cr_assert_eq(g.rc[2], 0);
+  th_start(r, "TAKE", NULL, 3);
+  th_wait_ended(r, 1);
+  cr_assert_eq(g.rc[3], WEFT_ETIMEDOUT, "%s", weft_err_name(g.rc[3]));
+  weft_db_source_stats st;
+  weft_db_source_stats_get(r, "PG", &st);
+  cr_assert_eq(st.wait_timeouts, 1);
+  cr_assert_eq(st.open, 1);
+  /* A waiter gets the connection the holder gives back. */
+  g.rc[4] = 99;
+  th_start(r, "TAKE", NULL, 4);
+  th_wait_until(weft_db_source_stats_get(r, "PG", &st) == 0 && st.waiters == 1);
+  weft_event_post(g.ev);
+  th_wait_ended(r, 3);
+  cr_assert_eq(g.rc[4], 0, "%s", weft_err_name(g.rc[4]));
+  th_finish(r);
+  weft_event_destroy(g.ev);
+}
+
+/* ---- Bad definitions ----------------------------------------------------------------- */
+
+Test(db, bad_definitions_are_refused) {
+  weft_region *r = region(1);
+  weft_db_source_def d = source();
+  d.pool_min = 5;
+  d.pool_max = 2;
+  cr_assert_eq(weft_db_source_define(r, &d), WEFT_EINVAL);
+  cr_assert_not_null(strstr(g_log, "pool_min 5 above pool_max 2"), "%s", g_log);
+  d = source();
+  d.two_phase = 7;
+  cr_assert_eq(weft_db_source_define(r, &d), WEFT_EINVAL);
+  d = source();
+  d.connect = "";
+  cr_assert_eq(weft_db_source_define(r, &d), WEFT_EINVAL);
+  d = source();
+  d.name = "BAD:NAME";
+  cr_assert_eq(weft_db_source_define(r, &d), WEFT_EBADNAME);
+  d = source();
+  d.pool_max = WEFT_DB_POOL_MAX + 1;
+  cr_assert_eq(weft_db_source_define(r, &d), WEFT_EINVAL);
+  d = source();
+  define_pg(r, &d);
+  cr_assert_eq(weft_db_source_define(r, &d), WEFT_EEXIST);
+  weft_db_source_stats st;
+  cr_assert_eq(weft_db_source_stats_get(r, "NONE", &st), WEFT_ENOTFOUND);
+  th_finish(r);
+}
+
+Test(db, a_missing_dsn_is_a_clear_error) {
+  weft_region *r = region(1);
+  weft_db_source_def d = source();
+  d.connect = "DSN=weft_no_such_dsn";
+  cr_assert_eq(weft_db_source_define(r, &d), WEFT_EDB);
+  cr_assert_not_null(strstr(g_log, "IM002"), "%s", g_log);
+  th_finish(r);
+}
+
+Test(db, refused_credentials_are_a_clear_error) {
+  weft_region *r = region(1);
+  weft_db_source_def d = source();
+  d.password = "wrong";
+  cr_assert_eq(weft_db_source_define(r, &d), WEFT_EDB);
+  cr_assert_not_null(strstr(g_log, "password authentication failed"), "%s", g_log);
+  th_finish(r);
+}
