@@ -42,6 +42,7 @@ struct weft_db_conn {
   bool c_broken;      /* saw SQLSTATE 08xxx or 57P0x: discarded at release */
   bool c_prepared;    /* PREPARE TRANSACTION done in this unit of work */
   uint64_t c_uow;     /* ... for this UOW */
+  uint64_t c_epoch;   /* the source's s_epoch when it was last given back */
   char c_state[6];    /* SQLSTATE of the last error, "" none */
   char c_msg[WEFT__DB_MSG]; /* its message */
   struct weft_db_conn *c_next; /* in s_free */
@@ -77,6 +78,9 @@ struct weft__dbsrc {
   weft_db_conn *s_free;           /* idle connections */
   unsigned s_open;                /* open or being opened */
   unsigned s_idle;
+  uint64_t s_epoch;               /* +1 each time a broken connection is seen:
+                                     idle ones older than it are checked
+                                     before use (the server may have gone) */
   weft__dbwaiter *s_wait_head, *s_wait_tail;
   unsigned s_nwait;
   uint64_t *s_owed;               /* UOWs whose COMMIT PREPARED is owed */

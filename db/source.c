@@ -63,6 +63,7 @@ void weft__pool_give(weft__dbsrc *s, weft_db_conn *c) {
   c->c_prepared = false;
   c->c_state[0] = c->c_msg[0] = '\0';
   weft__lock_acquire(&s->s_lock);
+  c->c_epoch = s->s_epoch;
   if (!handoff(s, c)) {
     c->c_next = s->s_free;
     s->s_free = c;
@@ -75,6 +76,7 @@ void weft__pool_give(weft__dbsrc *s, weft_db_conn *c) {
 static void slot_free(weft__dbsrc *s) {
   weft__lock_acquire(&s->s_lock);
   s->s_st.broken++;
+  s->s_epoch++;
   if (!handoff(s, NULL))
     s->s_open--;
   weft__lock_release(&s->s_lock);
@@ -94,6 +96,29 @@ static int open_fn(void *arg) {
 static int close_fn(void *arg) {
   weft__odbc_close(arg);
   return 0;
+}
+
+/* Whether an idle connection still works: SELECT 1, then end that
+ * transaction. 0 or WEFT_EDB. */
+static int ping_fn(void *arg) {
+  weft_db_conn *c = arg;
+  int rc = weft__odbc_exec(c, "SELECT 1", 0, NULL, NULL, NULL, 0, NULL);
+  return rc != 0 ? rc : weft__odbc_end(c, false);
+}
+
+/* An idle connection taken after a connection broke: check it; a dead one
+ * is closed and its slot freed. True when c may be used. Task. */
+static bool still_good(weft_task *t, weft__dbsrc *s, weft_db_conn *c, bool stale) {
+  if (!stale)
+    return true;
+  int res = 0;
+  if (weft__offload_raw(t, ping_fn, c, &res) == 0 && res == 0)
+    return true;
+  weft__log(s->s_r, 'W', "data source %s: an idle connection is dead (SQLSTATE %s): replaced",
+            s->s_name, c->c_state);
+  weft__offload_raw(t, close_fn, c, NULL);
+  slot_free(s);
+  return false;
 }
 
 /* Open a connection in a slot already counted in s_open (offload). */
@@ -237,6 +262,11 @@ int weft__pool_take(weft_task *t, weft__dbsrc *s, weft__dbtask *dt, weft_db_conn
     if (c != NULL) {
       s->s_free = c->c_next;
       s->s_idle--;
+      bool stale = c->c_epoch != s->s_epoch;
+      weft__lock_release(&s->s_lock);
+      if (!still_good(t, s, c, stale))
+        continue;
+      weft__lock_acquire(&s->s_lock);
     } else if (s->s_open < s->s_max) {
       s->s_open++;
       weft__lock_release(&s->s_lock);

@@ -348,3 +348,248 @@ Test(db, refused_credentials_are_a_clear_error) {
   cr_assert_not_null(strstr(g_log, "password authentication failed"), "%s", g_log);
   th_finish(r);
 }
+
+/* ---- Crash points and restart ------------------------------------------------------- */
+
+/* Remove directory dir and the files in it (one level: a data directory). */
+static void rm_dir(const char *dir) {
+  char pat[MAX_PATH], f[MAX_PATH];
+  snprintf(pat, sizeof pat, "%s\\*", dir);
+  WIN32_FIND_DATAA fd;
+  HANDLE h = FindFirstFileA(pat, &fd);
+  if (h != INVALID_HANDLE_VALUE) {
+    do {
+      if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+        snprintf(f, sizeof f, "%s\\%s", dir, fd.cFileName);
+        DeleteFileA(f);
+      }
+    } while (FindNextFileA(h, &fd));
+    FindClose(h);
+  }
+  RemoveDirectoryA(dir);
+}
+
+/* Run dbchild.exe DIR MODE with WEFT_CRASH=crash; its exit code. */
+static DWORD run_child(const char *dir, const char *mode, const char *crash) {
+  char exe[MAX_PATH], cmd[1024];
+  GetModuleFileNameA(NULL, exe, sizeof exe);
+  char *slash = strrchr(exe, '\\');
+  cr_assert_not_null(slash);
+  strcpy(slash + 1, "dbchild.exe");
+  snprintf(cmd, sizeof cmd, "\"%s\" \"%s\" %s", exe, dir, mode);
+  STARTUPINFOA si;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  PROCESS_INFORMATION pi;
+  SetEnvironmentVariableA("WEFT_CRASH", crash);
+  BOOL ok = FALSE;
+  for (int attempt = 0; attempt < 5 && !ok; attempt++) { /* Wine under load */
+    if (attempt)
+      Sleep(200);
+    ok = CreateProcessA(exe, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi);
+  }
+  SetEnvironmentVariableA("WEFT_CRASH", NULL);
+  cr_assert(ok, "CreateProcess(%s): %lu", cmd, GetLastError());
+  cr_assert_eq(WaitForSingleObject(pi.hProcess, 120000), WAIT_OBJECT_0, "the child hangs");
+  DWORD code = 0;
+  GetExitCodeProcess(pi.hProcess, &code);
+  CloseHandle(pi.hProcess);
+  CloseHandle(pi.hThread);
+  return code;
+}
+
+/* Restart on dir: the region recovers, the sources resolve what the crash
+ * left prepared. */
+static weft_region *restart(const char *dir) {
+  weft_region_config cfg = th_config(1, 16);
+  cfg.log_fn = log_fn;
+  cfg.data_dir = dir;
+  weft_region *r = th_region_cfg(&cfg);
+  weft_td_def td = {.name = "AUDIT", .recoverable = 1};
+  weft_td_define(r, &td);
+  weft_db_source_def d = source();
+  define_pg(r, &d);
+  d.name = "PG2";
+  define_pg(r, &d);
+  return r;
+}
+
+static void crash_setup(char *dir, size_t cap, const char *tag) {
+  setup_table();
+  pg_exec("DROP TABLE IF EXISTS t2");
+  pg_exec("CREATE TABLE t2(k int PRIMARY KEY, v text)");
+  snprintf(dir, cap, "dbcrash-%s-%lu", tag, GetCurrentProcessId());
+  rm_dir(dir);
+}
+
+/* Prepared, no decision: restart rolls the database back (presumed abort);
+ * the TD item was never committed either. */
+Test(db, crash_after_prepare_rolls_back) {
+  char dir[MAX_PATH];
+  crash_setup(dir, sizeof dir, "prep");
+  cr_assert_eq(run_child(dir, "td", "db-prepare"), 86);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 1, "left prepared");
+  weft_region *r = restart(dir);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 0, "%s", g_log);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t"), 0);
+  uint64_t depth = 9;
+  weft_td_depth(r, "AUDIT", &depth);
+  cr_assert_eq(depth, 0);
+  weft_db_source_stats st;
+  weft_db_source_stats_get(r, "PG", &st);
+  cr_assert_eq(st.recovered_rollbacks, 1);
+  cr_assert_eq(st.recovered_commits, 0);
+  cr_assert_not_null(strstr(g_log, "presumed abort"), "%s", g_log);
+  th_finish(r);
+  rm_dir(dir);
+}
+
+/* The decision is in the log, COMMIT PREPARED never ran: restart commits. */
+Test(db, crash_after_decision_commits) {
+  char dir[MAX_PATH];
+  crash_setup(dir, sizeof dir, "dec");
+  cr_assert_eq(run_child(dir, "td", "db-commit"), 86);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 1);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t"), 0, "not visible before COMMIT PREPARED");
+  weft_region *r = restart(dir);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 0, "%s", g_log);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t WHERE k = 1"), 1);
+  uint64_t depth = 0;
+  weft_td_depth(r, "AUDIT", &depth);
+  cr_assert_eq(depth, 1);
+  weft_db_source_stats st;
+  weft_db_source_stats_get(r, "PG", &st);
+  cr_assert_eq(st.recovered_commits, 1);
+  cr_assert_eq(st.recovered_rollbacks, 0);
+  th_finish(r);
+  rm_dir(dir);
+}
+
+/* Two data sources; the crash comes after the first COMMIT PREPARED: the
+ * second is committed at restart. */
+Test(db, crash_between_participants_commits_the_rest) {
+  char dir[MAX_PATH];
+  crash_setup(dir, sizeof dir, "mid");
+  cr_assert_eq(run_child(dir, "two", "db-committed"), 86);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 1);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t"), 1, "the first participant committed");
+  weft_region *r = restart(dir);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 0, "%s", g_log);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t2 WHERE k = 1"), 1);
+  weft_db_source_stats st;
+  weft_db_source_stats_get(r, "PG2", &st);
+  cr_assert_eq(st.recovered_commits, 1);
+  weft_db_source_stats_get(r, "PG", &st);
+  cr_assert_eq(st.recovered_commits, 0, "PG finished its phase two before the crash");
+  th_finish(r);
+  rm_dir(dir);
+}
+
+/* Two data sources, a crash after the first prepared: both roll back. */
+Test(db, crash_between_prepares_rolls_back_both) {
+  char dir[MAX_PATH];
+  crash_setup(dir, sizeof dir, "pp");
+  cr_assert_eq(run_child(dir, "two", "db-prepare"), 86);
+  weft_region *r = restart(dir);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 0, "%s", g_log);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t"), 0);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t2"), 0);
+  th_finish(r);
+  rm_dir(dir);
+}
+
+/* Without a crash the child commits both sources and leaves nothing. */
+Test(db, two_sources_commit_in_two_phases) {
+  char dir[MAX_PATH];
+  crash_setup(dir, sizeof dir, "ok");
+  cr_assert_eq(run_child(dir, "two", ""), 0);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM pg_prepared_xacts"), 0);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t"), 1);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t2"), 1);
+  rm_dir(dir);
+}
+
+/* ---- The server stops and comes back under load ------------------------------------ */
+
+#define LOAD_N 40
+
+static atomic_int g_load_rc[3 * LOAD_N];
+
+/* Insert row idx and commit; record the syncpoint's outcome. */
+static void p_load(weft_task *t) {
+  th_arg a = th_arg_of(t);
+  weft_db_conn *c;
+  char k[16];
+  snprintf(k, sizeof k, "%ld", a.idx);
+  const char *p[] = {k, "load"};
+  int rc = weft_db_connection(t, "PG", &c);
+  if (rc == 0)
+    rc = weft_db_exec(t, c, "INSERT INTO t(k, v) VALUES (?::int, ?)", 2, p, NULL);
+  if (rc == 0)
+    rc = weft_syncpoint(t);
+  atomic_store(&g_load_rc[a.idx], rc == 0 ? 1 : 2);
+}
+
+/* In a statement when the server stops. */
+static void p_inflight(weft_task *t) {
+  weft_db_conn *c;
+  int rc = weft_db_connection(t, "PG", &c);
+  atomic_store(&g.a_in_sql, 1);
+  if (rc == 0)
+    rc = weft_db_exec(t, c, "SELECT pg_sleep(60)", 0, NULL, NULL);
+  if (rc != 0)
+    weft_db_error(c, g.state);
+  atomic_store(&g.rc[5], rc);
+  atomic_store(&g.a_done, 1);
+}
+
+Test(db, server_restart_under_load) {
+  setup_table();
+  weft_region *r = region(2);
+  weft_db_source_def d = source();
+  d.pool_min = 4;
+  d.pool_max = 4;
+  define_pg(r, &d);
+  th_define(r, "LOAD", p_load, 10);
+  th_define(r, "INFL", p_inflight, 10);
+  /* Before: everything commits. */
+  for (long i = 0; i < LOAD_N; i++)
+    th_start(r, "LOAD", NULL, i);
+  th_wait_ended(r, LOAD_N);
+  /* A task in a statement when the server stops gets an error. */
+  th_start(r, "INFL", NULL, 0);
+  th_wait_until(atomic_load(&g.a_in_sql));
+  Sleep(200); /* let the statement reach the server (either way it fails) */
+  pg_disconnect();
+  pg_server("stop");
+  th_wait_until(atomic_load(&g.a_done));
+  cr_assert_eq(g.rc[5], WEFT_EDB, "%s", weft_err_name(g.rc[5]));
+  /* While it is down: errors, the region goes on. */
+  for (long i = LOAD_N; i < 2 * LOAD_N; i++)
+    th_start(r, "LOAD", NULL, i);
+  th_wait_ended(r, 2 * LOAD_N + 1);
+  pg_server("start");
+  /* After: every task succeeds (dead idle connections are replaced). */
+  for (long i = 2 * LOAD_N; i < 3 * LOAD_N; i++)
+    th_start(r, "LOAD", NULL, i);
+  th_wait_ended(r, 3 * LOAD_N + 1);
+  long committed = 0;
+  for (long i = 0; i < 3 * LOAD_N; i++) {
+    int v = atomic_load(&g_load_rc[i]);
+    cr_assert(v == 1 || v == 2, "task %ld did not finish", i);
+    if (i < LOAD_N || i >= 2 * LOAD_N)
+      cr_assert_eq(v, 1, "task %ld failed\n%s", i, g_log);
+    else
+      cr_assert_eq(v, 2, "task %ld succeeded with the server down", i);
+    committed += v == 1;
+  }
+  /* Nothing acknowledged is lost, nothing else is there. */
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM t WHERE k < %d OR k >= %d", LOAD_N, 2 * LOAD_N);
+  cr_assert_eq(pg_scalar("SELECT count(*) FROM t"), committed);
+  cr_assert_eq(pg_scalar(sql), committed);
+  weft_db_source_stats st;
+  weft_db_source_stats_get(r, "PG", &st);
+  cr_assert_geq(st.broken, 1);
+  th_finish(r);
+}
