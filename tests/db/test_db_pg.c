@@ -5,6 +5,7 @@
  * check the database itself through a separate ODBC connection of the
  * host thread (pg_*), not through Weft. */
 #include "helpers.h" /* windows.h first: the ODBC headers need it */
+#include "regiondef.h"
 
 #include <sql.h>
 #include <sqlext.h>
@@ -592,4 +593,41 @@ Test(db, server_restart_under_load) {
   weft_db_source_stats_get(r, "PG", &st);
   cr_assert_geq(st.broken, 1);
   th_finish(r);
+}
+
+/* ---- Definition files --------------------------------------------------------------- */
+
+/* DATASOURCE lines applied to a region: the password comes from the
+ * environment; errors name the file and line. */
+Test(db, definition_file_datasources) {
+  char text[1024];
+  snprintf(text, sizeof text,
+           "REGION name=DEFS\n"
+           "DATASOURCE name=PG connect=\"%s\" user=%s password_env=WEFT_PG_PASSWORD pool_min=2\n"
+           "DATASOURCE name=NOPW connect=\"%s\" user=%s password_env=WEFT_TEST_UNSET_VAR\n"
+           "DATASOURCE name=BADPW connect=\"%s\" user=%s password_env=WEFT_TEST_BAD_PW\n",
+           getenv("WEFT_PG_CONN"), getenv("WEFT_PG_USER"), getenv("WEFT_PG_CONN"),
+           getenv("WEFT_PG_USER"), getenv("WEFT_PG_CONN"), getenv("WEFT_PG_USER"));
+  _putenv("WEFT_TEST_BAD_PW=nope");
+  wdef_file *f = NULL;
+  wdef_errors errs = {0};
+  cr_assert_eq(wdef_parse_string(text, strlen(text), "pg.wrd", NULL, WDEF_REGION_REQUIRED, &f,
+                                 &errs),
+               0);
+  weft_region *r = region(1);
+  cr_assert_eq(wdef_apply(f, r, NULL, NULL, &errs), WEFT_EINVAL);
+  cr_assert_eq(errs.n, 2, "two refusals");
+  cr_assert_not_null(strstr(errs.v[0].text, "pg.wrd:3: DATASOURCE NOPW: the variable "
+                                            "WEFT_TEST_UNSET_VAR (password_env=) is not set"),
+                     "%s", errs.v[0].text);
+  cr_assert_not_null(strstr(errs.v[1].text, "pg.wrd:4: DATASOURCE BADPW: cannot define it"),
+                     "%s", errs.v[1].text);
+  cr_assert_not_null(strstr(g_log, "password authentication failed"), "%s", g_log);
+  weft_db_source_stats st;
+  cr_assert_eq(weft_db_source_stats_get(r, "PG", &st), 0, "the good one is defined");
+  cr_assert_eq(st.open, 2);
+  cr_assert_not_null(strstr(g_log, "two-phase postgres"));
+  th_finish(r);
+  wdef_free(f);
+  wdef_errors_free(&errs);
 }

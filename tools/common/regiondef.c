@@ -1028,10 +1028,19 @@ static void parse_line(parser *p, const char *line, char *scratch) {
   if (lexed <= 0)
     return;
   const kind_spec *k = kind_find(t.kind);
+  if (k == NULL && ieq(t.kind, "DATASOURCE")) { /* regiondef_db.c */
+    const char *keys[LINE_ATTRS_MAX], *vals[LINE_ATTRS_MAX];
+    for (int i = 0; i < t.n; i++)
+      keys[i] = t.a[i].key, vals[i] = t.a[i].val;
+    p->defs++;
+    if (wdef__datasource_line(p->f, p->errs, p->line, keys, vals, t.n) != 0)
+      p->nomem = 1;
+    return;
+  }
   if (k == NULL) {
     perr(p,
          "unknown definition kind '%s' (expected REGION, ENCLAVE, CLASS, PROGRAM, "
-         "TRANSACTION, FILE, TSQUEUE, TDQUEUE, USER or STARTUP)",
+         "TRANSACTION, FILE, TSQUEUE, TDQUEUE, USER, STARTUP or DATASOURCE)",
          t.kind);
     return;
   }
@@ -1239,6 +1248,7 @@ static int parse(const char *text, size_t len, const char *name, const char *dir
       !p.region_tried)
     perr_at(&p, 1, "no REGION definition: a region's file must start with REGION name=...");
   check_dups(&p);
+  wdef__datasource_dups(p.f, p.errs);
   if (!(flags & WDEF_EXTERNAL_REFS))
     check_refs(&p);
   sort_errors(&p);
@@ -1344,6 +1354,7 @@ void wdef_free(wdef_file *f) {
   free(f->tdqueues);
   free(f->users);
   free(f->startups);
+  wdef__datasource_free(f);
   free(f->path);
   free(f->dir);
   free(f);
