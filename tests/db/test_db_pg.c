@@ -43,6 +43,32 @@ static void p_roundtrip(weft_task *t) {
   atomic_store(&g.rc[0], rc);
 }
 
+/* Raw ODBC inside weft_db_run: runs on an offload thread. */
+static int raw_count(void *hdbc, void *arg) {
+  weft_db_conn *c = arg;
+  SQLHSTMT st;
+  if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, hdbc, &st)))
+    return weft_db_note(c, SQL_HANDLE_DBC, hdbc);
+  SQLWCHAR sql[] = L"SELECT count(*) FROM generate_series(1, 42)";
+  SQLBIGINT v = -1;
+  SQLLEN ind;
+  int rc = 0;
+  if (!SQL_SUCCEEDED(SQLExecDirectW(st, sql, SQL_NTS)) || !SQL_SUCCEEDED(SQLFetch(st)) ||
+      !SQL_SUCCEEDED(SQLGetData(st, 1, SQL_C_SBIGINT, &v, 0, &ind)))
+    rc = weft_db_note(c, SQL_HANDLE_STMT, st);
+  SQLFreeHandle(SQL_HANDLE_STMT, st);
+  return rc != 0 ? rc : (int)v;
+}
+
+static void p_raw(weft_task *t) {
+  weft_db_conn *c;
+  int rc = weft_db_connection(t, "PG", &c), res = -1;
+  if (rc == 0)
+    rc = weft_db_run(t, c, raw_count, c, &res);
+  atomic_store(&g.rc[0], rc);
+  atomic_store(&g.rc[1], res);
+}
+
 /* Insert row k (idx) with v, then end as told: 0 commit, 1 rollback, 2 abend. */
 static void p_insert(weft_task *t) {
   th_arg a = th_arg_of(t);
@@ -174,6 +200,19 @@ Test(db, round_trip_utf8) {
   cr_assert_eq(st.commits_1pc, 1, "a read-only unit of work commits in one phase");
   cr_assert_eq(st.open, 1);
   cr_assert_eq(st.idle, 1);
+  th_finish(r);
+}
+
+/* The raw SQLHDBC, through weft_db_run. */
+Test(db, raw_odbc_in_weft_db_run) {
+  weft_region *r = region(1);
+  weft_db_source_def d = source();
+  define_pg(r, &d);
+  th_define(r, "RAW", p_raw, 10);
+  th_start(r, "RAW", NULL, 0);
+  th_wait_ended(r, 1);
+  cr_assert_eq(g.rc[0], 0, "%s", weft_err_name(g.rc[0]));
+  cr_assert_eq(g.rc[1], 42);
   th_finish(r);
 }
 
