@@ -26,7 +26,7 @@
 #include "runtime/taskapi.h"
 #include "runtime/types.h"
 
-#define WEFT__DB_MSG 512   /* an error message kept with a connection */
+#define WEFT__DB_MSG 512    /* an error message kept with a connection */
 #define WEFT__DB_TASK_MAX 8 /* data sources one unit of work may use */
 
 typedef struct weft__dbsrc weft__dbsrc;
@@ -36,15 +36,15 @@ typedef struct weft__dbtask weft__dbtask;
  * source's s_lock guards it; while a task holds it, that task (and the
  * offload thread running its call, one at a time) owns every field. */
 struct weft_db_conn {
-  void *c_env;        /* SQLHENV (one per connection: no shared ODBC state) */
-  void *c_dbc;        /* SQLHDBC */
-  weft__dbsrc *c_src; /* immutable */
-  bool c_broken;      /* saw SQLSTATE 08xxx or 57P0x: discarded at release */
-  bool c_prepared;    /* PREPARE TRANSACTION done in this unit of work */
-  uint64_t c_uow;     /* ... for this UOW */
-  uint64_t c_epoch;   /* the source's s_epoch when it was last given back */
-  char c_state[6];    /* SQLSTATE of the last error, "" none */
-  char c_msg[WEFT__DB_MSG]; /* its message */
+  void *c_env;                 /* SQLHENV (one per connection: no shared ODBC state) */
+  void *c_dbc;                 /* SQLHDBC */
+  weft__dbsrc *c_src;          /* immutable */
+  bool c_broken;               /* saw SQLSTATE 08xxx or 57P0x: discarded at release */
+  bool c_prepared;             /* PREPARE TRANSACTION done in this unit of work */
+  uint64_t c_uow;              /* ... for this UOW */
+  uint64_t c_epoch;            /* the source's s_epoch when it was last given back */
+  char c_state[6];             /* SQLSTATE of the last error, "" none */
+  char c_msg[WEFT__DB_MSG];    /* its message */
   struct weft_db_conn *c_next; /* in s_free */
 };
 
@@ -68,25 +68,25 @@ typedef struct weft__dbwaiter {
 struct weft__dbsrc {
   char s_name[WEFT_NAME_MAX + 1];
   char s_region[WEFT_NAME_MAX + 1];
-  char *s_connect;  /* the full connection string (credentials included) */
+  char *s_connect; /* the full connection string (credentials included) */
   unsigned s_min, s_max, s_connect_s, s_stmt_s, s_wait_ms;
   int s_2pc;
   weft_rm *s_rm;
   weft_region *s_r;
-  weft_db_conn *s_setup;          /* the connection recover uses during define */
+  weft_db_conn *s_setup; /* the connection recover uses during define */
   weft__lock s_lock;
-  weft_db_conn *s_free;           /* idle connections */
-  unsigned s_open;                /* open or being opened */
+  weft_db_conn *s_free; /* idle connections */
+  unsigned s_open;      /* open or being opened */
   unsigned s_idle;
-  uint64_t s_epoch;               /* +1 each time a broken connection is seen:
+  uint64_t s_epoch; /* +1 each time a broken connection is seen:
                                      idle ones older than it are checked
                                      before use (the server may have gone) */
   weft__dbwaiter *s_wait_head, *s_wait_tail;
   unsigned s_nwait;
-  uint64_t *s_owed;               /* UOWs whose COMMIT PREPARED is owed */
+  uint64_t *s_owed; /* UOWs whose COMMIT PREPARED is owed */
   unsigned s_nowed, s_owedcap;
-  weft_db_source_stats s_st;      /* figures (open/idle/waiters filled on read) */
-  weft__dbsrc *s_next;            /* in the region's list */
+  weft_db_source_stats s_st; /* figures (open/idle/waiters filled on read) */
+  weft__dbsrc *s_next;       /* in the region's list */
 };
 
 /* Region-wide state (the subsystem's slot): the list of sources, guarded

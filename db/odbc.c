@@ -95,12 +95,11 @@ static bool state_broken(const char *state, const char *msg) {
   if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
     return true;
   /* psqlODBC reports some losses of the server as general errors. */
-  return strcmp(state, "HY000") == 0 &&
-         (strstr(msg, "server closed the connection") != NULL ||
-          strstr(msg, "no connection to the server") != NULL ||
-          strstr(msg, "could not send data") != NULL ||
-          strstr(msg, "connection is not open") != NULL ||
-          strstr(msg, "terminating connection") != NULL);
+  return strcmp(state, "HY000") == 0 && (strstr(msg, "server closed the connection") != NULL ||
+                                         strstr(msg, "no connection to the server") != NULL ||
+                                         strstr(msg, "could not send data") != NULL ||
+                                         strstr(msg, "connection is not open") != NULL ||
+                                         strstr(msg, "terminating connection") != NULL);
 }
 
 /* The first diagnostic record of handle into state and msg. */
@@ -147,9 +146,9 @@ static int exec_plain(weft_db_conn *c, const char *sql) {
 }
 
 static int set_autocommit(weft_db_conn *c, bool on) {
-  SQLRETURN rc = SQLSetConnectAttrW(c->c_dbc, SQL_ATTR_AUTOCOMMIT,
-                                    (SQLPOINTER)(uintptr_t)(on ? SQL_AUTOCOMMIT_ON : SQL_AUTOCOMMIT_OFF),
-                                    SQL_IS_UINTEGER);
+  SQLRETURN rc = SQLSetConnectAttrW(
+      c->c_dbc, SQL_ATTR_AUTOCOMMIT,
+      (SQLPOINTER)(uintptr_t)(on ? SQL_AUTOCOMMIT_ON : SQL_AUTOCOMMIT_OFF), SQL_IS_UINTEGER);
   return SQL_SUCCEEDED(rc) ? 0 : weft__odbc_diag(c, SQL_HANDLE_DBC, c->c_dbc);
 }
 
@@ -162,12 +161,14 @@ static int connect_session(weft__dbsrc *s, weft_db_conn *c) {
   if (w == NULL)
     return WEFT_ENOMEM;
   SQLSMALLINT outlen = 0;
-  SQLRETURN rc = SQLDriverConnectW(c->c_dbc, NULL, w, SQL_NTS, NULL, 0, &outlen, SQL_DRIVER_NOPROMPT);
+  SQLRETURN rc =
+      SQLDriverConnectW(c->c_dbc, NULL, w, SQL_NTS, NULL, 0, &outlen, SQL_DRIVER_NOPROMPT);
   free(w);
   if (!SQL_SUCCEEDED(rc))
     return weft__odbc_diag(c, SQL_HANDLE_DBC, c->c_dbc);
   char set[64];
-  snprintf(set, sizeof set, "SET statement_timeout = %u", s->s_stmt_s == WEFT_OFF ? 0u : s->s_stmt_s * 1000u);
+  snprintf(set, sizeof set, "SET statement_timeout = %u",
+           s->s_stmt_s == WEFT_OFF ? 0u : s->s_stmt_s * 1000u);
   int r = exec_plain(c, set);
   return r != 0 ? r : set_autocommit(c, false);
 }
@@ -216,9 +217,9 @@ static int bind_params(weft_db_conn *c, SQLHSTMT st, unsigned n, const char *con
     } else {
       ind[i] = (SQLLEN)(units * sizeof(SQLWCHAR));
     }
-    SQLRETURN rc = SQLBindParameter(st, (SQLUSMALLINT)(i + 1), SQL_PARAM_INPUT, SQL_C_WCHAR,
-                                    SQL_WVARCHAR, units ? units : 1, 0, bufs[i],
-                                    ind[i] > 0 ? ind[i] : 0, &ind[i]);
+    SQLRETURN rc =
+        SQLBindParameter(st, (SQLUSMALLINT)(i + 1), SQL_PARAM_INPUT, SQL_C_WCHAR, SQL_WVARCHAR,
+                         units ? units : 1, 0, bufs[i], ind[i] > 0 ? ind[i] : 0, &ind[i]);
     if (!SQL_SUCCEEDED(rc))
       return weft__odbc_diag(c, SQL_HANDLE_STMT, st);
   }

@@ -61,16 +61,16 @@ static int fresh_exec(rm_job *j) {
 static int job_fn(void *arg) {
   rm_job *j = arg;
   switch (j->kind) {
-  case J_SQL:
-    return weft__odbc_exec(j->c, j->sql, 0, NULL, NULL, NULL, 0, NULL);
-  case J_END_COMMIT:
-    return weft__odbc_end(j->c, true);
-  case J_END_ROLLBACK:
-    return weft__odbc_end(j->c, false);
-  case J_AUTOCOMMIT:
-    return weft__odbc_autocommit_exec(j->c, j->sql);
-  default:
-    return fresh_exec(j);
+    case J_SQL:
+      return weft__odbc_exec(j->c, j->sql, 0, NULL, NULL, NULL, 0, NULL);
+    case J_END_COMMIT:
+      return weft__odbc_end(j->c, true);
+    case J_END_ROLLBACK:
+      return weft__odbc_end(j->c, false);
+    case J_AUTOCOMMIT:
+      return weft__odbc_autocommit_exec(j->c, j->sql);
+    default:
+      return fresh_exec(j);
   }
 }
 
@@ -94,7 +94,8 @@ static int rm_prepare(void *ctx, weft_task *t, uint64_t uow) {
   if (c == NULL)
     return 0; /* enlisted, but it got no connection: nothing to prepare */
   if (s->s_2pc == WEFT_DB_2PC_NONE) {
-    weft__log(s->s_r, 'E', "task %llu: data source %s has no two-phase protocol, and the unit of "
+    weft__log(s->s_r, 'E',
+              "task %llu: data source %s has no two-phase protocol, and the unit of "
               "work changed another participant too: rolled back",
               (unsigned long long)weft__task_no(t), s->s_name);
     return 1;
@@ -104,9 +105,10 @@ static int rm_prepare(void *ctx, weft_task *t, uint64_t uow) {
   snprintf(sql, sizeof sql, "PREPARE TRANSACTION '%s'", gid);
   rm_job j = {.kind = J_SQL, .c = c, .sql = sql};
   if (run(t, &j) != 0) {
-    weft__log(s->s_r, 'W', "task %llu: data source %s: PREPARE TRANSACTION failed (SQLSTATE %s: "
-              "%s): it votes no", (unsigned long long)weft__task_no(t), s->s_name, c->c_state,
-              c->c_msg);
+    weft__log(s->s_r, 'W',
+              "task %llu: data source %s: PREPARE TRANSACTION failed (SQLSTATE %s: "
+              "%s): it votes no",
+              (unsigned long long)weft__task_no(t), s->s_name, c->c_state, c->c_msg);
     return 1;
   }
   c->c_prepared = true;
@@ -132,7 +134,8 @@ static int rm_commit(void *ctx, weft_task *t, uint64_t uow) {
   }
   c->c_prepared = false;
   if (rc != 0) {
-    weft__log(s->s_r, 'E', "task %llu: data source %s: COMMIT PREPARED '%s' failed (SQLSTATE %s: "
+    weft__log(s->s_r, 'E',
+              "task %llu: data source %s: COMMIT PREPARED '%s' failed (SQLSTATE %s: "
               "%s): owed; retried by the next task that takes a connection, and at restart",
               (unsigned long long)weft__task_no(t), s->s_name, gid, c->c_state, c->c_msg);
     weft__owed_add(s, uow);
@@ -159,8 +162,7 @@ static void rm_rollback(void *ctx, weft_task *t, uint64_t uow) {
      * Prepared: restart's presumed abort removes it. */
     weft__log(s->s_r, 'W', "task %llu: data source %s: rollback failed (SQLSTATE %s: %s)%s",
               (unsigned long long)weft__task_no(t), s->s_name, c->c_state, c->c_msg,
-              c->c_prepared ? ": the prepared transaction is rolled back at the next restart"
-                            : "");
+              c->c_prepared ? ": the prepared transaction is rolled back at the next restart" : "");
     c->c_broken = true;
   }
   c->c_prepared = false;
@@ -176,7 +178,8 @@ static int rm_commit_one_phase(void *ctx, weft_task *t, uint64_t uow) {
   rm_job j = {.kind = J_END_COMMIT, .c = c};
   int rc = run(t, &j);
   if (rc != 0) {
-    weft__log(s->s_r, 'W', "task %llu: data source %s: COMMIT failed (SQLSTATE %s: %s): rolled back",
+    weft__log(s->s_r, 'W',
+              "task %llu: data source %s: COMMIT failed (SQLSTATE %s: %s): rolled back",
               (unsigned long long)weft__task_no(t), s->s_name, c->c_state, c->c_msg);
     c->c_broken = c->c_broken || rc != WEFT_EDB;
   }
@@ -198,12 +201,15 @@ static void rm_recover(void *ctx, uint64_t uow) {
   int rc = weft__odbc_autocommit_exec(c, sql);
   if (rc == 0) {
     s->s_st.recovered_commits++;
-    weft__log(s->s_r, 'I', "data source %s: restart: committed prepared transaction '%s' (its "
-              "unit of work committed before the region stopped)", s->s_name, gid);
+    weft__log(s->s_r, 'I',
+              "data source %s: restart: committed prepared transaction '%s' (its "
+              "unit of work committed before the region stopped)",
+              s->s_name, gid);
   } else if (strcmp(c->c_state, "42704") != 0) { /* 42704: not prepared (done already) */
-    weft__log(s->s_r, 'E', "data source %s: restart: COMMIT PREPARED '%s' failed (SQLSTATE %s: "
-              "%s): owed, retried when a task next takes a connection", s->s_name, gid,
-              c->c_state, c->c_msg);
+    weft__log(s->s_r, 'E',
+              "data source %s: restart: COMMIT PREPARED '%s' failed (SQLSTATE %s: "
+              "%s): owed, retried when a task next takes a connection",
+              s->s_name, gid, c->c_state, c->c_msg);
     weft__owed_add(s, uow);
   }
 }
@@ -223,8 +229,10 @@ static void presumed_abort(weft__dbsrc *s, weft_db_conn *c) {
   char **gids;
   size_t n;
   if (weft__odbc_prepared(c, prefix, &gids, &n) != 0) {
-    weft__log(s->s_r, 'E', "data source %s: restart: cannot list prepared transactions (SQLSTATE "
-              "%s: %s)", s->s_name, c->c_state, c->c_msg);
+    weft__log(s->s_r, 'E',
+              "data source %s: restart: cannot list prepared transactions (SQLSTATE "
+              "%s: %s)",
+              s->s_name, c->c_state, c->c_msg);
     return;
   }
   for (size_t i = 0; i < n; i++) {
@@ -234,11 +242,15 @@ static void presumed_abort(weft__dbsrc *s, weft_db_conn *c) {
       snprintf(sql, sizeof sql, "ROLLBACK PREPARED '%s'", gids[i]);
       if (weft__odbc_autocommit_exec(c, sql) == 0) {
         s->s_st.recovered_rollbacks++;
-        weft__log(s->s_r, 'W', "data source %s: restart: rolled back prepared transaction '%s' "
-                  "(no commit decision in the log: presumed abort)", s->s_name, gids[i]);
+        weft__log(s->s_r, 'W',
+                  "data source %s: restart: rolled back prepared transaction '%s' "
+                  "(no commit decision in the log: presumed abort)",
+                  s->s_name, gids[i]);
       } else {
-        weft__log(s->s_r, 'E', "data source %s: restart: ROLLBACK PREPARED '%s' failed (SQLSTATE "
-                  "%s: %s)", s->s_name, gids[i], c->c_state, c->c_msg);
+        weft__log(s->s_r, 'E',
+                  "data source %s: restart: ROLLBACK PREPARED '%s' failed (SQLSTATE "
+                  "%s: %s)",
+                  s->s_name, gids[i], c->c_state, c->c_msg);
       }
     }
     free(gids[i]);

@@ -243,8 +243,10 @@ void weft__owed_add(weft__dbsrc *s, uint64_t uow) {
     uint64_t *na = realloc(s->s_owed, nc * sizeof *na);
     if (na == NULL) {
       weft__lock_release(&s->s_lock);
-      weft__log(s->s_r, 'E', "data source %s: out of memory: the phase two of UOW %llx is left "
-                "to the next restart", s->s_name, (unsigned long long)uow);
+      weft__log(s->s_r, 'E',
+                "data source %s: out of memory: the phase two of UOW %llx is left "
+                "to the next restart",
+                s->s_name, (unsigned long long)uow);
       return;
     }
     s->s_owed = na;
@@ -371,8 +373,7 @@ int weft_db_connection(weft_task *t, const char *source, weft_db_conn **out) {
 
 /* A name for a data source or a region in a global transaction id. */
 static bool gid_name_ok(const char *n) {
-  return n != NULL && weft__name_pack(n) != 0 && strchr(n, '\'') == NULL &&
-         strchr(n, ':') == NULL;
+  return n != NULL && weft__name_pack(n) != 0 && strchr(n, '\'') == NULL && strchr(n, ':') == NULL;
 }
 
 /* Log "data source NAME: <fmt>" as an error; returns WEFT_EINVAL. */
@@ -550,9 +551,8 @@ static int source_define(weft_region *r, const weft_db_source_def *in) {
   s->s_next = db->d_srcs;
   db->d_srcs = s;
   weft__lock_release(&db->d_lock);
-  weft__log(r, 'I', "data source %s: %u connection(s) open (pool %u..%u), two-phase %s",
-            s->s_name, s->s_open, s->s_min, s->s_max,
-            s->s_2pc == WEFT_DB_2PC_POSTGRES ? "postgres" : "none");
+  weft__log(r, 'I', "data source %s: %u connection(s) open (pool %u..%u), two-phase %s", s->s_name,
+            s->s_open, s->s_min, s->s_max, s->s_2pc == WEFT_DB_2PC_POSTGRES ? "postgres" : "none");
   return 0;
 }
 

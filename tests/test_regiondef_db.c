@@ -12,8 +12,7 @@ static int parse(const char *text) {
   wdef_free(g_f);
   g_f = NULL;
   wdef_errors_free(&g_errs);
-  return wdef_parse_string(text, strlen(text), "db.wrd", NULL, WDEF_REGION_OPTIONAL, &g_f,
-                           &g_errs);
+  return wdef_parse_string(text, strlen(text), "db.wrd", NULL, WDEF_REGION_OPTIONAL, &g_f, &g_errs);
 }
 
 /* The errors joined, for messages and searches. */

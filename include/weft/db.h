@@ -39,25 +39,25 @@ extern "C" {
 
 /* A data source. Each field's zero is its default. */
 typedef struct weft_db_source_def {
-  const char *name;       /* 1-8 characters without ' or :, required; also the
+  const char *name;             /* 1-8 characters without ' or :, required; also the
                              name of its resource manager in Weft's log */
-  const char *connect;    /* ODBC connection string ("Driver=...;Server=...",
+  const char *connect;          /* ODBC connection string ("Driver=...;Server=...",
                              or "DSN=name"), required */
-  const char *user;       /* appended as UID=; NULL: the string's own */
-  const char *password;   /* appended as PWD=; NULL: the string's own */
-  const char *region;     /* names this region in global transaction ids
+  const char *user;             /* appended as UID=; NULL: the string's own */
+  const char *password;         /* appended as PWD=; NULL: the string's own */
+  const char *region;           /* names this region in global transaction ids
                              (1-8 characters without ' or :); regions that
                              share a database need different names; NULL:
                              "WEFT" */
-  unsigned pool_min;      /* connections opened at define, 0..pool_max; 0: 1 */
-  unsigned pool_max;      /* connections at most, 1..WEFT_DB_POOL_MAX; 0: 8 */
-  unsigned connect_timeout_s; /* login timeout, 1..3600; 0: 10 */
+  unsigned pool_min;            /* connections opened at define, 0..pool_max; 0: 1 */
+  unsigned pool_max;            /* connections at most, 1..WEFT_DB_POOL_MAX; 0: 8 */
+  unsigned connect_timeout_s;   /* login timeout, 1..3600; 0: 10 */
   unsigned statement_timeout_s; /* server-side statement_timeout, 1..86400;
                                    0: 30; WEFT_OFF: none */
-  unsigned wait_timeout_ms;   /* a task waits this long for a connection
+  unsigned wait_timeout_ms;     /* a task waits this long for a connection
                                  when the pool is exhausted, then
                                  WEFT_ETIMEDOUT; 0: 5000; WEFT_OFF: no wait */
-  int two_phase;              /* WEFT_DB_2PC_POSTGRES (0, the default) or
+  int two_phase;                /* WEFT_DB_2PC_POSTGRES (0, the default) or
                                  WEFT_DB_2PC_NONE (a unit of work that also
                                  changes another participant is then refused
                                  at syncpoint and rolled back) */
@@ -72,8 +72,7 @@ typedef struct weft_db_source_def {
  * WEFT_EBADNAME, WEFT_EEXIST, WEFT_EDB (the database refused or could not be
  * reached: the region log has the SQLSTATE and the driver's message),
  * WEFT_ENOMEM. Host thread (not a worker). */
-#define weft_db_source_define(r, def) \
-  weft_db_source_define_((r), (def), sizeof(weft_db_source_def))
+#define weft_db_source_define(r, def) weft_db_source_define_((r), (def), sizeof(weft_db_source_def))
 WEFT_API int weft_db_source_define_(weft_region *r, const weft_db_source_def *def, size_t size);
 
 /* A task's connection to one data source for its unit of work (opaque). */
@@ -98,8 +97,8 @@ WEFT_API void *weft_db_hdbc(weft_db_conn *c);
  * If fn returns WEFT_EDB after an ODBC error, call weft_db_note (on the
  * offload thread, inside fn) with the failing handle so that a broken
  * connection is noticed. Task. */
-WEFT_API int weft_db_run(weft_task *t, weft_db_conn *c, int (*fn)(void *hdbc, void *arg),
-                         void *arg, int *result);
+WEFT_API int weft_db_run(weft_task *t, weft_db_conn *c, int (*fn)(void *hdbc, void *arg), void *arg,
+                         int *result);
 
 /* Inside fn of weft_db_run: read the diagnostics of handle (type an ODBC
  * SQL_HANDLE_* value) after a failed call into c's last error, and mark c
@@ -135,7 +134,7 @@ typedef struct weft_db_source_stats {
   uint64_t commits_1pc, commits_2pc, rollbacks;
   uint64_t recovered_commits, recovered_rollbacks; /* at define: prepared
                                                       transactions resolved */
-  uint64_t owed;          /* phase two still to be finished (server down) */
+  uint64_t owed; /* phase two still to be finished (server down) */
 } weft_db_source_stats;
 
 /* Figures of data source `source` (WEFT_ENOTFOUND). Any thread. */

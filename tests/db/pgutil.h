@@ -43,8 +43,8 @@ static inline void pg_connect(void) {
   SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &pg_env);
   SQLSetEnvAttr(pg_env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)SQL_OV_ODBC3, 0);
   SQLAllocHandle(SQL_HANDLE_DBC, pg_env, &pg_dbc);
-  SQLRETURN rc = SQLDriverConnectW(pg_dbc, NULL, pg_w(full), SQL_NTS, NULL, 0, NULL,
-                                   SQL_DRIVER_NOPROMPT);
+  SQLRETURN rc =
+      SQLDriverConnectW(pg_dbc, NULL, pg_w(full), SQL_NTS, NULL, 0, NULL, SQL_DRIVER_NOPROMPT);
   if (!SQL_SUCCEEDED(rc))
     pg_fail(SQL_HANDLE_DBC, pg_dbc, "test connection");
 }

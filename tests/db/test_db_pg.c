@@ -25,7 +25,7 @@ typedef struct shared {
   atomic_int a_done;       /* ... and out of it */
   atomic_int b_saw_a_done; /* task B finished: had A's statement returned? */
   atomic_int b_done;
-  weft_event *ev;          /* a task holds its connection until posted */
+  weft_event *ev; /* a task holds its connection until posted */
   atomic_int holding;
 } shared;
 
@@ -650,17 +650,16 @@ Test(db, definition_file_datasources) {
   _putenv("WEFT_TEST_BAD_PW=nope");
   wdef_file *f = NULL;
   wdef_errors errs = {0};
-  cr_assert_eq(wdef_parse_string(text, strlen(text), "pg.wrd", NULL, WDEF_REGION_REQUIRED, &f,
-                                 &errs),
-               0);
+  cr_assert_eq(
+      wdef_parse_string(text, strlen(text), "pg.wrd", NULL, WDEF_REGION_REQUIRED, &f, &errs), 0);
   weft_region *r = region(1);
   cr_assert_eq(wdef_apply(f, r, NULL, NULL, &errs), WEFT_EINVAL);
   cr_assert_eq(errs.n, 2, "two refusals");
   cr_assert_not_null(strstr(errs.v[0].text, "pg.wrd:3: DATASOURCE NOPW: the variable "
                                             "WEFT_TEST_UNSET_VAR (password_env=) is not set"),
                      "%s", errs.v[0].text);
-  cr_assert_not_null(strstr(errs.v[1].text, "pg.wrd:4: DATASOURCE BADPW: cannot define it"),
-                     "%s", errs.v[1].text);
+  cr_assert_not_null(strstr(errs.v[1].text, "pg.wrd:4: DATASOURCE BADPW: cannot define it"), "%s",
+                     errs.v[1].text);
   cr_assert_not_null(strstr(g_log, "password authentication failed"), "%s", g_log);
   weft_db_source_stats st;
   cr_assert_eq(weft_db_source_stats_get(r, "PG", &st), 0, "the good one is defined");

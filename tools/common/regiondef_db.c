@@ -71,11 +71,11 @@ typedef struct ds_ctx {
   int bad;
 } ds_ctx;
 
-#define DERR(c, ...)                                                   \
-  do {                                                                 \
+#define DERR(c, ...)                                                     \
+  do {                                                                   \
     if (wdef__err((c)->errs, (c)->f->path, (c)->line, __VA_ARGS__) != 0) \
-      (c)->nomem = 1;                                                  \
-    (c)->bad = 1;                                                      \
+      (c)->nomem = 1;                                                    \
+    (c)->bad = 1;                                                        \
   } while (0)
 
 static void set_str(ds_ctx *c, char **field, const char *v) {
@@ -111,8 +111,7 @@ static int set_uint(ds_ctx *c, wdef_datasource *d, const char *key, const char *
   return 0;
 }
 
-static void set_attr(ds_ctx *c, wdef_datasource *d, const char *key, const char *v,
-                     int *has_conn) {
+static void set_attr(ds_ctx *c, wdef_datasource *d, const char *key, const char *v, int *has_conn) {
   if (ieq(key, "name")) {
     if (!ds_name_ok(v))
       DERR(c, "DATASOURCE: bad name '%s': 1-8 printable characters without spaces, ' or :", v);
@@ -180,7 +179,8 @@ int wdef__datasource_line(wdef_file *f, wdef_errors *errs, int line, const char 
     DERR(&c, "DATASOURCE: pool_min=%u is above pool_max=%u", d.pool_min, d.pool_max);
   if (d.pool_max == 0 && d.pool_min > 8)
     DERR(&c, "DATASOURCE: pool_min=%u is above the default pool_max (8)", d.pool_min);
-  wdef_datasource *na = c.nomem ? NULL : realloc(f->datasources, (f->n_datasources + 1) * sizeof *na);
+  wdef_datasource *na =
+      c.nomem ? NULL : realloc(f->datasources, (f->n_datasources + 1) * sizeof *na);
   if (na == NULL) {
     ds_release(&d);
     return -1;
