@@ -26,10 +26,12 @@ export WINEPREFIX=${WINEPREFIX:-$DEPS/wineprefix}
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 APT_PACKAGES="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 cmake ninja-build \
-meson pkgconf python3 patch ca-certificates gnuplot-nox s3270 prometheus"
-# Only the DebitCredit benchmark needs PostgreSQL (its pgbench): a machine
-# where it cannot be installed still builds and tests.
-APT_OPTIONAL="postgresql"
+meson pkgconf python3 patch ca-certificates gnuplot-nox s3270 prometheus \
+unixodbc odbc-postgresql postgresql"
+# db/'s tests (tests/db/pgtest.sh) and the DebitCredit benchmark's pgbench
+# need PostgreSQL; Wine's odbc32.dll reaches it through the host's unixODBC
+# and psqlODBC (docs/odbc.md).
+APT_OPTIONAL=""
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -45,7 +47,8 @@ deps_ok() {
     command -v promtool >/dev/null &&
     [ -f "$CRITERION_PREFIX/bin/libcriterion-3.dll" ] &&
     [ -f "$MHD_PREFIX/lib/libmicrohttpd.a" ] &&
-    [ -f "$WINEPREFIX/system.reg" ]
+    [ -f "$WINEPREFIX/system.reg" ] &&
+    command -v odbcinst >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
 
 cmd_deps() {
@@ -55,8 +58,9 @@ cmd_deps() {
   # shellcheck disable=SC2086
   as_root apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
   # shellcheck disable=SC2086
-  as_root apt-get install -y -qq --no-install-recommends $APT_OPTIONAL >/dev/null ||
-    log "could not install $APT_OPTIONAL: bench_debitcredit will have no pgbench figures"
+  [ -z "$APT_OPTIONAL" ] ||
+    as_root apt-get install -y -qq --no-install-recommends $APT_OPTIONAL >/dev/null ||
+    log "could not install $APT_OPTIONAL"
   if [ ! -f "$CRITERION_PREFIX/bin/libcriterion-3.dll" ]; then
     log "building Criterion for MinGW from Debian sources into $CRITERION_PREFIX"
     (cd "$ROOT" && as_root env PREFIX="$CRITERION_PREFIX" WORK="$DEPS/criterion-build" \

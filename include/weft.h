@@ -138,7 +138,8 @@ extern /* a const has internal linkage in C++ without it */
   X(EROLLEDBACK, -20, "the unit of work was rolled back")                     \
   X(EDISABLED, -21, "the program or transaction is disabled")               \
   X(EABI, -22, "built for a Weft ABI version this weft.dll does not support") \
-  X(EINUSE, -23, "in use by another region")
+  X(EINUSE, -23, "in use by another region")                                  \
+  X(EDB, -24, "the database reported an error (see weft_db_error)")
 
 enum {
   WEFT_OK = 0,
@@ -877,6 +878,11 @@ typedef struct weft_rm_ops {
    * it still holds it. Any other UOW the RM holds prepared must be rolled
    * back (presumed abort). May be NULL. */
   void (*recover)(void *ctx, uint64_t uow);
+  /* Phase two that can fail (used instead of commit when set): 0 when the
+   * RM finished it; anything else when it could not (its server is
+   * unreachable): the UOW then stays owed to the RM, which gets a recover
+   * call for it at the next restart (and may finish it sooner itself). */
+  int (*commit_checked)(void *ctx, weft_task *t, uint64_t uow);
 } weft_rm_ops;
 
 /* Register resource manager `name` (1-8 characters). Before it returns,

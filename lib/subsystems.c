@@ -6,6 +6,7 @@
  * here; runtime/ never names one. */
 #include "runtime/subsys.h"
 #include "bms/bms.h"
+#include "db/db.h"
 #include "txn/txn.h"
 #include "web/web.h"
 
@@ -13,6 +14,7 @@ const weft__subsys *const weft__library_subsys[] = {
     &weft__web_gate_subsys,  /* HTTP: a gone client's task is backed out */
     &weft__txn_subsys,       /* units of work, recoverable resources, the log */
     &weft__web_reply_subsys, /* HTTP: the response, once the UOW is settled */
+    &weft__db_subsys,        /* ODBC data sources as resource managers (after txn/) */
     &weft__bms_subsys,       /* screen maps for 3270 terminals */
     NULL,
 };

@@ -57,7 +57,9 @@ static int pool_grow(weft_region *r) {
   return r->r_off.of_threads ? 0 : rc;
 }
 
-int weft_offload(weft_task *t, int (*fn)(void *arg), void *arg, int *result) {
+/* Queue fn(arg) for the pool and wait for it; raw: without the purge and
+ * runaway checks after the wait. Task. */
+static int offload_run(weft_task *t, int (*fn)(void *arg), void *arg, int *result, bool raw) {
   int rc = weft__task_check(t);
   if (rc != 0)
     return rc;
@@ -82,10 +84,21 @@ int weft_offload(weft_task *t, int (*fn)(void *arg), void *arg, int *result) {
     weft__task_hard_wait_cancel(t);
     return rc;
   }
-  weft__task_wait(t, WEFT_WAIT_FOREVER, WEFT_WAIT_OFFLOAD);
+  if (raw)
+    weft__task_wait_raw(t, WEFT_WAIT_FOREVER, WEFT_WAIT_OFFLOAD);
+  else
+    weft__task_wait(t, WEFT_WAIT_FOREVER, WEFT_WAIT_OFFLOAD);
   if (result != NULL)
     *result = t->tk_off_result;
   return 0;
+}
+
+int weft_offload(weft_task *t, int (*fn)(void *arg), void *arg, int *result) {
+  return offload_run(t, fn, arg, result, false);
+}
+
+int weft__offload_raw(weft_task *t, int (*fn)(void *arg), void *arg, int *result) {
+  return offload_run(t, fn, arg, result, true);
 }
 
 /* The region is down: let the threads finish and join them. Host thread. */

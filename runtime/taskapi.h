@@ -67,6 +67,12 @@ void weft__task_hard_wake(weft_task *t, int result);
  * the WEFT_WAIT_* it is accounted as. Returns the waker's result. Task. */
 int weft__task_wait_raw(weft_task *t, unsigned timeout_ms, int reason);
 
+/* weft_offload without the purge and runaway checks after the call: for
+ * blocking work that must run to its end even for a task that is being
+ * purged or is already unwinding an abend (a resource manager backing out
+ * or committing at task end). Same results as weft_offload. Task. */
+int weft__offload_raw(weft_task *t, int (*fn)(void *arg), void *arg, int *result);
+
 /* ---- The region --------------------------------------------------------------- */
 
 /* The region's configuration as created (immutable; the caller's strings

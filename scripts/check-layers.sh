@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check-layers.sh - the one-way layering rules of docs/design.md, checked:
-#   tools/, samples/ -> txn/, bms/, web/ -> runtime/ -> runtime/win/
+#   tools/, samples/ -> db/ -> txn/; bms/, web/ -> runtime/ -> runtime/win/
 #   1. no file in runtime/ names a symbol declared in txn/*.h;
 #   2. txn/ and bms/ include no runtime header but runtime/types.h,
 #      runtime/taskapi.h and runtime/abi.h (struct sizes across ABI versions:
@@ -12,7 +12,11 @@
 #   3. nothing outside runtime/win/ includes <windows.h> or calls the MS CRT's
 #      _aligned_malloc/_aligned_free;
 #   4. runtime/, txn/ and bms/ include nothing from lib/, tools/, samples/;
-#   5. runtime/prim.h compiles alone (when a C compiler is given as $1).
+#   5. runtime/prim.h compiles alone (when a C compiler is given as $1);
+#   6. db/ (ODBC data sources) includes of runtime/ only types.h, taskapi.h
+#      and abi.h, of txn/ only txn.h; only db/odbc.c includes the ODBC
+#      headers (<windef.h>, <sql.h>, <sqlext.h>), nothing in db/ <windows.h>;
+#      runtime/ and txn/ neither include db/ nor name a symbol of db/db.h.
 # Prints each breach and exits 1 if there is one. Run from anywhere.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,6 +85,33 @@ done < <(grep -HnE '#include "(lib|tools|samples)/' txn/*.c txn/*.h bms/*.c bms/
 if [ $# -ge 1 ] && [ -n "$1" ]; then
   printf '#include "runtime/prim.h"\n' | "$1" -std=c11 -Wall -Werror -fsyntax-only -I"$ROOT" -x c - ||
     breach "runtime/prim.h does not compile alone"
+fi
+
+# 6. db/ sits above txn/.
+if [ -d db ]; then
+  while IFS= read -r line; do
+    case "$line" in
+      *'"runtime/types.h"'* | *'"runtime/taskapi.h"'* | *'"runtime/abi.h"'* | *'"txn/txn.h"'*) ;;
+      *) breach "db/ includes more of runtime/ or txn/ than types.h, taskapi.h, abi.h, txn.h: $line" ;;
+    esac
+  done < <(grep -HnE '#include "(runtime|txn)/' db/*.c db/*.h)
+  while IFS= read -r line; do
+    breach "db/ includes a higher layer: $line"
+  done < <(grep -HnE '#include "(lib|tools|samples)/' db/*.c db/*.h)
+  while IFS= read -r line; do
+    case "$line" in
+      db/odbc.c:*'<windef.h>'* | db/odbc.c:*'<sql.h>'* | db/odbc.c:*'<sqlext.h>'*) ;;
+      *) breach "platform or ODBC header outside db/odbc.c: $line" ;;
+    esac
+  done < <(grep -HnE '#include <(windows|windef|sql|sqlext|sqltypes|malloc|io|direct)\.h>' db/*.c db/*.h)
+  while IFS= read -r line; do
+    breach "runtime/ or txn/ includes db/: $line"
+  done < <(grep -HnE '#include "db/' runtime/*.c runtime/*.h runtime/win/*.c txn/*.c txn/*.h)
+  dbsyms=$(grep -hoE '\bweft__(db|dbsrc|dbtask|dbwaiter|pool|odbc|rm_setup|gid|owed)[A-Za-z0-9_]*\b' db/db.h | sort -u)
+  for s in $dbsyms; do
+    hits=$(grep -rlw "$s" runtime/ txn/ 2>/dev/null)
+    [ -n "$hits" ] && breach "runtime/ or txn/ names db/'s $s: $hits"
+  done
 fi
 
 [ $fail = 0 ] && echo "layers: the layering rules hold"

@@ -33,5 +33,6 @@ WEFT_API int weft_tdq_define(weft_region *r, const weft_td_def *def) {
 
 WEFT_API int weft_rm_register(weft_region *r, const char *name, const weft_rm_ops *ops, void *ctx,
                               weft_rm **out) {
-  return weft_rm_register_(r, name, ops, sizeof *ops, ctx, out);
+  /* ABI 1's weft_rm_ops ended with recover. */
+  return weft_rm_register_(r, name, ops, offsetof(weft_rm_ops, commit_checked), ctx, out);
 }

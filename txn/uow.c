@@ -348,8 +348,12 @@ static void phase_two(weft_task *t, weft__uow *u) {
   weft__crash_point(weft__task_region(t), "phase2");
   for (int i = 0; i < u->u_nrm; i++) {
     weft_rm *rm = u->u_rms[i];
-    if (rm->rm_ops.commit != NULL)
+    if (rm->rm_ops.commit_checked != NULL) {
+      if (rm->rm_ops.commit_checked(rm->rm_ctx, t, u->u_id) != 0)
+        continue; /* still owed: recover at the next restart */
+    } else if (rm->rm_ops.commit != NULL) {
       rm->rm_ops.commit(rm->rm_ctx, t, u->u_id);
+    }
     forget(weft__task_region(t), u->u_id, rm->rm_name);
   }
 }
@@ -558,6 +562,7 @@ int weft_rm_register_(weft_region *r, const char *name, const weft_rm_ops *ops, 
                       void *ctx, weft_rm **out) {
   weft_rm_ops buf;
   int rc;
-  ops = weft__abi_in(&buf, sizeof buf, ops, size, sizeof buf, &rc);
+  /* ABI 1 and 2 before commit_checked: the struct ended with recover. */
+  ops = weft__abi_in(&buf, sizeof buf, ops, size, offsetof(weft_rm_ops, commit_checked), &rc);
   return rc != 0 ? rc : rm_register(r, name, ops, ctx, out);
 }

@@ -1035,6 +1035,15 @@ static void parse_line(parser *p, const char *line, char *scratch) {
   if (lexed <= 0)
     return;
   const kind_spec *k = kind_find(t.kind);
+  if (k == NULL && ieq(t.kind, "DATASOURCE")) { /* regiondef_db.c */
+    const char *keys[LINE_ATTRS_MAX], *vals[LINE_ATTRS_MAX];
+    for (int i = 0; i < t.n; i++)
+      keys[i] = t.a[i].key, vals[i] = t.a[i].val;
+    p->defs++;
+    if (wdef__datasource_line(p->f, p->errs, p->line, keys, vals, t.n) != 0)
+      p->nomem = 1;
+    return;
+  }
   int ext = k == NULL ? wdef__http_line(p->f, p->flags, p->line, line, p->errs) : 0;
   if (ext != 0) { /* HTTP or ROUTE: regiondef_http.c */
     p->defs++;
@@ -1044,7 +1053,7 @@ static void parse_line(parser *p, const char *line, char *scratch) {
   if (k == NULL) {
     perr(p,
          "unknown definition kind '%s' (expected REGION, ENCLAVE, CLASS, PROGRAM, "
-         "TRANSACTION, FILE, TSQUEUE, TDQUEUE, USER or STARTUP)",
+         "TRANSACTION, FILE, TSQUEUE, TDQUEUE, USER, STARTUP, DATASOURCE, HTTP or ROUTE)",
          t.kind);
     return;
   }
@@ -1252,6 +1261,7 @@ static int parse(const char *text, size_t len, const char *name, const char *dir
       !p.region_tried)
     perr_at(&p, 1, "no REGION definition: a region's file must start with REGION name=...");
   check_dups(&p);
+  wdef__datasource_dups(p.f, p.errs);
   if (!(flags & WDEF_EXTERNAL_REFS))
     check_refs(&p);
   wdef__http_check(p.f, flags, errs);
@@ -1360,6 +1370,7 @@ void wdef_free(wdef_file *f) {
   free(f->tdqueues);
   free(f->users);
   free(f->startups);
+  wdef__datasource_free(f);
   free(f->path);
   free(f->dir);
   free(f);

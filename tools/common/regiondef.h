@@ -240,6 +240,20 @@ typedef struct wdef_startup {
   size_t data_len;
 } wdef_startup;
 
+/* DATASOURCE: an ODBC data source (weft_db_source_define, docs/odbc.md);
+ * parsed and installed by regiondef_db.c. */
+typedef struct wdef_datasource {
+  int line;
+  char name[WDEF_NAME_SIZE];
+  char *connect;       /* the connection string (connect=, or "DSN=" dsn=) */
+  char *user;          /* user=; NULL: the string's own */
+  char *password_env;  /* password_env=: read from this variable at apply */
+  char *password_file; /* password_file=: the first line of this file at
+                          apply (absolute, resolved against the file's dir) */
+  unsigned pool_min, pool_max, connect_timeout_s, statement_timeout_s, wait_timeout_ms;
+  int two_phase;       /* WEFT_DB_2PC_POSTGRES (default) or _NONE */
+} wdef_datasource;
+
 /* A parsed file. Each array holds its kind's definitions in file order. */
 typedef struct wdef_file {
   char *path;         /* as given to the parser (or the name given for a string) */
@@ -264,6 +278,8 @@ typedef struct wdef_file {
   wdef_startup *startups;
   size_t n_startups;
   struct wdef_http *http; /* HTTP and ROUTE lines (regiondef_http.h); NULL: none */
+  wdef_datasource *datasources;
+  size_t n_datasources;
 } wdef_file;
 
 /* ------------------------------------------------------------------------ */

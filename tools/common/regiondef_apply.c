@@ -201,6 +201,8 @@ int wdef_apply(const wdef_file *f, weft_region *r, wdef_builtin_fn builtin, void
     install_tsqueue(&a, &f->tsqueues[i]);
   for (size_t i = 0; i < f->n_tdqueues; i++)
     install_tdqueue(&a, &f->tdqueues[i]);
+  if (outcome(&a) == 0 && wdef__datasource_apply(f, r, errs) == WEFT_ENOMEM)
+    a.nomem = 1;
   return outcome(&a);
 }
 

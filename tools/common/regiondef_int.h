@@ -25,4 +25,14 @@ void wdef__hex(const unsigned char *p, size_t n, char *out);
  * with no_comma, without commas). */
 int wdef__name_ok(const char *name, size_t max, int no_comma);
 
+/* regiondef_db.c: DATASOURCE lines. _line parses one (its n attributes
+ * as keys and values) into a new entry of f->datasources, reporting errors
+ * at path:line; -1 only on exhaustion. _dups reports duplicate names, _free
+ * releases them, _apply defines them in r (after the other kinds). */
+int wdef__datasource_line(wdef_file *f, wdef_errors *errs, int line, const char *const *keys,
+                          const char *const *vals, int n);
+void wdef__datasource_dups(const wdef_file *f, wdef_errors *errs);
+void wdef__datasource_free(wdef_file *f);
+int wdef__datasource_apply(const wdef_file *f, weft_region *r, wdef_errors *errs);
+
 #endif /* WEFT_TOOLS_REGIONDEF_INT_H */
