@@ -49,51 +49,14 @@ void wd_net_wake(void) {
   }
 }
 
-static void nonblocking(SOCKET s) {
-  u_long on = 1;
-  ioctlsocket(s, FIONBIO, &on);
-}
-
 static int wake_open(void) {
-  g_wake_rx = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-  g_wake_tx = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-  if (g_wake_rx == INVALID_SOCKET || g_wake_tx == INVALID_SOCKET)
-    return -1;
-  memset(&g_wake_addr, 0, sizeof g_wake_addr);
-  g_wake_addr.sin_family = AF_INET;
-  g_wake_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int len = sizeof g_wake_addr;
-  if (bind(g_wake_rx, (struct sockaddr *)&g_wake_addr, sizeof g_wake_addr) != 0 ||
-      getsockname(g_wake_rx, (struct sockaddr *)&g_wake_addr, &len) != 0)
-    return -1;
-  nonblocking(g_wake_rx);
-  return 0;
+  return wd_wake_open(&g_wake_rx, &g_wake_tx, &g_wake_addr);
 }
 
 static int listen_open(void) {
   const wdef_region *reg = &wd.def->region;
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_port = htons((u_short)reg->listen_port);
-  if (inet_pton(AF_INET, reg->listen_addr, &a.sin_addr) != 1) {
-    wd_log('E', "listen address %s is not an IPv4 address", reg->listen_addr);
-    return -1;
-  }
-  g_listen = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-  BOOL excl = TRUE;
-  if (g_listen == INVALID_SOCKET ||
-      setsockopt(g_listen, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&excl, sizeof excl) !=
-          0 ||
-      bind(g_listen, (struct sockaddr *)&a, sizeof a) != 0 || listen(g_listen, SOMAXCONN) != 0) {
-    int err = WSAGetLastError();
-    wd_log('E', "cannot listen on %s:%u (error %d)", reg->listen_addr, reg->listen_port, err);
-    if (g_listen != INVALID_SOCKET)
-      closesocket(g_listen);
-    g_listen = INVALID_SOCKET;
-    return -1;
-  }
-  nonblocking(g_listen);
-  return 0;
+  g_listen = wd_listen_open(reg->listen_addr, reg->listen_port, "listen", "");
+  return g_listen == INVALID_SOCKET ? -1 : 0;
 }
 
 /* ---- Sessions ------------------------------------------------------------------- */
@@ -150,7 +113,7 @@ static void accept_all(void) {
       refuse(s, busy_addr);
       continue;
     }
-    nonblocking(s);
+    wd_sock_nonblocking(s);
     BOOL nodelay = TRUE;
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&nodelay, sizeof nodelay);
     wd_session *ss = wd_session_new(s, ++g_next_no, addr);

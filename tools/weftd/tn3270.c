@@ -160,52 +160,14 @@ void wd_t3_wake(void) {
     sendto(g_wake_tx, "w", 1, 0, (struct sockaddr *)&g_wake_addr, sizeof g_wake_addr);
 }
 
-static void nonblocking(SOCKET s) {
-  u_long on = 1;
-  ioctlsocket(s, FIONBIO, &on);
-}
-
 static int wake_open(void) {
-  g_wake_rx = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-  g_wake_tx = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-  if (g_wake_rx == INVALID_SOCKET || g_wake_tx == INVALID_SOCKET)
-    return -1;
-  memset(&g_wake_addr, 0, sizeof g_wake_addr);
-  g_wake_addr.sin_family = AF_INET;
-  g_wake_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int len = sizeof g_wake_addr;
-  if (bind(g_wake_rx, (struct sockaddr *)&g_wake_addr, sizeof g_wake_addr) != 0 ||
-      getsockname(g_wake_rx, (struct sockaddr *)&g_wake_addr, &len) != 0)
-    return -1;
-  nonblocking(g_wake_rx);
-  return 0;
+  return wd_wake_open(&g_wake_rx, &g_wake_tx, &g_wake_addr);
 }
 
 static int listen_open(void) {
   const wdef_region *reg = &wd.def->region;
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_port = htons((u_short)reg->tn3270_port);
-  if (inet_pton(AF_INET, reg->tn3270_addr, &a.sin_addr) != 1) {
-    wd_log('E', "tn3270_listen address %s is not an IPv4 address", reg->tn3270_addr);
-    return -1;
-  }
-  g_listen = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-  BOOL excl = TRUE;
-  if (g_listen == INVALID_SOCKET ||
-      setsockopt(g_listen, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&excl, sizeof excl) !=
-          0 ||
-      bind(g_listen, (struct sockaddr *)&a, sizeof a) != 0 || listen(g_listen, SOMAXCONN) != 0) {
-    int err = WSAGetLastError();
-    wd_log('E', "cannot listen for TN3270 on %s:%u (error %d)", reg->tn3270_addr, reg->tn3270_port,
-           err);
-    if (g_listen != INVALID_SOCKET)
-      closesocket(g_listen);
-    g_listen = INVALID_SOCKET;
-    return -1;
-  }
-  nonblocking(g_listen);
-  return 0;
+  g_listen = wd_listen_open(reg->tn3270_addr, reg->tn3270_port, "tn3270_listen", " for TN3270");
+  return g_listen == INVALID_SOCKET ? -1 : 0;
 }
 
 /* ---- Sessions ---------------------------------------------------------------------- */
@@ -269,7 +231,7 @@ static void accept_all(void) {
       refuse(s, "max_per_address reached");
       continue;
     }
-    nonblocking(s);
+    wd_sock_nonblocking(s);
     BOOL nodelay = TRUE;
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&nodelay, sizeof nodelay);
     t3_session *ss = t3_new(s, addr);

@@ -109,6 +109,19 @@ void wd_metrics_task_record(void *ctx, const weft_task_record *rec);
 int wd_http_health(struct MHD_Connection *c);
 int wd_http_metrics(struct MHD_Connection *c);
 
+/* ---- Sockets both network threads set up (sock.c) ---------------------- */
+
+struct sockaddr_in;
+void wd_sock_nonblocking(SOCKET s);
+/* The loopback datagram pair that wakes a thread sleeping in WSAPoll: rx
+ * bound to an ephemeral loopback port (its address in *addr), non-blocking.
+ * 0, or -1 (the caller closes what was opened). */
+int wd_wake_open(SOCKET *rx, SOCKET *tx, struct sockaddr_in *addr);
+/* A non-blocking, exclusive listening socket on addr:port, or
+ * INVALID_SOCKET after logging why (key: the definition keyword, for a bad
+ * address; what: " for TN3270" or "" in "cannot listen... on"). */
+SOCKET wd_listen_open(const char *addr, unsigned port, const char *key, const char *what);
+
 /* ---- Sessions (session.c) ---------------------------------------------- */
 
 /* A new session on a connected socket from the IPv4 address addr (network
