@@ -71,16 +71,6 @@ else
   fi
 fi
 
-# Every terminal signs on as bob at once: sign-ons being checked count
-# toward signon_lockout (signon.c), so with 200 terminals the checks still
-# queued would refuse the rest and lock bob. The benchmark measures
-# transactions, not the lockout: it is off in its copy.
-if grep -q 'signon_lockout=' "$WORK/bank.wrd"; then
-  sed -i "s/signon_lockout=[0-9]*/signon_lockout=0/" "$WORK/bank.wrd"
-else
-  sed -i "s/^REGION /REGION signon_lockout=0 /" "$WORK/bank.wrd"
-fi
-
 log "weftd with the sample bank on port $PORT (log: $WORK/weftd.log)"
 weftd_start "$WORK"
 

@@ -172,6 +172,51 @@ Test(signon, lockout_and_unlock) {
   paths_done();
 }
 
+/* Send line on each of the n terminals before reading any answer, then
+ * read every one's screen into scr[i] (each must end at %READY). */
+static void all_at_once(term **ts, int n, const char *line) {
+  char buf[128];
+  int len = snprintf(buf, sizeof buf, "%s\n", line);
+  for (int i = 0; i < n; i++)
+    cr_assert_eq(term_send(ts[i], buf, (size_t)len), 0);
+  for (int i = 0; i < n; i++) {
+    int e = term_screen(ts[i], WAIT_MS);
+    cr_assert_eq(e, E_READY, "terminal %d: the screen ended %s:\n%s", i, end_names[e],
+                 ts[i]->scr);
+  }
+}
+
+/* Many sign-ons of one user at once: the checks in flight count toward
+ * the lockout (so that no more than signon_lockout guesses are ever
+ * checked for a user at a time), but a sign-on beyond them waits for
+ * them instead of being refused. With a limit of 2: four right sign-ons of
+ * the slow user (each check takes seconds, so the last two arrive while
+ * two are in flight) all succeed, and six wrong ones of bob lock him
+ * after exactly 2 failures. */
+#define AT_ONCE 6
+#define AT_ONCE_SLOW 4
+Test(signon, many_signons_of_one_user_at_once) {
+  static server s;
+  paths_init("at_once");
+  write_signon_region("signon_delay_ms=1 signon_lockout=2", SLOW_USER);
+  server_start(&s);
+  term *ts[AT_ONCE];
+  for (int i = 0; i < AT_ONCE; i++)
+    ts[i] = t_open(g_port);
+  all_at_once(ts, AT_ONCE_SLOW, "SIGNON slow slow1");
+  for (int i = 0; i < AT_ONCE_SLOW; i++)
+    expect_in(ts[i]->scr, "%SIGNED ON slow\n");
+  all_at_once(ts, AT_ONCE, "SIGNON bob wrong");
+  for (int i = 0; i < AT_ONCE; i++)
+    expect_in(ts[i]->scr, "%ERROR SIGNON_FAILED");
+  server_wait_err(&s, "user bob is locked after 2 failed sign-ons in a row", WAIT_MS);
+  for (int i = 0; i < AT_ONCE; i++)
+    t_free(ts[i]);
+  server_stop(&s);
+  cr_assert_eq(count_of(server_err(&s), "user bob is locked after"), 1, "%s", server_err(&s));
+  paths_done();
+}
+
 /* The first refusal is logged; the others in the next 10 s are counted,
  * and the count is logged when the window ends (here: at shutdown). */
 Test(signon, refusals_are_counted_not_logged_each) {

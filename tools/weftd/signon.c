@@ -24,7 +24,12 @@
 #define LOG_WINDOW_MS 10000u /* one refusal logged, the rest counted, per window */
 #define LOG_NAME_MAX 32      /* characters of a user name a log line shows */
 
-enum { P_WAIT, P_QUEUED, P_HASHING, P_DELAY, P_DONE };
+/* A job's phases. P_HELD: not yet counted as an attempt, because the
+ * checks of the same user in flight could lock it (fails + pending at the
+ * lockout limit); it waits for them instead of being refused, so that at
+ * most `signon_lockout` guesses are ever in flight for a user, and many
+ * right sign-ons of one user at once all succeed. */
+enum { P_HELD, P_WAIT, P_QUEUED, P_HASHING, P_DELAY, P_DONE };
 
 struct wd_signon {
   /* -- The request: written before the job is listed, then read-only ---- */
@@ -113,10 +118,11 @@ static uint64_t delay_for(unsigned n) {
   return d < cap ? d : cap;
 }
 
-/* Is st locked, or would the sign-ons being checked lock it? (g_lock) */
+/* Would the sign-ons of st being checked lock it if they all failed?
+ * (g_lock) */
 static bool lockout_reached(const ustate *st) {
   unsigned n = wd.def->region.signon_lockout;
-  return st != NULL && n != 0 && (st->locked || st->fails + st->pending >= n);
+  return st != NULL && n != 0 && st->fails + st->pending >= n;
 }
 
 /* ---- The log (g_lock held) ----------------------------------------------------------- */
@@ -216,6 +222,24 @@ static void job_checked(wd_signon *j, bool ok, uint64_t now) {
   }
 }
 
+/* A held job j (P_HELD) of user st: refused when st is locked (no password
+ * of a locked user is checked), counted as an attempt and queued (P_WAIT
+ * or P_QUEUED) when the checks in flight can no longer lock st, else left
+ * held. */
+static void job_release(wd_signon *j, uint64_t now) {
+  ustate *st = j->user != NULL ? ustate_of(j->user, false) : NULL;
+  if (st != NULL && st->locked) {
+    job_failed(j, st, WD_SIGNON_LOCKED, now);
+    return;
+  }
+  if (lockout_reached(st))
+    return;
+  if (st != NULL)
+    st->pending++;
+  j->due_ms = st != NULL && st->next_ms > now ? st->next_ms : now;
+  j->phase = j->due_ms > now ? P_WAIT : P_QUEUED;
+}
+
 /* The next job to check, now due (made HASHING), or NULL; answers whose
  * delay is over become DONE, cancelled jobs are freed, and *next is the
  * earliest time something else falls due. */
@@ -228,6 +252,8 @@ static wd_signon *job_due(uint64_t now, uint64_t *next) {
       job_free(j);
       continue;
     }
+    if (j->phase == P_HELD)
+      job_release(j, now);
     if (j->phase == P_DELAY && j->due_ms <= now) {
       j->phase = P_DONE;
       wd_net_wake();
@@ -292,19 +318,14 @@ wd_signon *wd_signon_submit(const char *termid, const char *name, const char *pa
   j->conn_fails = conn_fails;
   AcquireSRWLockExclusive(&g_lock);
   uint64_t now = now_ms();
-  ustate *st = j->user != NULL ? ustate_of(j->user, true) : NULL;
+  if (j->user != NULL)
+    (void)ustate_of(j->user, true); /* its entry (none without memory: not counted) */
   wd_signon **tail = &g_jobs; /* in arrival order: the oldest is checked first */
   while (*tail != NULL)
     tail = &(*tail)->next;
   *tail = j;
-  if (lockout_reached(st)) {
-    job_failed(j, st, WD_SIGNON_LOCKED, now); /* no password of a locked user is checked */
-  } else {
-    if (st != NULL)
-      st->pending++;
-    j->due_ms = st != NULL && st->next_ms > now ? st->next_ms : now;
-    j->phase = j->due_ms > now ? P_WAIT : P_QUEUED;
-  }
+  j->phase = P_HELD;
+  job_release(j, now);
   WakeAllConditionVariable(&g_cv);
   ReleaseSRWLockExclusive(&g_lock);
   return j;
