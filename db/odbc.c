@@ -19,7 +19,61 @@
 #include <sql.h>
 #include <sqlext.h>
 
+#include <libloaderapi.h>
+#include <synchapi.h>
+
 #include "db/db.h"
+
+/* ---- odbc32.dll, loaded when the first connection opens ---------------------- */
+
+/* db/ does not import odbc32.dll: it loads it when a data source first
+ * connects, so that a process with no data source (most hosts, every test
+ * of the rest of Weft) never loads ODBC (under Wine, odbc32.dll loads
+ * unixODBC into the process). The calls below go through these pointers
+ * (each name is #defined to its pointer after the table). Written once
+ * under g_odbc_once, read-only after. */
+#define ODBC_FUNCS(X)                                                                              \
+  X(SQLAllocHandle)                                                                                \
+  X(SQLFreeHandle) X(SQLSetEnvAttr) X(SQLSetConnectAttrW) X(SQLDriverConnectW) X(SQLDisconnect)    \
+      X(SQLExecDirectW) X(SQLPrepareW) X(SQLExecute) X(SQLBindParameter) X(SQLFetch) X(SQLGetData) \
+          X(SQLRowCount) X(SQLEndTran) X(SQLGetDiagRecW)
+#define ODBC_PTR(f) static __typeof__(f) *p_##f;
+ODBC_FUNCS(ODBC_PTR)
+static INIT_ONCE g_odbc_once = INIT_ONCE_STATIC_INIT;
+static bool g_odbc_ok;
+
+/* INIT_ONCE callback: load odbc32.dll and resolve every function. */
+static BOOL CALLBACK odbc_load(INIT_ONCE *once, void *arg, void **ctx) {
+  (void)once, (void)arg, (void)ctx;
+  HMODULE m = LoadLibraryW(L"odbc32.dll");
+  bool ok = m != NULL;
+#define ODBC_RESOLVE(f) ok = ok && (p_##f = (__typeof__(f) *)(void (*)(void))GetProcAddress(m, #f));
+  ODBC_FUNCS(ODBC_RESOLVE)
+  g_odbc_ok = ok;
+  return TRUE;
+}
+
+/* Whether odbc32.dll is loaded with every function db/ calls. Any thread. */
+static bool odbc_ready(void) {
+  InitOnceExecuteOnce(&g_odbc_once, odbc_load, NULL, NULL);
+  return g_odbc_ok;
+}
+
+#define SQLAllocHandle (*p_SQLAllocHandle)
+#define SQLFreeHandle (*p_SQLFreeHandle)
+#define SQLSetEnvAttr (*p_SQLSetEnvAttr)
+#define SQLSetConnectAttrW (*p_SQLSetConnectAttrW)
+#define SQLDriverConnectW (*p_SQLDriverConnectW)
+#define SQLDisconnect (*p_SQLDisconnect)
+#define SQLExecDirectW (*p_SQLExecDirectW)
+#define SQLPrepareW (*p_SQLPrepareW)
+#define SQLExecute (*p_SQLExecute)
+#define SQLBindParameter (*p_SQLBindParameter)
+#define SQLFetch (*p_SQLFetch)
+#define SQLGetData (*p_SQLGetData)
+#define SQLRowCount (*p_SQLRowCount)
+#define SQLEndTran (*p_SQLEndTran)
+#define SQLGetDiagRecW (*p_SQLGetDiagRecW)
 
 /* ---- Text ------------------------------------------------------------------ */
 
@@ -180,7 +234,7 @@ int weft__odbc_open(weft__dbsrc *s, weft_db_conn **out, char *err, size_t cap) {
     return WEFT_ENOMEM;
   c->c_src = s;
   int rc = WEFT_EDB;
-  if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &c->c_env))) {
+  if (!odbc_ready() || !SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &c->c_env))) {
     c->c_env = NULL;
     snprintf(c->c_msg, sizeof c->c_msg, "no ODBC environment (is odbc32.dll / unixODBC there?)");
     strcpy(c->c_state, "IM004");
