@@ -21,6 +21,7 @@
 # ./build.sh build (./build.sh demo does both). Environment:
 #   DEMO_TERMINALS (50), DEMO_SECONDS (20), DEMO_PORT (3270 if free, else a
 #   free port), DEMO_HTTP_PORT (8080 if free, else a free port),
+#   DEMO_TN3270_PORT (3271 if free, else a free port),
 #   WEFT_BUILD_DIR (build), WINEPREFIX (.deps/wineprefix).
 set -euo pipefail
 
@@ -63,7 +64,8 @@ for port in (want, 0):
 EOF
 }
 PORT=${DEMO_PORT:-$(free_port 3270)}
-HTTP_PORT=${DEMO_HTTP_PORT:-$(free_port 8080)} # the bank's JSON API (docs/http.md)
+HTTP_PORT=${DEMO_HTTP_PORT:-$(free_port 8080)}       # the bank's JSON API (docs/http.md)
+TN3270_PORT=${DEMO_TN3270_PORT:-$(free_port 3271)} # its 3270 screens (docs/tn3270.md)
 
 # ---- 1. The demo directory ------------------------------------------------
 say "1. a fresh demo directory: $DEMO"

@@ -56,6 +56,10 @@ class Region:
         if greeting is not None:
             region += ' greeting="%s"' % greeting
         text = re.sub(r"^REGION .*$", region, text, count=1, flags=re.M)
+        # The bank's HTTP listener too gets a free port (never bank.wrd's own).
+        text, n = re.subn(r"^HTTP listen=127\.0\.0\.1:\d+", "HTTP listen=127.0.0.1:%d" % free_port(),
+                          text, flags=re.M)
+        assert n == 1, "bank.wrd has no HTTP line"
         text = text.replace("dll=bank.dll", "dll=" + os.path.join(BIN, "bank.dll"))
         self.wrd = os.path.join(self.dir, "t.wrd")
         open(self.wrd, "w").write(text)
