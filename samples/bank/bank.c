@@ -763,17 +763,15 @@ WEFT_PROGRAM void bank_wdr(weft_task *t) {
  * BANK_BAD_TO. */
 static int lock_pair(weft_task *t, bank_msg *m, uint32_t from, uint32_t to, acct_rec *af,
                      acct_rec *at, int *bad) {
-  int rc;
-  if (from < to) {
-    *bad = BANK_BAD_FROM;
-    if ((rc = acct_get_m(t, m, from, af, 1)) == 0 && (*bad = BANK_BAD_TO) != 0)
-      rc = acct_get_m(t, m, to, at, 1);
-  } else {
-    *bad = BANK_BAD_TO;
-    if ((rc = acct_get_m(t, m, to, at, 1)) == 0 && (*bad = BANK_BAD_FROM) != 0)
-      rc = acct_get_m(t, m, from, af, 1);
-  }
-  return rc;
+  int low_is_from = from < to;
+  uint32_t low = low_is_from ? from : to, high = low_is_from ? to : from;
+  acct_rec *al = low_is_from ? af : at, *ah = low_is_from ? at : af;
+  *bad = low_is_from ? BANK_BAD_FROM : BANK_BAD_TO;
+  int rc = acct_get_m(t, m, low, al, 1);
+  if (rc != 0)
+    return rc;
+  *bad = low_is_from ? BANK_BAD_TO : BANK_BAD_FROM;
+  return acct_get_m(t, m, high, ah, 1);
 }
 
 /* Move amount from -> to: both rewrites and both history entries. */
@@ -801,8 +799,9 @@ int bank_transfer(weft_task *t, bank_msg *m, uint32_t from, uint32_t to, int64_t
              (unsigned long)from);
     return BANK_BAD_TO;
   }
-  if (lock_pair(t, m, from, to, &af, &at, &bad) != 0)
-    return bad;
+  int rc = lock_pair(t, m, from, to, &af, &at, &bad);
+  if (rc != 0) /* an unknown account is that field's fault; busy records are not */
+    return rc == WEFT_ENOTFOUND ? bad : -1;
   if (af.balance < amount) {
     weft_rollback(t);
     refuse_m(t, m, 409, "REFUSED: insufficient funds in account %lu: balance %s, transfer %s",
@@ -815,7 +814,7 @@ int bank_transfer(weft_task *t, bank_msg *m, uint32_t from, uint32_t to, int64_t
              M(BALANCE_MAX).s);
     return BANK_BAD_AMOUNT;
   }
-  int rc = xfer_apply(t, from, to, &af, &at, amount);
+  rc = xfer_apply(t, from, to, &af, &at, amount);
   if (rc != 0) {
     fail_m(t, m, "the transfer", rc);
     return -1;
