@@ -16,9 +16,9 @@ bank_prepare() {
   PORT=$2
   rm -rf "$dir"
   mkdir -p "$dir"
-  HTTP_PORT=${HTTP_PORT:-$((PORT + 1))}     # the bank's JSON API (docs/http.md)
-  TN3270_PORT=${TN3270_PORT:-$((PORT + 2))} # its 3270 screens (docs/tn3270.md)
-  sed "s/tn3270_listen=127\.0\.0\.1:3271/tn3270_listen=127.0.0.1:$TN3270_PORT/; s/ listen=127\.0\.0\.1:3270/ listen=127.0.0.1:$PORT/; s/listen=127\.0\.0\.1:8080/listen=127.0.0.1:$HTTP_PORT/" \
+  HTTP_PORT=${HTTP_PORT:-$((PORT + 1))} # the bank's JSON API (docs/http.md)
+  TN_PORT=${TN_PORT:-$((PORT + 2))}     # its 3270 screens (docs/tn3270.md)
+  sed "s/tn3270_listen=127\.0\.0\.1:3271/tn3270_listen=127.0.0.1:$TN_PORT/; s/ listen=127\.0\.0\.1:3270/ listen=127.0.0.1:$PORT/; s/listen=127\.0\.0\.1:8080/listen=127.0.0.1:$HTTP_PORT/" \
     "$BIN/bank.wrd" >"$dir/bank.wrd"
   grep -q "listen=127.0.0.1:$PORT" "$dir/bank.wrd" || die "bank.wrd has no listen=127.0.0.1:3270 to change"
   cp "$BIN/bank.dll" "$BIN/bank.mix" "$BIN/demo.script" "$dir/"

@@ -8,6 +8,9 @@
 #      FIFO (so this script can type operator commands), its log in
 #      build/demo/weftd.log;
 #   3. weftterm runs samples/bank/demo.script: the screens of a session;
+#      3b. s3270 runs a scripted 3270 session against the bank's screens
+#      (scripts/demo3270.py) and the screens it saw are printed (skipped
+#      when s3270 is not installed: ./build.sh deps installs it);
 #   4. weftload runs the bank's mix (bank.mix) with 50 terminals for 20 s and
 #      prints its per-transaction and per-enclave report (JSON and a plot
 #      under build/demo);
@@ -64,8 +67,8 @@ for port in (want, 0):
 EOF
 }
 PORT=${DEMO_PORT:-$(free_port 3270)}
-HTTP_PORT=${DEMO_HTTP_PORT:-$(free_port 8080)}       # the bank's JSON API (docs/http.md)
-TN3270_PORT=${DEMO_TN3270_PORT:-$(free_port 3271)} # its 3270 screens (docs/tn3270.md)
+HTTP_PORT=${DEMO_HTTP_PORT:-$(free_port 8080)} # the bank's JSON API (docs/http.md)
+TN_PORT=${DEMO_TN3270_PORT:-$(free_port 3271)} # the bank's 3270 screens (docs/tn3270.md)
 
 # ---- 1. The demo directory ------------------------------------------------
 say "1. a fresh demo directory: $DEMO"
@@ -83,6 +86,16 @@ cat "$DEMO/weftd.log"
 say "3. weftterm --script demo.script: a teller's session, screen by screen"
 term --script demo.script | tr -d '\r' | tee "$DEMO/demo-session.txt" ||
   die "weftterm --script demo.script failed"
+
+# ---- 3b. A 3270 session ------------------------------------------------------------
+say "3b. s3270: a teller's session on the bank's 3270 screens (TN3270 port $TN_PORT)"
+T3270_RC=0
+if command -v s3270 >/dev/null; then
+  python3 "$ROOT/scripts/demo3270.py" "$TN_PORT" | tee "$DEMO/demo-3270.txt" || T3270_RC=1
+  echo "connect yourself: c3270 -codepage cp037 127.0.0.1:$TN_PORT (wc3270 on Windows)"
+else
+  echo "(s3270 is not installed: skipped; ./build.sh deps installs it)"
+fi
 
 # ---- 4. Load ----------------------------------------------------------------
 say "4. weftload: $TERMINALS terminals, ${SECONDS_} s, no think time, the mix bank.mix"
@@ -164,10 +177,12 @@ EOF
 echo "audit:    $([ $AUDIT_OK = 1 ] && echo "AUDIT OK" || echo "FAILED")"
 echo "weftd:    exit $WEFTD_RC ($DEMO/weftd.log)"
 echo "weftload: exit $LOAD_RC"
+echo "3270:     $([ $T3270_RC = 0 ] && echo "screens as expected" || echo "FAILED") ($DEMO/demo-3270.txt)"
 
 fail=0
 [ "$LOAD_RC" = 0 ] || { echo "demo: weftload reported unexpected errors (exit $LOAD_RC)" >&2; fail=1; }
 [ $AUDIT_OK = 1 ] || { echo "demo: the audit failed" >&2; fail=1; }
+[ $T3270_RC = 0 ] || { echo "demo: the 3270 session failed" >&2; fail=1; }
 [ "$WEFTD_RC" = 0 ] || { echo "demo: weftd exited $WEFTD_RC" >&2; fail=1; }
 [ $fail = 0 ] && echo "demo: every step worked"
 exit $fail

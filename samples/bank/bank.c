@@ -56,7 +56,6 @@
 #define SEED_DEFAULT 1000u          /* accounts the seed makes by default */
 #define SEED_LIMIT 1000000u         /* ... and at most */
 #define SEED_BATCH 200u             /* accounts per seed unit of work */
-#define STMT_PAGE 5                 /* history lines per statement page */
 #define OPEN_TRIES 3                /* bad answers before OPEN gives up */
 #define AUDIT_YIELD_EVERY 1000u     /* records between yields in AUDT */
 
@@ -519,10 +518,6 @@ static int commit_m(weft_task *t, bank_msg *m) {
   return rc;
 }
 
-static int commit(weft_task *t) {
-  return commit_m(t, NULL);
-}
-
 /* ------------------------------------------------------------------------ */
 /* MENU                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -535,7 +530,7 @@ WEFT_PROGRAM void bank_menu(weft_task *t) {
   say(t, "  DEP  acct amount       deposit (amount: 25 or 25.50)");
   say(t, "  WDR  acct amount       withdraw (no overdrafts)");
   say(t, "  XFER from to amount    transfer between two accounts");
-  say(t, "  STMT acct              statement, %d entries a page", STMT_PAGE);
+  say(t, "  STMT acct              statement, %d entries a page", BANK_STMT_PAGE);
   say(t, "                         (then Enter: next page, B: back, Q: quit)");
   say(t, "  OPEN                   open an account (asks for name and deposit)");
   say(t, "  AUDT                   audit every account (auditors)");
@@ -763,17 +758,20 @@ WEFT_PROGRAM void bank_wdr(weft_task *t) {
 /* XFER                                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Lock both accounts, lower number first (the bank's lock order). */
-static int lock_pair(weft_task *t, uint32_t from, uint32_t to, acct_rec *af, acct_rec *at) {
-  int rc;
-  if (from < to) {
-    if ((rc = acct_get(t, from, af, 1)) == 0)
-      rc = acct_get(t, to, at, 1);
-  } else {
-    if ((rc = acct_get(t, to, at, 1)) == 0)
-      rc = acct_get(t, from, af, 1);
-  }
-  return rc;
+/* Lock both accounts, lower number first (the bank's lock order). On
+ * failure (said to m) *bad is the account that failed: BANK_BAD_FROM or
+ * BANK_BAD_TO. */
+static int lock_pair(weft_task *t, bank_msg *m, uint32_t from, uint32_t to, acct_rec *af,
+                     acct_rec *at, int *bad) {
+  int low_is_from = from < to;
+  uint32_t low = low_is_from ? from : to, high = low_is_from ? to : from;
+  acct_rec *al = low_is_from ? af : at, *ah = low_is_from ? at : af;
+  *bad = low_is_from ? BANK_BAD_FROM : BANK_BAD_TO;
+  int rc = acct_get_m(t, m, low, al, 1);
+  if (rc != 0)
+    return rc;
+  *bad = low_is_from ? BANK_BAD_TO : BANK_BAD_FROM;
+  return acct_get_m(t, m, high, ah, 1);
 }
 
 /* Move amount from -> to: both rewrites and both history entries. */
@@ -791,35 +789,43 @@ static int xfer_apply(weft_task *t, uint32_t from, uint32_t to, acct_rec *af, ac
   return rc;
 }
 
-/* Transfer amount from -> to in one unit of work and confirm it (XFER and
- * POST /transfers). */
-static void xfer_do(weft_task *t, uint32_t from, uint32_t to, int64_t amount) {
+/* Transfer amount from -> to in one unit of work and confirm it (XFER,
+ * POST /transfers and the 3270 transfer screen). */
+int bank_transfer(weft_task *t, bank_msg *m, uint32_t from, uint32_t to, int64_t amount) {
   acct_rec af, at;
+  int bad = 0;
   if (from == to) {
-    refuse(t, 409, "REFUSED: cannot transfer from account %lu to itself", (unsigned long)from);
-    return;
+    refuse_m(t, m, 409, "REFUSED: cannot transfer from account %lu to itself",
+             (unsigned long)from);
+    return BANK_BAD_TO;
   }
-  if (lock_pair(t, from, to, &af, &at) != 0)
-    return;
+  int rc = lock_pair(t, m, from, to, &af, &at, &bad);
+  if (rc != 0) /* an unknown account is that field's fault; busy records are not */
+    return rc == WEFT_ENOTFOUND ? bad : -1;
   if (af.balance < amount) {
     weft_rollback(t);
-    refuse(t, 409, "REFUSED: insufficient funds in account %lu: balance %s, transfer %s",
-           (unsigned long)from, M(af.balance).s, M(amount).s);
-    return;
+    refuse_m(t, m, 409, "REFUSED: insufficient funds in account %lu: balance %s, transfer %s",
+             (unsigned long)from, M(af.balance).s, M(amount).s);
+    return BANK_BAD_AMOUNT;
   }
   if (at.balance > BALANCE_MAX - amount) {
     weft_rollback(t);
-    refuse(t, 409, "REFUSED: the balance of account %lu would pass %s", (unsigned long)to,
-           M(BALANCE_MAX).s);
-    return;
+    refuse_m(t, m, 409, "REFUSED: the balance of account %lu would pass %s", (unsigned long)to,
+             M(BALANCE_MAX).s);
+    return BANK_BAD_AMOUNT;
   }
-  int rc = xfer_apply(t, from, to, &af, &at, amount);
+  rc = xfer_apply(t, from, to, &af, &at, amount);
   if (rc != 0) {
-    fail(t, "the transfer", rc);
-    return;
+    fail_m(t, m, "the transfer", rc);
+    return -1;
   }
-  if (commit(t) != 0)
-    return;
+  if (commit_m(t, m) != 0)
+    return -1;
+  if (m != NULL) {
+    tell(t, m, "TRANSFERRED %s FROM %lu (NOW %s) TO %lu (NOW %s)", M(amount).s,
+         (unsigned long)from, M(af.balance).s, (unsigned long)to, M(at.balance).s);
+    return 0;
+  }
   if (weft_http_is_request(t)) {
     char amt[48];
     weft_http_printf(t, "{\"amount\":\"%s\",\"from\":", bank_fmt_money(amt, sizeof amt, amount, 0));
@@ -827,12 +833,13 @@ static void xfer_do(weft_task *t, uint32_t from, uint32_t to, int64_t amount) {
     weft_http_write(t, ",\"to\":", 6);
     json_account(t, to, at.holder, at.balance);
     weft_http_write(t, "}\n", 2);
-    return;
+    return 0;
   }
   say(t, "TRANSFERRED %s FROM ACCOUNT %lu TO ACCOUNT %lu", M(amount).s, (unsigned long)from,
       (unsigned long)to);
   say(t, "ACCOUNT %lu  NEW BALANCE %s", (unsigned long)from, M(af.balance).s);
   say(t, "ACCOUNT %lu  NEW BALANCE %s", (unsigned long)to, M(at.balance).s);
+  return 0;
 }
 
 /* XFER from to amount: one unit of work over both accounts. */
@@ -844,7 +851,7 @@ WEFT_PROGRAM void bank_xfer(weft_task *t) {
       get_acct(t, w[0], &from) != 0 || get_acct(t, w[1], &to) != 0 ||
       parse_amount(t, w[2], 0, &amount) != 0)
     return;
-  xfer_do(t, from, to, amount);
+  bank_transfer(t, NULL, from, to, amount);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -927,19 +934,26 @@ static const char *hist_text(const hist_rec *h, char *buf, size_t cap) {
   }
 }
 
+/* One statement line (the line-mode page and the 3270 screen). */
+static void stmt_format(const stmt_line *l, char *buf, size_t cap) {
+  char what[32], amt[48];
+  amt[0] = l->h.amount > 0 ? '+' : ' ';
+  bank_fmt_money(amt + 1, sizeof amt - 1, l->h.amount, 1);
+  snprintf(buf, cap, "  %5lu  %-22s %15s %16s  %s", (unsigned long)l->seq,
+           hist_text(&l->h, what, sizeof what), amt[1] == '-' ? amt + 1 : amt,
+           M(l->h.balance).s, l->h.user[0] ? l->h.user : "-");
+}
+
 /* Show one page of entries. */
 static void stmt_show(weft_task *t, const stmt_ca *ca, const char *holder, const stmt_line *l,
                       int n) {
   say(t, "STATEMENT ACCOUNT %lu  %s  PAGE %lu", (unsigned long)ca->acct, holder,
       (unsigned long)ca->page);
-  say(t, "  ENTRY  WHAT                          AMOUNT          BALANCE  BY");
+  say(t, "%s", BANK_STMT_HEADER);
   for (int i = 0; i < n; i++) {
-    char what[32], amt[48];
-    amt[0] = l[i].h.amount > 0 ? '+' : ' ';
-    bank_fmt_money(amt + 1, sizeof amt - 1, l[i].h.amount, 1);
-    say(t, "  %5lu  %-22s %15s %16s  %s", (unsigned long)l[i].seq,
-        hist_text(&l[i].h, what, sizeof what), amt[1] == '-' ? amt + 1 : amt, M(l[i].h.balance).s,
-        l[i].h.user[0] ? l[i].h.user : "-");
+    char line[BANK_LINE];
+    stmt_format(&l[i], line, sizeof line);
+    say(t, "%s", line);
   }
 }
 
@@ -978,18 +992,38 @@ static void stmt_screen(weft_task *t, stmt_ca *ca, const char *holder, const stm
   say(t, "ERROR: the statement cannot continue (%s)", weft_err_name(rc));
 }
 
+int bank_history(weft_task *t, bank_msg *m, uint32_t acct, uint32_t seq, int backward,
+                 bank_entry *out, int *n, int *more) {
+  stmt_line l[BANK_STMT_PAGE];
+  *n = 0;
+  *more = 0;
+  int rc = hist_page(t, acct, seq, backward, l, BANK_STMT_PAGE, n);
+  if (rc == 0 && *n > 0)
+    rc = stmt_more(t, acct, l[*n - 1].seq, more);
+  if (rc != 0) {
+    *n = 0;
+    fail_m(t, m, "reading the history", rc);
+    return -1;
+  }
+  for (int i = 0; i < *n; i++) {
+    out[i].seq = l[i].seq;
+    stmt_format(&l[i], out[i].line, sizeof out[i].line);
+  }
+  return 0;
+}
+
 /* The first screen: STMT acct. */
 static void stmt_first(weft_task *t) {
   char buf[INPUT_MAX + 1], *w[1];
   stmt_ca ca = {{'S', 'T', 'M', '1'}, 0, 0, 0, 1};
-  stmt_line l[STMT_PAGE];
+  stmt_line l[BANK_STMT_PAGE];
   acct_rec a;
   int n = 0;
   if (get_words(t, buf, sizeof buf, w, 1, "STMT acct") < 0 || get_acct(t, w[0], &ca.acct) != 0)
     return;
   if (acct_get(t, ca.acct, &a, 0) != 0)
     return;
-  int rc = hist_page(t, ca.acct, 0, 0, l, STMT_PAGE, &n);
+  int rc = hist_page(t, ca.acct, 0, 0, l, BANK_STMT_PAGE, &n);
   if (rc != 0) {
     fail(t, "reading the history", rc);
     return;
@@ -1004,7 +1038,7 @@ static void stmt_first(weft_task *t) {
 /* A following screen: the input is "", "B" or "Q". */
 static void stmt_next(weft_task *t, stmt_ca *ca) {
   char buf[INPUT_MAX + 1];
-  stmt_line l[STMT_PAGE];
+  stmt_line l[BANK_STMT_PAGE];
   acct_rec a;
   int n = 0, rc;
   if (start_text(t, buf, sizeof buf) != 0)
@@ -1017,19 +1051,19 @@ static void stmt_next(weft_task *t, stmt_ca *ca) {
   if (acct_get(t, ca->acct, &a, 0) != 0)
     return;
   if (in[0] == 0) { /* the next page */
-    if ((rc = hist_page(t, ca->acct, ca->last_seq + 1, 0, l, STMT_PAGE, &n)) == 0 && n > 0)
+    if ((rc = hist_page(t, ca->acct, ca->last_seq + 1, 0, l, BANK_STMT_PAGE, &n)) == 0 && n > 0)
       ca->page++;
   } else if (strcmp(in, "B") == 0 || strcmp(in, "b") == 0) {
-    rc = ca->first_seq > 1 ? hist_page(t, ca->acct, ca->first_seq - 1, 1, l, STMT_PAGE, &n) : 0;
+    rc = ca->first_seq > 1 ? hist_page(t, ca->acct, ca->first_seq - 1, 1, l, BANK_STMT_PAGE, &n) : 0;
     if (rc == 0 && n > 0 && ca->page > 1)
       ca->page--;
     if (rc == 0 && n == 0) {
       say(t, "ALREADY AT THE FIRST PAGE");
-      rc = hist_page(t, ca->acct, ca->first_seq, 0, l, STMT_PAGE, &n);
+      rc = hist_page(t, ca->acct, ca->first_seq, 0, l, BANK_STMT_PAGE, &n);
     }
   } else {
     say(t, "ERROR: enter nothing for the next page, B for the previous one or Q to quit");
-    rc = hist_page(t, ca->acct, ca->first_seq, 0, l, STMT_PAGE, &n);
+    rc = hist_page(t, ca->acct, ca->first_seq, 0, l, BANK_STMT_PAGE, &n);
   }
   if (rc != 0) {
     fail(t, "reading the history", rc);
@@ -1042,17 +1076,17 @@ static void stmt_next(weft_task *t, stmt_ca *ca) {
   stmt_screen(t, ca, a.holder, l, n);
 }
 
-/* STMT acct: the account's history, STMT_PAGE entries a screen. The first
+/* STMT acct: the account's history, BANK_STMT_PAGE entries a screen. The first
  * screen is started with "acct"; each later one by the terminal with the
  * next input line and the COMMAREA the previous screen returned with. */
 /* A statement page for HTTP: GET /accounts/{acct}/statement?page=N (from
- * 1, STMT_PAGE entries a page, oldest first; entries are numbered from 1
+ * 1, BANK_STMT_PAGE entries a page, oldest first; entries are numbered from 1
  * without gaps), with "more" when entries follow. */
 static void stmt_http(weft_task *t) {
   char buf[INPUT_MAX + 1], *w[1];
   uint32_t acct, page = 1;
   acct_rec a;
-  stmt_line l[STMT_PAGE];
+  stmt_line l[BANK_STMT_PAGE];
   int n = 0, more = 0;
   const char *pg = weft_http_query(t, "page");
   if (get_words(t, buf, sizeof buf, w, 1, "STMT acct") < 0 || get_acct(t, w[0], &acct) != 0)
@@ -1063,8 +1097,8 @@ static void stmt_http(weft_task *t) {
   }
   if (acct_get(t, acct, &a, 0) != 0)
     return;
-  uint32_t first = (page - 1) * STMT_PAGE + 1;
-  int rc = hist_page(t, acct, first, 0, l, STMT_PAGE, &n);
+  uint32_t first = (page - 1) * BANK_STMT_PAGE + 1;
+  int rc = hist_page(t, acct, first, 0, l, BANK_STMT_PAGE, &n);
   if (rc == 0 && n > 0)
     rc = stmt_more(t, acct, l[n - 1].seq, &more);
   if (rc != 0) {
@@ -1152,12 +1186,10 @@ static int ask_name(weft_task *t, char name[HOLDER_MAX + 1]) {
     char buf[INPUT_MAX + 1], *ans;
     if (ask(t, "HOLDER NAME? (1 to 30 characters, CANCEL to stop)", buf, sizeof buf, &ans) != 0)
       return -1;
-    size_t n = strlen(ans);
-    if (n >= 1 && n <= HOLDER_MAX && strchr(ans, '?') == NULL) {
-      memcpy(name, ans, n + 1);
+    if (bank_check_holder(t, NULL, ans) == 0) {
+      memcpy(name, ans, strlen(ans) + 1);
       return 0;
     }
-    say(t, "ERROR: a name is 1 to %d printable characters", HOLDER_MAX);
   }
   say(t, "TOO MANY BAD ANSWERS: OPEN CANCELLED, NOTHING WAS CHANGED");
   return -1;
@@ -1176,16 +1208,25 @@ static int ask_deposit(weft_task *t, int64_t *amount) {
   return -1;
 }
 
+int bank_check_holder(weft_task *t, bank_msg *m, const char *name) {
+  size_t n = strlen(name);
+  if (n >= 1 && n <= HOLDER_MAX && strchr(name, '?') == NULL)
+    return 0;
+  refuse_m(t, m, 400, "ERROR: a name is 1 to %d printable characters", HOLDER_MAX);
+  return -1;
+}
+
 /* Create the account in one UOW: the next number from the control record,
  * the account, its first history entry and the control record. */
-static void open_create(weft_task *t, const char *name, int64_t amount) {
+int bank_open_account(weft_task *t, bank_msg *m, const char *name, int64_t amount,
+                      uint32_t *opened) {
   ctl_rec c;
   acct_rec a;
   int rc = ctl_read(t, &c, 1);
   if (rc == WEFT_ENOTFOUND || (rc == 0 && !c.seeded)) {
     weft_rollback(t);
-    refuse(t, 503, "ERROR: the bank is not set up yet (its seed, BSED, has not finished)");
-    return;
+    refuse_m(t, m, 503, "ERROR: the bank is not set up yet (its seed, BSED, has not finished)");
+    return -1;
   }
   if (rc == 0 && c.next_acct > ACCT_MAX)
     rc = WEFT_ELIMIT;
@@ -1198,21 +1239,23 @@ static void open_create(weft_task *t, const char *name, int64_t amount) {
   if (rc == 0)
     rc = ctl_rewrite(t, &c);
   if (rc != 0) {
-    fail(t, "opening the account", rc);
-    return;
+    fail_m(t, m, "opening the account", rc);
+    return -1;
   }
-  if (commit(t) != 0)
-    return;
-  if (weft_http_is_request(t)) {
+  if (commit_m(t, m) != 0)
+    return -1;
+  *opened = no;
+  if (m == NULL && weft_http_is_request(t)) {
     weft_http_set_status(t, 201);
     char loc[32];
     snprintf(loc, sizeof loc, "/accounts/%lu", (unsigned long)no);
     weft_http_set_header(t, "Location", loc);
     json_account(t, no, a.holder, a.balance);
     weft_http_write(t, "\n", 1);
-    return;
+    return 0;
   }
-  say(t, "ACCOUNT %lu OPENED FOR %s  BALANCE %s", (unsigned long)no, name, M(amount).s);
+  tell(t, m, "ACCOUNT %lu OPENED FOR %s  BALANCE %s", (unsigned long)no, name, M(amount).s);
+  return 0;
 }
 
 /* OPEN: ask for the holder's name and the initial deposit (weft_receive),
@@ -1220,24 +1263,21 @@ static void open_create(weft_task *t, const char *name, int64_t amount) {
 WEFT_PROGRAM void bank_open(weft_task *t) {
   char name[HOLDER_MAX + 1];
   int64_t amount = 0;
+  uint32_t no;
   if (weft_http_is_request(t)) { /* POST /accounts {"holder": ..., "deposit": ...} */
     char buf[INPUT_MAX + 1], *w[2];
     if (get_words(t, buf, sizeof buf, w, 2, "OPEN holder deposit") < 0 ||
         parse_amount(t, w[1], 1, &amount) != 0)
       return;
-    size_t n = strlen(w[0]);
-    if (n < 1 || n > HOLDER_MAX || strchr(w[0], '?') != NULL) {
-      refuse(t, 400, "ERROR: a name is 1 to %d printable characters", HOLDER_MAX);
+    if (bank_check_holder(t, NULL, w[0]) != 0)
       return;
-    }
-    memcpy(name, w[0], n + 1);
-    open_create(t, name, amount);
+    bank_open_account(t, NULL, w[0], amount, &no);
     return;
   }
   say(t, "OPEN AN ACCOUNT");
   if (ask_name(t, name) != 0 || ask_deposit(t, &amount) != 0)
     return;
-  open_create(t, name, amount);
+  bank_open_account(t, NULL, name, amount, &no);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1362,13 +1402,45 @@ static void audit_compare(audit *au) {
   }
 }
 
+/* The verdict and the figures as text lines (the terminal's report and the
+ * 3270 audit screen). Returns how many. */
+static int audit_lines(const audit *au, int ok, const char *total, const char *exp,
+                       char lines[BANK_AUDIT_LINES][BANK_LINE]) {
+  int n = 0;
+  if (ok)
+    snprintf(lines[n++], BANK_LINE, "AUDIT OK accounts=%lu total=%s", (unsigned long)au->accounts,
+             total);
+  else
+    snprintf(lines[n++], BANK_LINE, "AUDIT FAILED accounts=%lu (expected %lu) total=%s expected=%s",
+             (unsigned long)au->accounts, (unsigned long)(au->ctl.next_acct - 1), total, exp);
+  snprintf(lines[n++], BANK_LINE, "  opening total %s (seed entries %s)",
+           M(au->ctl.opening_total).s, M(au->seeds).s);
+  snprintf(lines[n++], BANK_LINE, "  deposits %s  withdrawals %s", M(au->deposits).s,
+           M(au->withdrawals).s);
+  snprintf(lines[n++], BANK_LINE, "  transfers in %s  out %s", M(au->xfer_in).s,
+           M(au->xfer_out).s);
+  snprintf(lines[n++], BANK_LINE, "  history entries %llu", (unsigned long long)au->entries);
+  if (au->bad_accounts != 0)
+    snprintf(lines[n++], BANK_LINE, "  %lu accounts disagree with their history (the first: %lu)",
+             (unsigned long)au->bad_accounts, (unsigned long)au->first_bad);
+  if (au->strays != 0)
+    snprintf(lines[n++], BANK_LINE, "  %lu records are not the bank's", (unsigned long)au->strays);
+  return n;
+}
+
+/* Whether the audit's figures agree. */
+static int audit_ok(const audit *au) {
+  int64_t expected = au->ctl.opening_total + au->deposits - au->withdrawals;
+  return au->total == expected && au->xfer_in == au->xfer_out &&
+         au->seeds == au->ctl.opening_total && au->bad_accounts == 0 && au->strays == 0 &&
+         au->accounts == au->ctl.next_acct - 1;
+}
+
 /* Print the verdict and the figures. */
 static void audit_report(weft_task *t, const audit *au) {
   int64_t expected = au->ctl.opening_total + au->deposits - au->withdrawals;
   uint32_t want_accounts = au->ctl.next_acct - 1;
-  int ok = au->total == expected && au->xfer_in == au->xfer_out &&
-           au->seeds == au->ctl.opening_total && au->bad_accounts == 0 && au->strays == 0 &&
-           au->accounts == want_accounts;
+  int ok = audit_ok(au);
   char total[48], exp[48];
   bank_fmt_money(total, sizeof total, au->total, 0);
   bank_fmt_money(exp, sizeof exp, expected, 0);
@@ -1388,54 +1460,67 @@ static void audit_report(weft_task *t, const audit *au) {
         (unsigned long)au->strays);
     return;
   }
-  if (ok)
-    say(t, "AUDIT OK accounts=%lu total=%s", (unsigned long)au->accounts, total);
-  else
-    say(t, "AUDIT FAILED accounts=%lu (expected %lu) total=%s expected=%s",
-        (unsigned long)au->accounts, (unsigned long)want_accounts, total, exp);
-  say(t, "  opening total %s (seed entries %s)", M(au->ctl.opening_total).s, M(au->seeds).s);
-  say(t, "  deposits %s  withdrawals %s", M(au->deposits).s, M(au->withdrawals).s);
-  say(t, "  transfers in %s  out %s", M(au->xfer_in).s, M(au->xfer_out).s);
-  say(t, "  history entries %llu", (unsigned long long)au->entries);
-  if (au->bad_accounts != 0)
-    say(t, "  %lu accounts disagree with their history (the first: %lu)",
-        (unsigned long)au->bad_accounts, (unsigned long)au->first_bad);
-  if (au->strays != 0)
-    say(t, "  %lu records are not the bank's", (unsigned long)au->strays);
+  char lines[BANK_AUDIT_LINES][BANK_LINE];
+  int n = audit_lines(au, ok, total, exp, lines);
+  for (int i = 0; i < n; i++)
+    say(t, "%s", lines[i]);
 }
 
 /* AUDT: with the control record and every account locked (so no
  * transaction can change a balance or open an account meanwhile), check
  * that the balances add up to the opening total plus deposits minus
  * withdrawals, that transfers net to zero and that every account agrees
- * with its own history. Changes nothing: the UOW is rolled back. */
+ * with its own history. Changes nothing: the UOW is rolled back.
+ * audit_run does the work for AUDT and the 3270 audit screen: 0, or -1
+ * after saying why not (to m). */
+static int audit_run(weft_task *t, bank_msg *m, audit *au) {
+  memset(au, 0, sizeof *au);
+  int rc = ctl_read(t, &au->ctl, 1);
+  if (rc == WEFT_ENOTFOUND) {
+    refuse_m(t, m, 503, "AUDIT FAILED: the bank has no control record (run BSED)");
+    return -1;
+  }
+  if (rc != 0) {
+    fail_m(t, m, "reading the control record", rc);
+    return -1;
+  }
+  au->cap = au->ctl.next_acct > 0 ? au->ctl.next_acct - 1 : 0;
+  au->acct = au->cap ? weft_getmain(t, (size_t)au->cap * sizeof *au->acct) : NULL;
+  if (au->cap && au->acct == NULL) {
+    fail_m(t, m, "the audit", WEFT_ENOMEM);
+    return -1;
+  }
+  if ((rc = audit_accounts(t, au)) == 0)
+    rc = audit_history(t, au);
+  if (rc != 0) {
+    fail_m(t, m, "the audit", rc);
+    return -1;
+  }
+  audit_compare(au);
+  weft_rollback(t); /* changes nothing, releases every lock */
+  return 0;
+}
+
+/* AUDT: the audit, its report to the terminal or HTTP. */
 WEFT_PROGRAM void bank_audt(weft_task *t) {
   audit au;
-  memset(&au, 0, sizeof au);
-  int rc = ctl_read(t, &au.ctl, 1);
-  if (rc == WEFT_ENOTFOUND) {
-    refuse(t, 503, "AUDIT FAILED: the bank has no control record (run BSED)");
-    return;
-  }
-  if (rc != 0) {
-    fail(t, "reading the control record", rc);
-    return;
-  }
-  au.cap = au.ctl.next_acct > 0 ? au.ctl.next_acct - 1 : 0;
-  au.acct = au.cap ? weft_getmain(t, (size_t)au.cap * sizeof *au.acct) : NULL;
-  if (au.cap && au.acct == NULL) {
-    fail(t, "the audit", WEFT_ENOMEM);
-    return;
-  }
-  if ((rc = audit_accounts(t, &au)) == 0)
-    rc = audit_history(t, &au);
-  if (rc != 0) {
-    fail(t, "the audit", rc);
-    return;
-  }
-  audit_compare(&au);
-  weft_rollback(t); /* changes nothing, releases every lock */
-  audit_report(t, &au);
+  if (audit_run(t, NULL, &au) == 0)
+    audit_report(t, &au);
+}
+
+int bank_audit(weft_task *t, bank_msg *m, char lines[BANK_AUDIT_LINES][BANK_LINE], int *ok) {
+  audit au;
+  char total[48], exp[48];
+  if (audit_run(t, m, &au) != 0)
+    return -1;
+  *ok = audit_ok(&au);
+  bank_fmt_money(total, sizeof total, au.total, 0);
+  bank_fmt_money(exp, sizeof exp,
+                 au.ctl.opening_total + au.deposits - au.withdrawals, 0);
+  int n = audit_lines(&au, *ok, total, exp, lines);
+  if (au.acct != NULL)
+    weft_freemain(t, au.acct);
+  return n;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -82,10 +82,8 @@ class Region:
         with open(os.path.join(bindir, "bank.wrd")) as f:
             text = f.read()
         text = text.replace("listen=127.0.0.1:3270", "listen=127.0.0.1:%d" % self.term_port)
-        # The bank's TN3270 listener too gets a free port (never bank.wrd's own).
-        text, n = re.subn(r"tn3270_listen=127\.0\.0\.1:\d+", "tn3270_listen=127.0.0.1:%d" % free_port(),
-                          text)
-        assert n == 1, "bank.wrd has no tn3270_listen"
+        # The TN3270 listener on a free port too (3271 may be taken).
+        text = text.replace("tn3270_listen=127.0.0.1:3271", "tn3270_listen=127.0.0.1:%d" % free_port())
         http_line = ("HTTP listen=127.0.0.1:%d max_connections=64 header_max=2048 "
                      "body_max=4096 request_timeout_s=4 keepalive_s=3" % self.port)
         text, n = re.subn(r"^HTTP .*$", http_line, text, flags=re.M)

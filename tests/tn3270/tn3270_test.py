@@ -56,10 +56,9 @@ class Region:
         if greeting is not None:
             region += ' greeting="%s"' % greeting
         text = re.sub(r"^REGION .*$", region, text, count=1, flags=re.M)
-        # The bank's HTTP listener too gets a free port (never bank.wrd's own).
-        text, n = re.subn(r"^HTTP listen=127\.0\.0\.1:\d+", "HTTP listen=127.0.0.1:%d" % free_port(),
-                          text, flags=re.M)
-        assert n == 1, "bank.wrd has no HTTP line"
+        # The bank's HTTP listener on a free port too (8080 may be taken).
+        text = re.sub(r"^(HTTP listen=127\.0\.0\.1:)\d+", r"\g<1>%d" % free_port(), text,
+                      count=1, flags=re.M)
         text = text.replace("dll=bank.dll", "dll=" + os.path.join(BIN, "bank.dll"))
         self.wrd = os.path.join(self.dir, "t.wrd")
         open(self.wrd, "w").write(text)
@@ -343,7 +342,7 @@ def case_bank_screens(r):
         check(e.cursor() == (9, 22), "cursor on the option: %r" % (e.cursor(),))
         # A field in error: red, reversed, cursor on it, a message, alarm.
         s = command(e, "9")
-        check("Choose an option: 1, 2 or 3" in s, "bad option:\n" + s)
+        check("Choose an option: 1 to 7" in s, "bad option:\n" + s)
         check(e.cursor() == (9, 22), "cursor on the option in error: %r" % (e.cursor(),))
         buf = "\n".join(e.do("ReadBuffer(Ascii)"))
         check("41=f2" in buf and "42=f2" in buf, "reverse red field:\n" + buf)
@@ -385,6 +384,202 @@ def case_bank_screens(r):
         check("session ended" in s and "READY" in s, "PF3 ends:\n" + s)
         s = command(e, "INQ 7")
         check("BALANCE         1,650.40" in s, "line-mode INQ sees the deposit:\n" + s)
+    finally:
+        e.quit()
+
+
+def row_buffer(e, row):
+    """ReadBuffer's line for a 0-based row: SF(...) orders with their
+    extended attributes (41= highlighting, 42= colour) and the data."""
+    return e.do("ReadBuffer(Ascii)")[row]
+
+
+def line_session(r):
+    """A signed-on line terminal for setting up data."""
+    line = socket.create_connection(("127.0.0.1", r.port), timeout=DEADLINE)
+    read_until(line, b"%READY")  # the greeting
+    check(b"SIGNED ON bob" in line_cmd(line, "SIGNON bob bob123"), "line sign-on")
+    end = time.time() + DEADLINE
+    while b"ACCOUNT 1000" not in line_cmd(line, "INQ 1000"):  # the STARTUP seed (BSED 1000)
+        check(time.time() < end, "the seed never finished")
+        time.sleep(0.2)
+    return line
+
+
+def line_cmd(line, text):
+    """One line-mode input; its output up to the server's %READY."""
+    line.sendall(text.encode() + b"\r\n")
+    return read_until(line, b"%READY")
+
+
+def menu_option(e, opt):
+    s = command(e, "BANK")
+    check("MAIN MENU" in s and "7  Audit" in s, "the menu:\n" + s)
+    return command(e, opt)
+
+
+def case_bank_transfer(r):
+    e = connect(r, "3279-2-E")
+    try:
+        sign_on(e)
+        s = menu_option(e, "4")
+        check("TRANSFER" in s and e.cursor() == (3, 21), "transfer screen:\n%s\n%r" % (s, e.cursor()))
+        # A bad amount: the cursor on it, the field red and reversed, the
+        # other two not.
+        e.do('String("7")')
+        e.do("MoveCursor(4,21)")
+        e.do('String("8")')
+        e.do("MoveCursor(5,21)")
+        s = command(e, "1x")
+        check("ERROR: bad amount '1x'" in s, "bad amount:\n" + s)
+        check(e.cursor() == (5, 21), "cursor on the amount: %r" % (e.cursor(),))
+        amt = row_buffer(e, 5)
+        check("41=f2" in amt and "42=f2" in amt, "amount red and reversed:\n" + amt)
+        check("41=f2" not in row_buffer(e, 3) and "41=f2" not in row_buffer(e, 4),
+              "only the amount in error")
+        # An unknown account to transfer to: the cursor on the second field.
+        e.do("MoveCursor(4,21)")
+        e.do("EraseEOF")
+        e.do('String("99999")')
+        e.do("MoveCursor(5,21)")
+        e.do("EraseEOF")
+        s = command(e, "25")
+        check("ERROR: account 99999 not found" in s, "unknown to-account:\n" + s)
+        check(e.cursor() == (4, 21), "cursor on the to-account: %r" % (e.cursor(),))
+        to = row_buffer(e, 4)
+        check("41=f2" in to and "42=f2" in to, "to-account red and reversed:\n" + to)
+        # A bad from-account (not digits... 0 is not an account).
+        e.do("MoveCursor(3,21)")
+        e.do("EraseEOF")
+        s = command(e, "0")
+        check("ERROR: the account to transfer from is 1 to 8 digits" in s, "bad from:\n" + s)
+        check(e.cursor() == (3, 21), "cursor on the from-account: %r" % (e.cursor(),))
+        # To itself: refused, the cursor on the to-account.
+        e.do("EraseEOF")
+        e.do('String("7")')
+        e.do("MoveCursor(4,21)")
+        e.do("EraseEOF")
+        s = command(e, "7")
+        check("REFUSED: cannot transfer from account 7 to itself" in s, "to itself:\n" + s)
+        check(e.cursor() == (4, 21), "cursor on the to-account: %r" % (e.cursor(),))
+        # More than the balance: the amount in error.
+        e.do("EraseEOF")
+        e.do('String("8")')
+        e.do("MoveCursor(5,21)")
+        e.do("EraseEOF")
+        s = command(e, "99999")
+        check("REFUSED: insufficient funds in account 7" in s and e.cursor() == (5, 21),
+              "overdraft:\n%s\n%r" % (s, e.cursor()))
+        # Done: one unit of work over both accounts.
+        e.do("EraseEOF")
+        s = command(e, "25")
+        check("TRANSFERRED 25.00 FROM 7 (NOW 1,614.90) TO 8" in s, "transfer:\n" + s)
+        check("41=f2" not in row_buffer(e, 5), "no field in error after the transfer")
+        s = e.enter("PA(1)")
+        check("PA keys do nothing here" in s, "PA1 on the transfer screen:\n" + s)
+        s = e.enter("PF(3)")
+        check("MAIN MENU" in s, "PF3 back to the menu:\n" + s)
+        s = e.enter("PF(3)")
+        s = command(e, "INQ 7")
+        check("BALANCE         1,614.90" in s, "line-mode INQ sees the transfer:\n" + s)
+    finally:
+        e.quit()
+
+
+def case_bank_statement(r):
+    line = line_session(r)
+    e = connect(r, "3279-2-E")
+    try:
+        for i in range(11):  # account 7: the opening entry and 11 deposits
+            out = line_cmd(line, "DEP 7 1.%02d" % (i + 1))
+            check(b"NEW BALANCE" in out, "DEP on the line terminal: %r" % out)
+        sign_on(e)
+        s = menu_option(e, "5")
+        check("STATEMENT" in s and e.cursor() == (2, 21), "statement screen:\n%s\n%r" % (s, e.cursor()))
+        s = e.enter("PF(8)")
+        check("ERROR: enter an account number first" in s, "PF8 before an account:\n" + s)
+        s = command(e, "7")
+        check("Hiro Novak" in s and "PAGE 1" in s, "page 1:\n" + s)
+        check(re.search(r"\b1  OPENING BALANCE", s) and re.search(r"\b5  DEPOSIT .*1\.04", s)
+              and not re.search(r"\b6  DEPOSIT", s), "entries 1-5:\n" + s)
+        check("PF8: more entries follow" in s, "more follow:\n" + s)
+        s = e.enter("PF(8)")
+        check("PAGE 2" in s and re.search(r"\b6  DEPOSIT", s) and re.search(r"\b10  DEPOSIT", s)
+              and not re.search(r"\b11  DEPOSIT", s), "page 2:\n" + s)
+        s = e.enter("PF(8)")
+        check("PAGE 3" in s and re.search(r"\b12  DEPOSIT .*1\.11 .*1,651\.56", s)
+              and "END OF STATEMENT" in s, "page 3 (the last):\n" + s)
+        s = e.enter("PF(8)")
+        check("PAGE 3" in s and "END OF STATEMENT: no more entries" in s
+              and re.search(r"\b11  DEPOSIT", s), "PF8 past the end:\n" + s)
+        s = e.enter("PF(7)")
+        check("PAGE 2" in s and re.search(r"\b6  DEPOSIT", s), "back to page 2:\n" + s)
+        s = e.enter("PF(7)")
+        check("PAGE 1" in s and re.search(r"\b1  OPENING BALANCE", s), "back to page 1:\n" + s)
+        s = e.enter("PF(7)")
+        check("PAGE 1" in s and "ALREADY AT THE FIRST PAGE" in s, "PF7 at the first page:\n" + s)
+        s = e.enter("PA(1)")
+        check("PA keys do nothing here" in s and re.search(r"\b1  OPENING BALANCE", s),
+              "PA1 keeps the page:\n" + s)
+        s = e.enter("PF(5)")
+        check("use Enter, PF7, PF8 or PF3" in s and "PAGE 1" in s, "PF5 keeps the page:\n" + s)
+        e.do("MoveCursor(2,21)")
+        e.do("EraseEOF")
+        s = command(e, "99999")
+        check("ERROR: account 99999 not found" in s and e.cursor() == (2, 21),
+              "unknown account:\n%s\n%r" % (s, e.cursor()))
+        s = e.enter("PF(3)")
+        check("MAIN MENU" in s, "PF3 back to the menu:\n" + s)
+    finally:
+        line.close()
+        e.quit()
+
+
+def case_bank_open_audit(r):
+    e = connect(r, "3279-2-E")
+    try:
+        sign_on(e, "bob", "bob123")  # a teller and an auditor
+        s = menu_option(e, "6")
+        check("OPEN AN ACCOUNT" in s and e.cursor() == (3, 21), "open screen:\n" + s)
+        s = e.enter()
+        check("ERROR: a name is 1 to 30 printable characters" in s and e.cursor() == (3, 21),
+              "no name:\n%s\n%r" % (s, e.cursor()))
+        e.do('String("Zoe Tester")')
+        e.do("MoveCursor(5,21)")
+        s = command(e, "5.555")
+        check("ERROR: bad amount" in s and e.cursor() == (5, 21), "bad deposit:\n" + s)
+        e.do("EraseEOF")
+        s = command(e, "50")
+        m = re.search(r"ACCOUNT (\d+) OPENED FOR Zoe Tester  BALANCE 50.00", s)
+        check(m, "opened:\n" + s)
+        no = m.group(1)
+        check("Account opened . . %s " % no in s, "its number:\n" + s)
+        s = e.enter("PF(3)")
+        s = command(e, "7")
+        check("AUDIT" in s and "Enter: run the audit" in s, "the audit screen:\n" + s)
+        s = e.enter()
+        check("AUDIT OK accounts=%s" % no in s, "the audit:\n" + s)
+        check("deposits 50.00" in s, "the audit's figures:\n" + s)
+        check("42=f4" in row_buffer(e, 3), "the verdict green:\n" + row_buffer(e, 3))
+        s = e.enter("PA(3)")
+        check("PA keys do nothing here" in s and "AUDIT OK" in s, "PA3 keeps the report:\n" + s)
+        s = e.enter()
+        check("AUDIT OK accounts=%s" % no in s and "PA keys" not in s, "audit again:\n" + s)
+        s = e.enter("Clear")
+        check("MAIN MENU" in s, "Clear to the menu:\n" + s)
+        s = e.enter("PF(3)")
+        s = command(e, "INQ %s" % no)
+        check("Zoe Tester" in s and "50.00" in s, "line-mode INQ of the new account:\n" + s)
+    finally:
+        e.quit()
+    # A teller who is not an auditor gets the audit screen but not the audit.
+    e = connect(r, "3279-2-E")
+    try:
+        sign_on(e)
+        s = menu_option(e, "7")
+        check("Enter: run the audit" in s, "the audit screen:\n" + s)
+        s = e.enter()
+        check("NOT_AUTHORIZED" in s and "AUDIT OK" not in s, "alice may not audit:\n" + s)
     finally:
         e.quit()
 
@@ -508,6 +703,9 @@ CASES = {
     "codepage_out": (case_codepage_037_out, {"greeting": "[Weft] {bank}", "signon": False}),
     "text_keys": (case_text_keys, {}),
     "bank_screens": (case_bank_screens, {}),
+    "bank_transfer": (case_bank_transfer, {}),
+    "bank_statement": (case_bank_statement, {}),
+    "bank_open_audit": (case_bank_open_audit, {}),
     "line_and_3270": (case_line_and_3270, {}),
     "disconnect": (case_disconnect_mid_task, {}),
     "bad_garbage": (case_bad_garbage, {}),
