@@ -183,7 +183,7 @@ bench_debitcredit() {
 bench_dcpg() {
   local exe=$1
   shift
-  local scale=${DC_SCALE:-1} seconds=${DCPG_SECONDS:-10} rounds=${DCPG_ROUNDS:-3} a
+  local scale=${DC_SCALE:-1} seconds=${DCPG_SECONDS:-15} rounds=${DCPG_ROUNDS:-3} a
   for a in "$@"; do
     if [ "$a" = --quick ]; then seconds=3 rounds=1; fi
   done

@@ -45,16 +45,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sql.h>
+#include <sqlext.h>
+
 #include "benchutil.h"
 #include "weft.h"
 #include "weft/db.h"
 
 typedef struct options {
   unsigned terminals, connections, scale, seconds, warmup, transactions, workers;
+  int batch; /* --calls run: the five statements in one weft_db_run */
   const char *out;
 } options;
 
-static options g_opt = {8, 8, 1, 10, 1, 0, 2, "dcpg.json"};
+static options g_opt = {8, 8, 1, 10, 1, 0, 2, 0, "dcpg.json"};
 
 typedef struct sample {
   double end_ns, latency_ns;
@@ -91,6 +95,62 @@ static void note_failure(weft_task *t, terminal *tm, weft_db_conn *c, int rc, co
   weft_rollback(t);
 }
 
+/* The five statements' values, for dc_batch. */
+typedef struct dc_args {
+  SQLINTEGER aid, tid, bid, delta, abalance;
+  weft_db_conn *c;
+} dc_args;
+
+/* Execute sql on st with the n integers of v bound to its markers. */
+static int exec_ints(dc_args *a, SQLHSTMT st, const wchar_t *sql, unsigned n, SQLINTEGER *const *v) {
+  for (unsigned i = 0; i < n; i++)
+    if (!SQL_SUCCEEDED(SQLBindParameter(st, (SQLUSMALLINT)(i + 1), SQL_PARAM_INPUT, SQL_C_SLONG,
+                                        SQL_INTEGER, 0, 0, v[i], 0, NULL)))
+      return weft_db_note(a->c, SQL_HANDLE_STMT, st);
+  SQLRETURN rc = SQLExecDirectW(st, (SQLWCHAR *)sql, SQL_NTS);
+  if (!SQL_SUCCEEDED(rc))
+    return weft_db_note(a->c, SQL_HANDLE_STMT, st);
+  return 0;
+}
+
+/* --calls run: the transaction's five statements in one weft_db_run, on
+ * the raw SQLHDBC with bound integer parameters. 0 or WEFT_EDB. Offload
+ * thread. */
+static int dc_batch(void *hdbc, void *arg) {
+  dc_args *a = arg;
+  SQLHSTMT st;
+  if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, hdbc, &st)))
+    return weft_db_note(a->c, SQL_HANDLE_DBC, hdbc);
+  SQLINTEGER *acc[] = {&a->delta, &a->aid}, *sel[] = {&a->aid}, *tel[] = {&a->delta, &a->tid},
+             *br[] = {&a->delta, &a->bid}, *his[] = {&a->tid, &a->bid, &a->aid, &a->delta};
+  SQLLEN ind;
+  int rc = exec_ints(a, st, L"UPDATE pgbench_accounts SET abalance = abalance + ? WHERE aid = ?", 2,
+                     acc);
+  SQLFreeStmt(st, SQL_RESET_PARAMS);
+  if (rc == 0)
+    rc = exec_ints(a, st, L"SELECT abalance FROM pgbench_accounts WHERE aid = ?", 1, sel);
+  if (rc == 0 && (!SQL_SUCCEEDED(SQLFetch(st)) ||
+                  !SQL_SUCCEEDED(SQLGetData(st, 1, SQL_C_SLONG, &a->abalance, 0, &ind))))
+    rc = weft_db_note(a->c, SQL_HANDLE_STMT, st);
+  SQLFreeStmt(st, SQL_CLOSE);
+  SQLFreeStmt(st, SQL_RESET_PARAMS);
+  if (rc == 0)
+    rc = exec_ints(a, st, L"UPDATE pgbench_tellers SET tbalance = tbalance + ? WHERE tid = ?", 2,
+                   tel);
+  SQLFreeStmt(st, SQL_RESET_PARAMS);
+  if (rc == 0)
+    rc = exec_ints(a, st, L"UPDATE pgbench_branches SET bbalance = bbalance + ? WHERE bid = ?", 2,
+                   br);
+  SQLFreeStmt(st, SQL_RESET_PARAMS);
+  if (rc == 0)
+    rc = exec_ints(a, st,
+                   L"INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+                   L"VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)",
+                   4, his);
+  SQLFreeHandle(SQL_HANDLE_STMT, st);
+  return rc;
+}
+
 /* One DebitCredit unit of work: 0, or the failing call's result (the unit
  * of work rolled back). Task. */
 static int one_transaction(weft_task *t, terminal *tm, uint64_t *rs) {
@@ -104,6 +164,19 @@ static int one_transaction(weft_task *t, terminal *tm, uint64_t *rs) {
   int rc = weft_db_connection(t, "PG", &c);
   if (rc != 0) {
     note_failure(t, tm, NULL, rc, "weft_db_connection");
+    return rc;
+  }
+  if (g_opt.batch) {
+    dc_args a = {atoi(aid), atoi(tid), atoi(bid), atoi(delta), 0, c};
+    int res = 0;
+    rc = weft_db_run(t, c, dc_batch, &a, &res);
+    if (rc != 0 || res != 0) {
+      note_failure(t, tm, c, rc != 0 ? rc : res, "weft_db_run");
+      return rc != 0 ? rc : res;
+    }
+    rc = weft_syncpoint(t);
+    if (rc != 0)
+      note_failure(t, tm, c, rc, "weft_syncpoint");
     return rc;
   }
   const char *p_acc[] = {delta, aid};
@@ -218,7 +291,10 @@ static weft_region *region_open(const char *conn) {
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_dcpg [--terminals T] [--connections C] [--scale N] [--seconds S]\n"
-          "         [--warmup S] [--transactions N] [--workers W] [--out PATH]\n"
+          "         [--warmup S] [--transactions N] [--workers W] [--calls exec|run]\n"
+          "         [--out PATH]\n"
+          "  --calls exec: one weft_db_exec/weft_db_query per statement (default);\n"
+          "  --calls run: the five statements in one weft_db_run\n"
           "  WEFT_PG_CONN: the ODBC connection string of the pgbench database\n");
   exit(2);
 }
@@ -244,6 +320,8 @@ static void parse_args(int argc, char **argv) {
       g_opt.transactions = n;
     else if (strcmp(a, "--workers") == 0)
       g_opt.workers = n;
+    else if (strcmp(a, "--calls") == 0 && (strcmp(v, "run") == 0 || strcmp(v, "exec") == 0))
+      g_opt.batch = strcmp(v, "run") == 0;
     else if (strcmp(a, "--out") == 0)
       g_opt.out = v;
     else
@@ -311,16 +389,16 @@ int main(int argc, char **argv) {
   weft_region_destroy(r);
 
   const char *wine = bench_wine_version();
-  printf("bench_dcpg: %u terminals on %u connections%s%s: %.0f tps  p50 %.2f ms  p99 %.2f ms  "
+  printf("bench_dcpg (--calls %s): %u terminals on %u connections%s%s: %.0f tps  p50 %.2f ms  p99 %.2f ms  "
          "(%zu in the window, %llu committed, %llu failed)\n",
-         g_opt.terminals, g_opt.connections, wine ? ", under Wine " : "", wine ? wine : "", tps,
+         g_opt.batch ? "run" : "exec", g_opt.terminals, g_opt.connections, wine ? ", under Wine " : "", wine ? wine : "", tps,
          p50, p99, n, (unsigned long long)committed, (unsigned long long)failed);
   FILE *f = fopen(g_opt.out, "w");
   bench_check_win32(f != NULL, "fopen (--out)");
   fprintf(f,
-          "{\"terminals\": %u, \"connections\": %u, \"tps\": %.1f, \"p50_ms\": %.3f, "
+          "{\"terminals\": %u, \"connections\": %u, \"calls\": \"%s\", \"tps\": %.1f, \"p50_ms\": %.3f, "
           "\"p99_ms\": %.3f, \"window_txns\": %zu, \"committed\": %llu, \"failed\": %llu}\n",
-          g_opt.terminals, g_opt.connections, tps, p50, p99, n, (unsigned long long)committed,
+          g_opt.terminals, g_opt.connections, g_opt.batch ? "run" : "exec", tps, p50, p99, n, (unsigned long long)committed,
           (unsigned long long)failed);
   fclose(f);
   return failed == 0 ? 0 : 1;
