@@ -360,7 +360,11 @@ int main(int argc, char **argv) {
     t1 = bench_now_ns();
     InterlockedExchange(&g_stop, 1);
   }
-  WaitForSingleObject(g_done, INFINITE);
+  /* Every terminal ends within its transaction after g_stop (a statement
+   * is bounded by the source's 30 s statement timeout, a wait for a
+   * connection by 120 s): ten minutes means a terminal was lost. */
+  if (WaitForSingleObject(g_done, 600000) != WAIT_OBJECT_0)
+    bench_die("terminals", "not all ended within 10 minutes of the end of the run");
 
   size_t total = 0;
   uint64_t committed = 0, failed = 0;
