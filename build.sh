@@ -137,6 +137,11 @@ cmd_bench() {
       continue
     fi
     [ "$(basename "$b")" = bench_netbase.exe ] && continue # a server: bench-netbase.sh runs it
+    if [ "$(basename "$b")" = bench_db.exe ]; then # needs a database: pgtest.sh gives it one
+      log "running bench_db through tests/db/pgtest.sh"
+      (cd "$BUILD/bench" && bash "$ROOT/tests/db/pgtest.sh" wine "$b") || log "bench_db failed"
+      continue
+    fi
     if [ "$(basename "$b")" = bench_dcpg.exe ]; then
       bench_dcpg "$b" "$@"
       continue
