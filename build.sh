@@ -11,7 +11,9 @@
 #          (DebitCredit: DC_SCALE, DC_CLIENTS, DC_SECONDS, DC_ROUNDS set both
 #          bench_debitcredit and scripts/pgbench.sh, which runs just before it;
 #          then scripts/bench-region.sh: weftd with the bank under weftload,
-#          and scripts/bench-netbase.sh: the baseline servers of bench/netbase.c)
+#          and scripts/bench-netbase.sh: the baseline servers of bench/netbase.c;
+#          DebitCredit on PostgreSQL, Weft on ODBC vs pgbench at 8 and 200
+#          terminals: scripts/bench-dcpg.sh, DCPG_SECONDS, DCPG_ROUNDS, DC_SCALE)
 #   demo   build, then run the demo: weftd serving the sample bank to a
 #          scripted terminal and 50 simulated ones (scripts/demo.sh)
 set -euo pipefail
@@ -135,6 +137,15 @@ cmd_bench() {
       continue
     fi
     [ "$(basename "$b")" = bench_netbase.exe ] && continue # a server: bench-netbase.sh runs it
+    if [ "$(basename "$b")" = bench_db.exe ]; then # needs a database: pgtest.sh gives it one
+      log "running bench_db through tests/db/pgtest.sh"
+      (cd "$BUILD/bench" && bash "$ROOT/tests/db/pgtest.sh" wine "$b") || log "bench_db failed"
+      continue
+    fi
+    if [ "$(basename "$b")" = bench_dcpg.exe ]; then
+      bench_dcpg "$b" "$@"
+      continue
+    fi
     log "running $(basename "$b")"
     (cd "$BUILD/bench" && wine "$b" "$@")
   done
@@ -169,6 +180,22 @@ bench_debitcredit() {
   log "running $(basename "$exe")"
   (cd "$BUILD/bench" && wine "$exe" --scale "$scale" --clients "$clients" --seconds "$seconds" \
     --rounds "$rounds" --pgbench-json pgbench.json --json debitcredit.json)
+}
+
+# DebitCredit on PostgreSQL (bench/dcpg.c): scripts/bench-dcpg.sh starts a
+# throwaway cluster and interleaves bench_dcpg with pgbench at 8 terminals on
+# 8 connections and 200 terminals on 8 connections; debitcredit_pg.json.
+bench_dcpg() {
+  local exe=$1
+  shift
+  local scale=${DC_SCALE:-1} seconds=${DCPG_SECONDS:-15} rounds=${DCPG_ROUNDS:-3} a
+  for a in "$@"; do
+    if [ "$a" = --quick ]; then seconds=3 rounds=1; fi
+  done
+  log "running scripts/bench-dcpg.sh (scale $scale, $rounds x $seconds s per side and configuration)"
+  (cd "$BUILD/bench" && bash "$ROOT/scripts/bench-dcpg.sh" --exe "$exe" --scale "$scale" \
+    --seconds "$seconds" --rounds "$rounds" --out debitcredit_pg.json) ||
+    log "scripts/bench-dcpg.sh failed: no debitcredit_pg.json"
 }
 
 # bench_enclaves writes its timeline and a gnuplot script; a Windows program
