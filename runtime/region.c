@@ -285,6 +285,7 @@ static weft_region *region_alloc(const weft_region_config *cfg) {
   r->r_credit_batch = r->r_credit_batch < 1 ? 1 : r->r_credit_batch > 16 ? 16 : r->r_credit_batch;
   r->r_credit_keep = r->r_credit_batch > 1 ? 2 * r->r_credit_batch : 0;
   r->r_tsc_per_ns = weft__tsc_per_ns();
+  r->r_ticks_fx = weft__ticks_fx(r->r_tsc_per_ns);
   weft__lock_init(&r->r_defs.df_lock);
   weft__lock_init(&r->r_adm_lock);
   weft__lock_init(&r->r_life_lock);

@@ -75,6 +75,7 @@ struct weft_region {
   weft__enq_state r_enq;     /* ENQ table, record-lock figures (enq.h) */
   weft__offload_state r_off; /* offload pool */
   double r_tsc_per_ns;
+  uint64_t r_ticks_fx; /* weft__ticks_fx(r_tsc_per_ns): weft__ticks_to_ns */
   weft__encl_state r_encl; /* enclaves, records (encl.h) */
   weft__inq_state r_inq;   /* purges of single tasks, inquiries (worker.h) */
 

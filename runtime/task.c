@@ -433,11 +433,22 @@ static void __attribute__((noinline)) run_one(weft__fctx *fc) {
   task_leave(t);
 }
 
+/* Stack colours: each new fiber's frames start a different number of cache
+ * lines (0 .. FIBER_COLOURS - 1) below its pad. Every fiber stack is a
+ * 64 KiB-aligned allocation, so without this the hot frames of the yield
+ * path of every task fall into the same few cache sets and evict each
+ * other at each switch. */
+#define FIBER_COLOURS 64
+static _Atomic unsigned g_fiber_colour; /* fibers started, any worker */
+
 /* The body of every pooled fiber. The pad keeps room below the base frames
- * for the fault handler's restart frame (see fault_win.c). */
+ * for the fault handler's restart frame (see fault_win.c); the colour only
+ * makes it larger. */
 static void fiber_body(void *arg) {
   weft__fctx *fc = arg;
-  void *pad = __builtin_alloca(WEFT__FAULT_PAD);
+  unsigned colour =
+      atomic_fetch_add_explicit(&g_fiber_colour, 1, memory_order_relaxed) % FIBER_COLOURS;
+  void *pad = __builtin_alloca(WEFT__FAULT_PAD + colour * 64);
   __asm__ __volatile__("" : : "r"(pad) : "memory");
   for (;;)
     run_one(fc);
