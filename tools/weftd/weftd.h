@@ -102,12 +102,26 @@ void wd_http_counts(int64_t *requests, int64_t responses[6]); /* [k]: kxx answer
 /* Queue a response (MHD thread, in the handler); an MHD_Result. */
 int wd_http_reply(struct MHD_Connection *c, int status, const char *ctype, const char *body,
                   size_t len);
+/* wd_http_reply with extra header pairs (NULL-terminated; NULL: none). */
+int wd_http_reply_headers(struct MHD_Connection *c, int status, const char *ctype,
+                          const char *body, size_t len, const char *const *extra);
 /* The region's task records: response-time histograms and abends by code
  * for /metrics (a worker; never blocks). */
 void wd_metrics_task_record(void *ctx, const weft_task_record *rec);
 /* GET /health and GET /metrics (metrics.c; MHD thread). */
 int wd_http_health(struct MHD_Connection *c);
 int wd_http_metrics(struct MHD_Connection *c);
+
+/* ---- The web console (console.c; docs/console.md) ------------------------ */
+
+/* A request under /console (not the sign-on): the page's files and the
+ * JSON API (MHD thread, in the handler); an MHD_Result. */
+int wd_console_handle(struct MHD_Connection *c, const char *method, const char *path);
+/* POST /console/api/session after http.c checked u's password: a session
+ * for an operator, 403 for anyone else (MHD thread). */
+int wd_console_signon(struct MHD_Connection *c, const wdef_user *u);
+/* Take a chart sample when one is due (http.c's watcher thread). */
+void wd_console_tick(void);
 
 /* ---- Sessions (session.c) ---------------------------------------------- */
 
