@@ -16,7 +16,8 @@ and checks one group per run (ctest runs each as console_<group>):
            thread runs the bank, signs on, reads the enclave table from the
            DOM, takes a screenshot (--screenshot FILE keeps it), and clicks
            Disable and Enable on a transaction, each verified through the
-           API (exit 77, skipped, when chromium or chromedriver is missing)
+           API (exit 77, skipped, when chromium or chromedriver is missing);
+           --settle S lets the load run S seconds more before the picture
 
 Exit status 0 when every case passed, 1 otherwise.
 """
@@ -33,6 +34,7 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_http as th  # noqa: E402  (Region, until, check)
 
@@ -240,7 +242,7 @@ class WebDriver:
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1400,1200", "--user-data-dir=" + self.profile]}}}}
+                     "--window-size=1280,960", "--user-data-dir=" + self.profile]}}}}
         self.session = self.cmd("POST", "/session", caps)["sessionId"]
 
     def ready(self):
@@ -320,7 +322,7 @@ def load(r, stop, counts):
             counts["errors"] += 1
 
 
-def t_browser(r, screenshot):
+def t_browser(r, screenshot, settle_s):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     chromedriver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     stop, counts = threading.Event(), {"n": 0, "ok": 0, "errors": 0}
@@ -342,6 +344,8 @@ def t_browser(r, screenshot):
               "the enclave table shows DEFAULT's completed tasks")
         until(lambda: wd.js("return document.querySelectorAll('#legend span').length;") >= 1,
               "the chart has a line")
+        if settle_s:  # only for a picture with a longer chart (docs/console.png)
+            time.sleep(settle_s)
         rows = dom_rows(wd, "enclaves")
         names = [row[0] for row in rows]
         check("DEFAULT" in names and "SLOW" in names, "enclave rows: %s" % names)
@@ -371,6 +375,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True, help="the build's bin directory")
     ap.add_argument("--screenshot", help="keep the browser's screenshot in this PNG file")
+    ap.add_argument("--settle", type=float, default=0,
+                    help="browser: let the load run this many seconds before the screenshot")
     ap.add_argument("group", choices=["api", "browser"])
     a = ap.parse_args()
     if a.group == "browser" and not ((shutil.which("chromium") or os.path.exists("/usr/bin/chromium"))
@@ -383,7 +389,7 @@ def main():
         if a.group == "api":
             t_api(r)
         else:
-            t_browser(r, a.screenshot)
+            t_browser(r, a.screenshot, a.settle)
     except Exception as e:  # report with weftd's last lines
         print("FAILED console %s: %s\n--- weftd log ---\n%s" % (a.group, e, r.tail()))
         r.stop()
