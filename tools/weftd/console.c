@@ -22,10 +22,12 @@
  * (wd_log) with the operator's name.
  *
  * Threads: MHD's polling thread runs every handler here (the sessions
- * table is touched by it alone). The chart's samples are taken by http.c's
- * watcher thread (wd_console_tick) and read by MHD's thread under
- * g_samples_lock. INQ-style calls (weft_task_list_ex) wait briefly for the
- * workers: they run on MHD's thread, never on a worker. */
+ * table is touched by it alone). The console's own thread (wd_console_start)
+ * takes the chart's samples and the task list every SAMPLE_MS: listing the
+ * tasks waits for the workers (up to 5 s when one runs a task that does not
+ * suspend), so it is never done on MHD's thread nor on a worker; MHD's
+ * thread reads both under g_samples_lock. A purge (weft_task_purge, same
+ * wait) runs on MHD's thread: an operator's rare action. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -63,12 +65,17 @@ typedef struct csample {
 
 static csession g_sessions[SESSIONS];
 static SRWLOCK g_samples_lock = SRWLOCK_INIT;
+static CONDITION_VARIABLE g_cv = CONDITION_VARIABLE_INIT;
+static HANDLE g_thread;
 /* Under g_samples_lock: the ring, its enclave names (fixed at the first
- * sample), the count and next slot. */
+ * sample), the count and next slot; the last task list (owned here, freed
+ * when replaced or at stop) and its count; g_stop. */
 static csample g_samples[SAMPLES];
 static char g_snames[SAMPLE_ENCLAVES][WEFT_NAME_MAX + 1];
 static size_t g_n_snames, g_n_samples, g_next_sample;
-static uint64_t g_last_sample_ms;
+static weft_task_info *g_tasks;
+static size_t g_n_tasks;
+static bool g_stop;
 
 /* The page's files (console_files.c, generated from tools/weftd/console/). */
 typedef struct wd_console_file {
@@ -236,7 +243,7 @@ int wd_console_signon(struct MHD_Connection *c, const wdef_user *u) {
   return send_json(c, 200, &b, extra);
 }
 
-/* ---- The chart's samples (watcher thread) ------------------------------------------ */
+/* ---- The chart's samples and the task list (the console's thread) ------------------ */
 
 /* The enclaves charted: DEFAULT and the start file's (first call). */
 static void sample_names(void) {
@@ -245,12 +252,8 @@ static void sample_names(void) {
     snprintf(g_snames[g_n_snames++], WEFT_NAME_MAX + 1, "%s", wd.def->enclaves[i].name);
 }
 
-void wd_console_tick(void) {
-  uint64_t now = now_ms();
-  if (g_last_sample_ms != 0 && now - g_last_sample_ms < SAMPLE_MS)
-    return;
-  g_last_sample_ms = now;
-  csample s = {.t_ms = now};
+static void take_sample(void) {
+  csample s = {.t_ms = now_ms()};
   AcquireSRWLockExclusive(&g_samples_lock);
   if (g_n_snames == 0)
     sample_names();
@@ -269,6 +272,58 @@ void wd_console_tick(void) {
   if (g_n_samples < SAMPLES)
     g_n_samples++;
   ReleaseSRWLockExclusive(&g_samples_lock);
+}
+
+/* List the tasks (waits for the workers) and keep the list. */
+static void take_tasks(void) {
+  size_t n = 0;
+  uint64_t missing = 0;
+  weft_task_info *v = malloc(TASKS_MAX * sizeof *v);
+  int rc = v != NULL ? weft_task_list_ex(wd.region, v, TASKS_MAX, &n, &missing) : WEFT_ENOMEM;
+  if (rc != 0 && rc != WEFT_ETIMEDOUT) {
+    free(v);
+    return;
+  }
+  AcquireSRWLockExclusive(&g_samples_lock);
+  weft_task_info *old = g_tasks;
+  g_tasks = v;
+  g_n_tasks = n;
+  ReleaseSRWLockExclusive(&g_samples_lock);
+  free(old);
+}
+
+static DWORD WINAPI console_main(void *arg) {
+  AcquireSRWLockExclusive(&g_samples_lock);
+  while (!g_stop) {
+    ReleaseSRWLockExclusive(&g_samples_lock);
+    take_sample();
+    take_tasks();
+    AcquireSRWLockExclusive(&g_samples_lock);
+    if (!g_stop)
+      SleepConditionVariableSRW(&g_cv, &g_samples_lock, SAMPLE_MS, 0);
+  }
+  ReleaseSRWLockExclusive(&g_samples_lock);
+  return 0;
+}
+
+int wd_console_start(void) {
+  g_thread = CreateThread(NULL, 0, console_main, NULL, 0, NULL);
+  return g_thread != NULL ? 0 : -1;
+}
+
+void wd_console_stop(void) {
+  if (g_thread == NULL)
+    return;
+  AcquireSRWLockExclusive(&g_samples_lock);
+  g_stop = true;
+  WakeAllConditionVariable(&g_cv);
+  ReleaseSRWLockExclusive(&g_samples_lock);
+  WaitForSingleObject(g_thread, INFINITE);
+  CloseHandle(g_thread);
+  g_thread = NULL;
+  free(g_tasks);
+  g_tasks = NULL;
+  g_n_tasks = 0;
 }
 
 /* "chart": {"enclaves": [...], "samples": [{"t": s, "p90": [...], "tps": [...]}]},
@@ -425,16 +480,16 @@ static void put_line(void *ctx, const char *line) {
   put_str(lc->b, line);
 }
 
+/* The last task list (at most SAMPLE_MS old). */
 static void put_tasks(jbuf *b) {
   static const char *const states[] = {"ready", "running", "waiting"};
   static const char *const waits[] = {"ready",   "delay",    "event", "enq",
                                       "offload", "terminal", "log"};
-  size_t n = 0;
-  uint64_t missing = 0;
-  weft_task_info *v = malloc(TASKS_MAX * sizeof *v);
-  int rc = v != NULL ? weft_task_list_ex(wd.region, v, TASKS_MAX, &n, &missing) : WEFT_ENOMEM;
+  AcquireSRWLockShared(&g_samples_lock);
+  const weft_task_info *v = g_tasks;
+  size_t n = g_n_tasks;
   put(b, ",\"tasks\":[");
-  for (size_t i = 0; (rc == 0 || rc == WEFT_ETIMEDOUT) && i < n && i < TASKS_MAX; i++) {
+  for (size_t i = 0; v != NULL && i < n && i < TASKS_MAX; i++) {
     const weft_task_info *t = &v[i];
     put(b, "%s{\"task\":%llu,\"tranid\":", i ? "," : "", (unsigned long long)t->task_no);
     put_str(b, t->tranid);
@@ -449,7 +504,7 @@ static void put_tasks(jbuf *b) {
         (unsigned long long)t->age_ms);
   }
   put(b, "],\"tasks_total\":%llu", (unsigned long long)n);
-  free(v);
+  ReleaseSRWLockShared(&g_samples_lock);
 }
 
 static int api_state(struct MHD_Connection *c, const csession *s) {

@@ -782,7 +782,6 @@ static DWORD WINAPI watcher_main(void *arg) {
     watch_sockets();
     watch_signons();
     watch_deadlines();
-    wd_console_tick();
   }
   watch_signons(); /* the last ones are answered 401 */
   return 0;
@@ -811,7 +810,15 @@ int wd_http_start(void) {
     return -1;
   }
   g_watcher = CreateThread(NULL, 0, watcher_main, NULL, 0, NULL);
-  if (g_watcher == NULL) {
+  if (g_watcher == NULL || wd_console_start() != 0) {
+    if (g_watcher != NULL) {
+      AcquireSRWLockExclusive(&g_lock);
+      g_stop = true;
+      WakeAllConditionVariable(&g_cv);
+      ReleaseSRWLockExclusive(&g_lock);
+      WaitForSingleObject(g_watcher, INFINITE);
+      CloseHandle(g_watcher);
+    }
     MHD_stop_daemon(g_daemon);
     g_daemon = NULL;
     return -1;
@@ -826,6 +833,7 @@ int wd_http_start(void) {
 void wd_http_stop(void) {
   if (g_daemon == NULL)
     return;
+  wd_console_stop();
   AcquireSRWLockExclusive(&g_lock);
   g_stop = true;
   WakeAllConditionVariable(&g_cv);

@@ -120,8 +120,11 @@ int wd_console_handle(struct MHD_Connection *c, const char *method, const char *
 /* POST /console/api/session after http.c checked u's password: a session
  * for an operator, 403 for anyone else (MHD thread). */
 int wd_console_signon(struct MHD_Connection *c, const wdef_user *u);
-/* Take a chart sample when one is due (http.c's watcher thread). */
-void wd_console_tick(void);
+/* Start the console's thread (chart samples and the task list, every 2 s)
+ * after the listener started; stop it before the listener stops (main
+ * thread, from wd_http_start / wd_http_stop). 0 or -1. */
+int wd_console_start(void);
+void wd_console_stop(void);
 
 /* ---- Sessions (session.c) ---------------------------------------------- */
 
