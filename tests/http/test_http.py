@@ -82,8 +82,6 @@ class Region:
         with open(os.path.join(bindir, "bank.wrd")) as f:
             text = f.read()
         text = text.replace("listen=127.0.0.1:3270", "listen=127.0.0.1:%d" % self.term_port)
-        # TN3270 too: a fixed port collides with another region on this machine
-        text = text.replace("tn3270_listen=127.0.0.1:3271", "tn3270_listen=127.0.0.1:%d" % free_port())
         http_line = ("HTTP listen=127.0.0.1:%d max_connections=64 header_max=2048 "
                      "body_max=4096 request_timeout_s=4 keepalive_s=3" % self.port)
         text, n = re.subn(r"^HTTP .*$", http_line, text, flags=re.M)
