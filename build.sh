@@ -29,7 +29,9 @@ export WINEDEBUG=-all
 export WINEDLLOVERRIDES="winedbg.exe=d;mscoree,mshtml="
 APT_PACKAGES="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 cmake ninja-build \
 meson pkgconf python3 patch ca-certificates gnuplot-nox s3270 prometheus \
-unixodbc odbc-postgresql postgresql"
+unixodbc odbc-postgresql postgresql chromium chromium-driver"
+# chromium and chromium-driver: the web console's browser test
+# (tests/http/test_console.py, docs/console.md).
 # db/'s tests (tests/db/pgtest.sh) and the DebitCredit benchmark's pgbench
 # need PostgreSQL; Wine's odbc32.dll reaches it through the host's unixODBC
 # and psqlODBC (docs/odbc.md).
@@ -47,6 +49,7 @@ deps_ok() {
     command -v wine >/dev/null && command -v cmake >/dev/null &&
     command -v ninja >/dev/null && command -v s3270 >/dev/null &&
     command -v promtool >/dev/null &&
+    command -v chromium >/dev/null && command -v chromedriver >/dev/null &&
     [ -f "$CRITERION_PREFIX/bin/libcriterion-3.dll" ] &&
     [ -f "$MHD_PREFIX/lib/libmicrohttpd.a" ] &&
     [ -f "$WINEPREFIX/system.reg" ] &&

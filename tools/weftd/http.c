@@ -432,6 +432,25 @@ static enum MHD_Result start_task(hq *q, const wdef_route *rt) {
 
 /* ---- The handler --------------------------------------------------------------------- */
 
+/* The web console (console.c): its sign-on checks the password here, as
+ * for a route (suspended on a sign-on thread), whatever the HTTP line's
+ * auth says; the rest is console.c's. */
+static enum MHD_Result console_route(hq *q) {
+  if (strcmp(q->q_method, "POST") != 0 || strcmp(q->q_path, "/console/api/session") != 0)
+    return (enum MHD_Result)wd_console_handle(q->q_conn, q->q_method, q->q_path);
+  if (q->q_state != HQ_SIGNED) {
+    enum MHD_Result mr;
+    if (authenticate(q, &mr) != 1)
+      return mr;
+  } else if (q->q_signon_rc != WD_SIGNON_OK) {
+    return reply_error(q->q_conn, 401, "unauthorized",
+                       q->q_signon_rc == WD_SIGNON_LOCKED ? "the user is locked"
+                                                          : "wrong user or password",
+                       NULL);
+  }
+  return (enum MHD_Result)wd_console_signon(q->q_conn, q->q_user);
+}
+
 static enum MHD_Result route(hq *q) {
   struct MHD_Connection *c = q->q_conn;
   if (q->q_too_big) {
@@ -443,6 +462,8 @@ static enum MHD_Result route(hq *q) {
     return wd_http_health(c);
   if (strcmp(q->q_method, "GET") == 0 && strcmp(q->q_path, "/metrics") == 0)
     return wd_http_metrics(c);
+  if (strncmp(q->q_path, "/console", 8) == 0 && (q->q_path[8] == '\0' || q->q_path[8] == '/'))
+    return console_route(q);
   if (atomic_load(&wd.stopping))
     return reply_unavailable(c, "shutting_down", "the region is shutting down");
   int path_known;
@@ -789,7 +810,15 @@ int wd_http_start(void) {
     return -1;
   }
   g_watcher = CreateThread(NULL, 0, watcher_main, NULL, 0, NULL);
-  if (g_watcher == NULL) {
+  if (g_watcher == NULL || wd_console_start() != 0) {
+    if (g_watcher != NULL) {
+      AcquireSRWLockExclusive(&g_lock);
+      g_stop = true;
+      WakeAllConditionVariable(&g_cv);
+      ReleaseSRWLockExclusive(&g_lock);
+      WaitForSingleObject(g_watcher, INFINITE);
+      CloseHandle(g_watcher);
+    }
     MHD_stop_daemon(g_daemon);
     g_daemon = NULL;
     return -1;
@@ -804,6 +833,7 @@ int wd_http_start(void) {
 void wd_http_stop(void) {
   if (g_daemon == NULL)
     return;
+  wd_console_stop();
   AcquireSRWLockExclusive(&g_lock);
   g_stop = true;
   WakeAllConditionVariable(&g_cv);
@@ -846,4 +876,9 @@ void wd_http_counts(int64_t *requests, int64_t responses[6]) {
 int wd_http_reply(struct MHD_Connection *c, int status, const char *ctype, const char *body,
                   size_t len) {
   return reply(c, status, ctype, body, len, NULL);
+}
+
+int wd_http_reply_headers(struct MHD_Connection *c, int status, const char *ctype,
+                          const char *body, size_t len, const char *const *extra) {
+  return reply(c, status, ctype, body, len, extra);
 }

@@ -102,6 +102,9 @@ void wd_http_counts(int64_t *requests, int64_t responses[6]); /* [k]: kxx answer
 /* Queue a response (MHD thread, in the handler); an MHD_Result. */
 int wd_http_reply(struct MHD_Connection *c, int status, const char *ctype, const char *body,
                   size_t len);
+/* wd_http_reply with extra header pairs (NULL-terminated; NULL: none). */
+int wd_http_reply_headers(struct MHD_Connection *c, int status, const char *ctype,
+                          const char *body, size_t len, const char *const *extra);
 /* The region's task records: response-time histograms and abends by code
  * for /metrics (a worker; never blocks). */
 void wd_metrics_task_record(void *ctx, const weft_task_record *rec);
@@ -216,5 +219,19 @@ int wd_hash_password_main(int argc, char **argv);
 void wd_oper_run(const char *line, wd_out_fn out, void *ctx);
 /* The WEFT transaction's program. */
 void wd_oper_program(weft_task *t);
+
+/* ---- The web console (console.c; docs/console.md) ------------------------ */
+
+/* A request under /console (not the sign-on): the page's files and the
+ * JSON API (MHD thread, in the handler); an MHD_Result. */
+int wd_console_handle(struct MHD_Connection *c, const char *method, const char *path);
+/* POST /console/api/session after http.c checked u's password: a session
+ * for an operator, 403 for anyone else (MHD thread). */
+int wd_console_signon(struct MHD_Connection *c, const wdef_user *u);
+/* Start the console's thread (chart samples and the task list, every 2 s)
+ * after the listener started; stop it before the listener stops (main
+ * thread, from wd_http_start / wd_http_stop). 0 or -1. */
+int wd_console_start(void);
+void wd_console_stop(void);
 
 #endif /* WEFTD_H */
