@@ -114,28 +114,10 @@ BANK_API void bank_set_receive_timeout(unsigned ms) {
 /* Output                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Send one line. Without a terminal (a STARTUP task) the line goes nowhere:
- * weft_send's WEFT_ESTATE is ignored on purpose. */
-static void say(weft_task *t, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void say(weft_task *t, const char *fmt, ...) {
-  char line[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-  weft_send(t, line, len);
-}
-
 /* Say one line to where a shared step's messages go: the terminal when m
  * is NULL (line mode), else m's text (a 3270 screen's message line; the
- * last one said wins). */
+ * last one said wins). Without a terminal (a STARTUP task) a line goes
+ * nowhere: weft_send's WEFT_ESTATE is ignored on purpose. */
 static void tell(weft_task *t, bank_msg *m, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -155,6 +137,9 @@ static void tell(weft_task *t, bank_msg *m, const char *fmt, ...) {
   }
   weft_send(t, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
+
+/* Send one line to the terminal. */
+#define say(t, ...) tell((t), NULL, __VA_ARGS__)
 
 /* Write s as a JSON string (HTTP). */
 static void json_str(weft_task *t, const char *s) {
