@@ -78,9 +78,7 @@ struct wd_session {
   uint64_t out_moved_ms; /* output last sent, or queued when none was left */
   int state;             /* S_* */
   bool receiving;        /* the task waits in weft_receive */
-  char next_tran[WEFT_NAME_MAX + 1];
-  void *next_ca;
-  size_t next_ca_len;
+  wd_pseudo pseudo;      /* the next transaction and its COMMAREA */
   char user[WEFT_NAME_MAX + 1];
   const wdef_user *userdef;
   char cur_tran[WEFT_NAME_MAX + 1];
@@ -192,7 +190,7 @@ static bool out_text(wd_session *ss, const char *p, size_t n) {
 /* The prompt for the state the session is in (ss->lock held). */
 static void prompt(wd_session *ss) {
   if (ss->state == S_NEXT)
-    out_ctl(ss, "NEXT %s", ss->next_tran);
+    out_ctl(ss, "NEXT %s", ss->pseudo.tran);
   else if (ss->state == S_IDLE)
     out_ctl(ss, "READY");
   else if (ss->receiving) /* a refused line at %INPUT: ask again */
@@ -206,11 +204,33 @@ static void look_update(wd_session *ss) {
   atomic_store(&ss->net_look, ss->q_head != NULL || ss->input_ended);
 }
 
-static void pseudo_clear(wd_session *ss) {
-  free(ss->next_ca);
-  ss->next_ca = NULL;
-  ss->next_ca_len = 0;
-  ss->next_tran[0] = '\0';
+/* ---- Pseudo-conversations (line and 3270 sessions, under their lock) ------ */
+
+void wd_pseudo_clear(wd_pseudo *p) {
+  free(p->ca);
+  p->ca = NULL;
+  p->ca_len = 0;
+  p->tran[0] = '\0';
+}
+
+bool wd_pseudo_keep(wd_pseudo *p, const weft_task_end *end) {
+  void *ca = end->commarea_len ? malloc(end->commarea_len) : NULL;
+  if (end->commarea_len != 0 && ca == NULL)
+    return false;
+  if (ca != NULL)
+    memcpy(ca, end->commarea, end->commarea_len);
+  p->ca = ca;
+  p->ca_len = end->commarea_len;
+  strcpy(p->tran, end->next_tranid);
+  return true;
+}
+
+void wd_pseudo_take(wd_pseudo *p, char tran[WEFT_NAME_MAX + 1], void **ca, size_t *ca_len) {
+  strcpy(tran, p->tran);
+  *ca = p->ca;
+  *ca_len = p->ca_len;
+  p->ca = NULL;
+  p->ca_len = 0;
 }
 
 /* ---- Terminal callbacks (weft workers, under the terminal's lock) ---------- */
@@ -254,24 +274,17 @@ static void cb_ended(void *ctx, const weft_task_end *end) {
   ss->receiving = false;
   ss->cur_tran[0] = '\0';
   ss->cur_task = 0;
-  pseudo_clear(ss);
+  wd_pseudo_clear(&ss->pseudo);
   ss->state = S_IDLE;
   ss->prompt_ms = now_ms();
   if (end->abcode[0] != '\0') {
     out_ctl(ss, "ERROR ABEND %s task %llu (%s)", end->abcode, (unsigned long long)end->task_no,
             end->tranid);
   } else if (end->next_tranid != NULL) {
-    void *ca = end->commarea_len ? malloc(end->commarea_len) : NULL;
-    if (end->commarea_len == 0 || ca != NULL) {
-      if (ca != NULL)
-        memcpy(ca, end->commarea, end->commarea_len);
-      ss->next_ca = ca;
-      ss->next_ca_len = end->commarea_len;
-      strcpy(ss->next_tran, end->next_tranid);
+    if (wd_pseudo_keep(&ss->pseudo, end))
       ss->state = S_NEXT;
-    } else {
+    else
       out_ctl(ss, "ERROR ABEND ASP1 no storage for the COMMAREA");
-    }
   }
   prompt(ss);
   cb_flush_unlock(ss);
@@ -336,7 +349,7 @@ void wd_session_gone(wd_session *ss, bool peer_closed) {
     ss->q_head = q->next;
     free(q);
   }
-  pseudo_clear(ss);
+  wd_pseudo_clear(&ss->pseudo);
   free(ss->out);
   free(ss->line);
   free(ss);
@@ -489,7 +502,7 @@ static void start_tran(wd_session *ss, const char *tranid, const char *data, siz
     if (ss->state == S_RUNNING)
       ss->state = was == S_RUNNING ? S_IDLE : was;
     if (ss->state == S_NEXT) { /* a failed continuation ends the conversation */
-      pseudo_clear(ss);
+      wd_pseudo_clear(&ss->pseudo);
       ss->state = S_IDLE;
     }
     ss->cur_tran[0] = '\0';
@@ -585,7 +598,7 @@ static void do_line(wd_session *ss, const char *line, size_t len) {
   if (state == S_NEXT) {
     if (len == 6 && _strnicmp(line, "CANCEL", 6) == 0) {
       AcquireSRWLockExclusive(&ss->lock);
-      pseudo_clear(ss);
+      wd_pseudo_clear(&ss->pseudo);
       ss->state = S_IDLE;
       prompt(ss);
       ReleaseSRWLockExclusive(&ss->lock);
@@ -595,11 +608,9 @@ static void do_line(wd_session *ss, const char *line, size_t len) {
      * next one before start_tran returns. */
     char tran[WEFT_NAME_MAX + 1];
     AcquireSRWLockExclusive(&ss->lock);
-    strcpy(tran, ss->next_tran);
-    void *ca = ss->next_ca;
-    size_t ca_len = ss->next_ca_len;
-    ss->next_ca = NULL;
-    ss->next_ca_len = 0;
+    void *ca;
+    size_t ca_len;
+    wd_pseudo_take(&ss->pseudo, tran, &ca, &ca_len);
     ReleaseSRWLockExclusive(&ss->lock);
     start_tran(ss, tran, line, len, ca, ca_len);
     free(ca);
@@ -836,7 +847,7 @@ void wd_sessions_describe(wd_out_fn out, void *ctx) {
     AcquireSRWLockShared(&ss->lock);
     snprintf(line, sizeof line, "TERMINAL %-8s USER %-8s %-7s %-8s TASK %-8llu IDLE %llus",
              ss->termid, ss->user[0] ? ss->user : "-", names[ss->state],
-             ss->state == S_NEXT ? ss->next_tran
+             ss->state == S_NEXT ? ss->pseudo.tran
              : ss->cur_tran[0]   ? ss->cur_tran
                                  : "-",
              (unsigned long long)ss->cur_task, (unsigned long long)((now - ss->last_ms) / 1000u));

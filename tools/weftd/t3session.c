@@ -73,9 +73,7 @@ struct t3_session {
   unsigned n_lines;
   char status[TEXT_COLS_MAX + 1];
   char signon_msg[80];
-  char next_tran[WEFT_NAME_MAX + 1];
-  void *next_ca;
-  size_t next_ca_len;
+  wd_pseudo pseudo; /* the next transaction and its COMMAREA */
   char user[WEFT_NAME_MAX + 1];
   const wdef_user *userdef;
   char cur_tran[WEFT_NAME_MAX + 1];
@@ -137,7 +135,7 @@ static void set_status(t3_session *ss, const char *fmt, ...) {
 /* The status for the state the session is in. */
 static void status_prompt(t3_session *ss) {
   if (ss->state == T3_NEXT)
-    set_status(ss, "NEXT %s: type its input (CANCEL ends it)", ss->next_tran);
+    set_status(ss, "NEXT %s: type its input (CANCEL ends it)", ss->pseudo.tran);
   else if (ss->state == T3_IDLE)
     set_status(ss, "READY");
   else if (ss->receiving)
@@ -306,20 +304,13 @@ static void cb_receiving(void *ctx) {
   wd_t3_wake();
 }
 
-static void pseudo_clear(t3_session *ss) {
-  free(ss->next_ca);
-  ss->next_ca = NULL;
-  ss->next_ca_len = 0;
-  ss->next_tran[0] = '\0';
-}
-
 static void cb_ended(void *ctx, const weft_task_end *end) {
   t3_session *ss = ctx;
   AcquireSRWLockExclusive(&ss->lock);
   ss->receiving = false;
   ss->cur_tran[0] = '\0';
   ss->cur_task = 0;
-  pseudo_clear(ss);
+  wd_pseudo_clear(&ss->pseudo);
   ss->state = T3_IDLE;
   ss->prompt_ms = now_ms();
   if (end->abcode[0] != '\0') {
@@ -328,17 +319,10 @@ static void cb_ended(void *ctx, const weft_task_end *end) {
     set_status(ss, "ABEND %s task %llu (%s)", end->abcode, (unsigned long long)end->task_no,
                end->tranid);
   } else if (end->next_tranid != NULL) {
-    void *ca = end->commarea_len ? malloc(end->commarea_len) : NULL;
-    if (end->commarea_len == 0 || ca != NULL) {
-      if (ca != NULL)
-        memcpy(ca, end->commarea, end->commarea_len);
-      ss->next_ca = ca;
-      ss->next_ca_len = end->commarea_len;
-      strcpy(ss->next_tran, end->next_tranid);
+    if (wd_pseudo_keep(&ss->pseudo, end))
       ss->state = T3_NEXT;
-    } else {
+    else
       set_status(ss, "ABEND ASP1 no storage for the COMMAREA");
-    }
   }
   if (ss->screen == SCR_MAP && !ss->text_dirty)
     kb_restore(ss); /* the program's screen stays */
@@ -411,7 +395,7 @@ void t3_gone(t3_session *ss) {
   if (ss->signon != NULL)
     wd_signon_cancel(ss->signon);
   closesocket(ss->sock);
-  pseudo_clear(ss);
+  wd_pseudo_clear(&ss->pseudo);
   ds_buf_free(&ss->out);
   free(ss->pending);
   free(ss->held);
@@ -588,7 +572,7 @@ static void start_tran(t3_session *ss, const char *tranid, const char *data, siz
     if (ss->state == T3_RUNNING)
       ss->state = was == T3_RUNNING ? T3_IDLE : was;
     if (ss->state == T3_NEXT) {
-      pseudo_clear(ss);
+      wd_pseudo_clear(&ss->pseudo);
       ss->state = T3_IDLE;
     }
     ss->cur_tran[0] = '\0';
@@ -718,7 +702,7 @@ static void idle_input(t3_session *ss, const ds_input *in, const char *text) {
 static void next_input(t3_session *ss, const unsigned char *rec, size_t len, const char *text) {
   if (_stricmp(text, "CANCEL") == 0) {
     AcquireSRWLockExclusive(&ss->lock);
-    pseudo_clear(ss);
+    wd_pseudo_clear(&ss->pseudo);
     ss->state = T3_IDLE;
     text_clear(ss);
     set_status(ss, "READY");
@@ -727,11 +711,9 @@ static void next_input(t3_session *ss, const unsigned char *rec, size_t len, con
   }
   char tran[WEFT_NAME_MAX + 1];
   AcquireSRWLockExclusive(&ss->lock);
-  strcpy(tran, ss->next_tran);
-  void *ca = ss->next_ca;
-  size_t ca_len = ss->next_ca_len;
-  ss->next_ca = NULL;
-  ss->next_ca_len = 0;
+  void *ca;
+  size_t ca_len;
+  wd_pseudo_take(&ss->pseudo, tran, &ca, &ca_len);
   ReleaseSRWLockExclusive(&ss->lock);
   start_tran(ss, tran, text, strlen(text), ca, ca_len, rec, len);
   free(ca);
@@ -947,7 +929,7 @@ void wd_t3_describe(wd_out_fn out, void *ctx) {
     snprintf(line, sizeof line,
              "TERMINAL %-8s USER %-8s %-7s %-8s TASK %-8llu IDLE %llus DEVICE 3270-%d %s",
              ss->termid[0] ? ss->termid : "-", ss->user[0] ? ss->user : "-", names[ss->state],
-             ss->state == T3_NEXT ? ss->next_tran
+             ss->state == T3_NEXT ? ss->pseudo.tran
              : ss->cur_tran[0]    ? ss->cur_tran
                                   : "-",
              (unsigned long long)ss->cur_task, (unsigned long long)((now - ss->last_ms) / 1000u),

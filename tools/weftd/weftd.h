@@ -127,6 +127,27 @@ SOCKET wd_listen_open(const char *addr, unsigned port, const char *key, const ch
 
 /* ---- Sessions (session.c) ---------------------------------------------- */
 
+/* The pseudo-conversation a terminal session keeps between tasks: the next
+ * transaction a program named at its end (RETURN TRANSID) and a copy of its
+ * COMMAREA. Owned by its session (line or 3270) and used under its lock; ca
+ * is malloc'd and freed by wd_pseudo_clear or by whoever wd_pseudo_take gave
+ * it to. */
+typedef struct wd_pseudo {
+  char tran[WEFT_NAME_MAX + 1]; /* "" when none */
+  void *ca;
+  size_t ca_len;
+} wd_pseudo;
+
+/* Forget the pseudo-conversation (frees its COMMAREA). */
+void wd_pseudo_clear(wd_pseudo *p);
+/* Keep end's next transaction and a copy of its COMMAREA (p must be clear).
+ * False when there is no storage for the copy: p stays clear. */
+bool wd_pseudo_keep(wd_pseudo *p, const weft_task_end *end);
+/* Copy the next transaction into tran and hand over the COMMAREA (the caller
+ * frees *ca), before the next task starts: that task's end may keep the
+ * following one. */
+void wd_pseudo_take(wd_pseudo *p, char tran[WEFT_NAME_MAX + 1], void **ca, size_t *ca_len);
+
 /* A new session on a connected socket from the IPv4 address addr (network
  * order) (network thread). NULL on failure. */
 wd_session *wd_session_new(SOCKET s, unsigned long long no, uint32_t addr);
